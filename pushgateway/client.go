@@ -1,0 +1,184 @@
+package pushgateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// acceptHeader asks for the protobuf exposition, which carries native
+// histograms, and takes text when that is all there is. It is the header a
+// Prometheus scraping with scrape_protocols [PrometheusProto, PrometheusText0.0.4] sends.
+const acceptHeader = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1"
+
+// maxErrorBody bounds how much of an error response ends up in an error.
+const maxErrorBody = 256
+
+// Client scrapes one Pushgateway. It is safe for concurrent use.
+type Client struct {
+	base      *url.URL
+	client    *http.Client
+	userAgent string
+}
+
+// NewClient returns a client for the Pushgateway at base (its root URL, e.g.
+// http://pgw:9091, with any path prefix it is served under). The HTTP client
+// carries authentication and TLS; timeouts come from the context.
+func NewClient(base *url.URL, client *http.Client, userAgent string) *Client {
+	u := *base
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return &Client{base: &u, client: client, userAgent: userAgent}
+}
+
+// Scrape reads the Pushgateway's groups. Series whose grouping key is
+// ambiguous on /metrics (group {job="x"} holding a series with foo="bar" next
+// to a group {job="x",foo="bar"}) are placed by what /api/v1/metrics says, which
+// is asked only when such a series exists.
+func (c *Client) Scrape(ctx context.Context) (*Snapshot, error) {
+	body, contentType, err := c.get(ctx, "/metrics", acceptHeader)
+	if err != nil {
+		return nil, err
+	}
+	groups, series, err := parse(body, contentType)
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s: %w", c.redacted("/metrics"), err)
+	}
+	own, err := attribute(groups, series, func() (membership, error) { return c.membership(ctx) })
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Groups: groups, Own: own}, nil
+}
+
+func (c *Client) get(ctx context.Context, path, accept string) ([]byte, string, error) {
+	u := *c.base
+	u.Path += path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("scrape %s: %w", c.redacted(path), err)
+	}
+	req.Header.Set("Accept", accept)
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		// The client's error names the URL; strip credentials from it.
+		return nil, "", fmt.Errorf("scrape %s: %w", c.redacted(path), redactErr(err))
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+	}()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		return nil, "", fmt.Errorf("scrape %s: server returned HTTP status %s: %s", c.redacted(path), resp.Status, strings.TrimSpace(string(msg)))
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, "", fmt.Errorf("scrape %s: read body: %w", c.redacted(path), redactErr(err))
+	}
+	return body, resp.Header.Get("Content-Type"), nil
+}
+
+func (c *Client) redacted(path string) string {
+	u := *c.base
+	u.Path += path
+	return u.Redacted()
+}
+
+// redactErr removes credentials from the URL a *url.Error names.
+func redactErr(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			ue.URL = u.Redacted()
+		}
+	}
+	return err
+}
+
+// apiMembership is the part of /api/v1/metrics that tells which group holds
+// which series.
+type apiMembership map[string][]labels.Labels
+
+func (m apiMembership) groupsOf(family string, ls labels.Labels) []labels.Labels {
+	return m[membershipKey(family, ls)]
+}
+
+func membershipKey(family string, ls labels.Labels) string {
+	return family + "\xff" + ls.String()
+}
+
+// membership reads /api/v1/metrics.
+func (c *Client) membership(ctx context.Context) (membership, error) {
+	body, contentType, err := c.get(ctx, "/api/v1/metrics", "application/json")
+	if err != nil {
+		return nil, err
+	}
+	if mt, _, _ := mime.ParseMediaType(contentType); mt != "application/json" {
+		return nil, fmt.Errorf("scrape %s: unexpected Content-Type %q", c.redacted("/api/v1/metrics"), contentType)
+	}
+	m, err := parseMembership(body)
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s: %w", c.redacted("/api/v1/metrics"), err)
+	}
+	return m, nil
+}
+
+// parseMembership decodes the Pushgateway's /api/v1/metrics answer: a list of
+// groups, each an object with "labels" (the grouping key) and one member per
+// metric family holding a "metrics" list of {"labels": ...}.
+func parseMembership(body []byte) (apiMembership, error) {
+	var resp struct {
+		Status string                       `json:"status"`
+		Data   []map[string]json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return nil, fmt.Errorf("decode groups: %w", err)
+	}
+	if resp.Status != "success" {
+		return nil, fmt.Errorf("decode groups: status %q", resp.Status)
+	}
+	m := apiMembership{}
+	var b labels.Builder
+	for _, g := range resp.Data {
+		var key map[string]string
+		if err := json.Unmarshal(g["labels"], &key); err != nil {
+			return nil, fmt.Errorf("decode group labels: %w", err)
+		}
+		groupKey := labelsFromMap(&b, key)
+		for family, raw := range g {
+			var fam struct {
+				Metrics []struct {
+					Labels map[string]string `json:"labels"`
+				} `json:"metrics"`
+			}
+			// "labels" and "last_push_successful" are not families.
+			if family == "labels" || json.Unmarshal(raw, &fam) != nil {
+				continue
+			}
+			for _, mt := range fam.Metrics {
+				k := membershipKey(family, labelsFromMap(&b, mt.Labels))
+				m[k] = append(m[k], groupKey)
+			}
+		}
+	}
+	return m, nil
+}
+
+func labelsFromMap(b *labels.Builder, m map[string]string) labels.Labels {
+	b.Reset(labels.EmptyLabels())
+	for k, v := range m {
+		if v != "" {
+			b.Set(k, v)
+		}
+	}
+	return b.Labels()
+}

@@ -1,0 +1,95 @@
+// Package pushgateway reads a Prometheus Pushgateway: it scrapes the exposition
+// (protobuf first, so native histograms survive, text as the fallback) and
+// attributes every series to the group that holds it.
+//
+// A group is what one push wrote: its grouping key, the time of its last
+// successful push and of its last failed one, and its series. The
+// Pushgateway's own metrics (go_*, process_*, pushgateway_*) belong to no group.
+package pushgateway
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+)
+
+// Names of the series the Pushgateway adds to every group.
+const (
+	PushTimeMetric        = "push_time_seconds"
+	PushFailureTimeMetric = "push_failure_time_seconds"
+)
+
+// Series is one series as the Pushgateway exposes it, without a timestamp.
+// Exactly one of Value, Histogram and FloatHistogram carries the value: a
+// non-nil Histogram or FloatHistogram makes it a native histogram.
+type Series struct {
+	// Labels are sorted, include __name__ and never hold an empty value.
+	Labels         labels.Labels
+	Value          float64
+	Histogram      *histogram.Histogram
+	FloatHistogram *histogram.FloatHistogram
+}
+
+// Group is one pushed group.
+type Group struct {
+	// Labels is the grouping key: sorted, without __name__ and without
+	// empty values (the instance="" the Pushgateway adds is not part of it).
+	Labels labels.Labels
+	// PushTime and PushFailureTime are the Unix times, in seconds, of the last
+	// successful and the last failed push; 0 means never.
+	PushTime        float64
+	PushFailureTime float64
+	// Series holds every series of the group, push_time_seconds and
+	// push_failure_time_seconds included, in exposition order.
+	Series []Series
+}
+
+// LastPushFailed tells whether the most recent push to the group failed.
+func (g *Group) LastPushFailed() bool { return g.PushFailureTime > g.PushTime }
+
+// PushedOK tells whether the group has ever been pushed successfully.
+func (g *Group) PushedOK() bool { return g.PushTime > 0 && !math.IsNaN(g.PushTime) }
+
+// Snapshot is what one scrape of a Pushgateway found.
+type Snapshot struct {
+	// Groups is sorted by grouping key.
+	Groups []Group
+	// Own holds the series that belong to no group: the Pushgateway's own
+	// metrics.
+	Own []Series
+}
+
+// String formats the series as one line: its labels in PromQL form, then its
+// value: a float, "stale" for a staleness marker, or the histogram's own
+// String form for a native histogram. Golden files and logs use it.
+func (s Series) String() string {
+	var v string
+	switch {
+	case s.Histogram != nil:
+		v = s.Histogram.String()
+	case s.FloatHistogram != nil:
+		v = s.FloatHistogram.String()
+	case value.IsStaleNaN(s.Value):
+		v = "stale"
+	default:
+		v = strconv.FormatFloat(s.Value, 'g', -1, 64)
+	}
+	return FormatLabels(s.Labels) + " " + v
+}
+
+// FormatLabels formats a series' labels as exposition text does:
+// name{label="value", ...}.
+func FormatLabels(ls labels.Labels) string {
+	name := ls.Get(labels.MetricName)
+	if name == "" {
+		return ls.String()
+	}
+	rest := labels.NewBuilder(ls).Del(labels.MetricName).Labels()
+	if rest.IsEmpty() {
+		return name
+	}
+	return name + rest.String()
+}

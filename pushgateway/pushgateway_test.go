@@ -1,0 +1,263 @@
+package pushgateway
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const (
+	protoType = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+	textType  = "text/plain; version=0.0.4; charset=utf-8"
+)
+
+// The captures in testdata come from Debian's Pushgateway 1.5.1 holding:
+// group {job="x"} (gauge with foo="bar"/"baz", counter, histogram, summary),
+// group {job="x",foo="bar"} (a gauge; its first push failed),
+// group {job="nightly",path="/var/tmp"} (pushed with @base64; last push failed),
+// group {job="native",instance="h1"} (a native histogram with classic buckets
+// and a native-only one, pushed with client_golang).
+func readFile(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func render(s *Snapshot) []byte {
+	var buf bytes.Buffer
+	for _, g := range s.Groups {
+		fmt.Fprintf(&buf, "# group %s push_time=%g push_failure_time=%g\n", g.Labels, g.PushTime, g.PushFailureTime)
+		for _, s := range g.Series {
+			fmt.Fprintln(&buf, s)
+		}
+	}
+	fmt.Fprintf(&buf, "# own series: %d\n", len(s.Own))
+	return buf.Bytes()
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from what was produced:\n%s", path, got)
+	}
+}
+
+// fakeGateway serves the captures and counts requests to /api/v1/metrics.
+func fakeGateway(t *testing.T, metrics []byte, contentType string, api []byte) (*httptest.Server, *atomic.Int32) {
+	var apiCalls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/metrics":
+			w.Header().Set("Content-Type", contentType)
+			_, _ = w.Write(metrics)
+		case "/api/v1/metrics":
+			apiCalls.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(api)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &apiCalls
+}
+
+func TestScrapeCaptures(t *testing.T) {
+	api := readFile(t, "api_v1_metrics.json")
+	for _, tc := range []struct {
+		capture, contentType, golden string
+	}{
+		// Protobuf carries the native histograms.
+		{"metrics.pb", protoType, "metrics.pb.golden"},
+		// Text shows native histograms only as their +Inf bucket.
+		{"metrics.txt", textType, "metrics.txt.golden"},
+		// A Content-Type a proxy lost: text is assumed.
+		{"metrics.txt", "", "metrics.txt.golden"},
+	} {
+		t.Run(tc.capture+"/"+tc.contentType, func(t *testing.T) {
+			srv, apiCalls := fakeGateway(t, readFile(t, tc.capture), tc.contentType, api)
+			u, _ := url.Parse(srv.URL)
+			snap, err := NewClient(u, srv.Client(), "test").Scrape(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tc.golden, render(snap))
+			// The capture holds overlapping grouping keys, so membership
+			// had to be asked for, once.
+			if got := apiCalls.Load(); got != 1 {
+				t.Errorf("/api/v1/metrics requested %d times, want 1", got)
+			}
+		})
+	}
+}
+
+func TestScrapeAsksAPIOnlyWhenAmbiguous(t *testing.T) {
+	metrics := `# TYPE a gauge
+a{instance="",job="x",foo="bar"} 1
+# TYPE push_time_seconds gauge
+push_time_seconds{instance="",job="x"} 10
+push_time_seconds{instance="",job="y",foo="bar"} 11
+`
+	srv, apiCalls := fakeGateway(t, []byte(metrics), textType, nil)
+	u, _ := url.Parse(srv.URL)
+	snap, err := NewClient(u, srv.Client(), "").Scrape(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if apiCalls.Load() != 0 {
+		t.Errorf("/api/v1/metrics requested without ambiguity")
+	}
+	want := "# group {foo=\"bar\", job=\"y\"} push_time=11 push_failure_time=0\n" +
+		"push_time_seconds{foo=\"bar\", job=\"y\"} 11\n" +
+		"# group {job=\"x\"} push_time=10 push_failure_time=0\n" +
+		"a{foo=\"bar\", job=\"x\"} 1\n" +
+		"push_time_seconds{job=\"x\"} 10\n" +
+		"# own series: 0\n"
+	if got := string(render(snap)); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestAttributeOverlappingKeys is the case /metrics alone gets wrong: group
+// {job="x"} holds some_gauge{foo="bar"} and group {job="x",foo="bar"} holds
+// other_gauge; both grouping keys are subsets of some_gauge's labels.
+func TestAttributeOverlappingKeys(t *testing.T) {
+	groups, series, err := parse(readFile(t, "metrics.txt"), textType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := parseMembership(readFile(t, "api_v1_metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := attribute(groups, series, func() (membership, error) { return mem, nil }); err != nil {
+		t.Fatal(err)
+	}
+	holder := map[string]string{}
+	for _, g := range groups {
+		for _, s := range g.Series {
+			holder[FormatLabels(s.Labels)] = g.Labels.String()
+		}
+	}
+	for series, group := range map[string]string{
+		`some_gauge{foo="bar", job="x"}`:                `{job="x"}`,
+		`some_gauge{foo="baz", job="x"}`:                `{job="x"}`,
+		`other_gauge{foo="bar", job="x"}`:               `{foo="bar", job="x"}`,
+		`push_time_seconds{foo="bar", job="x"}`:         `{foo="bar", job="x"}`,
+		`push_failure_time_seconds{foo="bar", job="x"}`: `{foo="bar", job="x"}`,
+		`push_time_seconds{job="x"}`:                    `{job="x"}`,
+	} {
+		if holder[series] != group {
+			t.Errorf("%s attributed to group %q, want %s", series, holder[series], group)
+		}
+	}
+}
+
+func TestScrapeErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+		want    string
+	}{
+		{"status", func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "overloaded", http.StatusServiceUnavailable)
+		}, "503 Service Unavailable: overloaded"},
+		{"garbage", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", textType)
+			_, _ = w.Write([]byte("not{ an exposition"))
+		}, "parse exposition"},
+		{"api garbage", func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/v1/metrics" {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte("{"))
+				return
+			}
+			w.Header().Set("Content-Type", textType)
+			_, _ = w.Write([]byte("a{job=\"x\",foo=\"bar\"} 1\npush_time_seconds{job=\"x\"} 1\npush_time_seconds{job=\"x\",foo=\"bar\"} 1\n"))
+		}, "decode groups"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.handler)
+			defer srv.Close()
+			u, _ := url.Parse(srv.URL)
+			u.User = url.UserPassword("bridge", "s3cret")
+			_, err := NewClient(u, srv.Client(), "").Scrape(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got error %v, want it to contain %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error leaks the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestScrapeUnreachableRedacts(t *testing.T) {
+	u, _ := url.Parse("http://bridge:s3cret@127.0.0.1:1")
+	_, err := NewClient(u, &http.Client{}, "").Scrape(context.Background())
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("want an error without the password, got %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(readFile(f, "metrics.pb"), true)
+	f.Add(readFile(f, "metrics.txt"), false)
+	f.Fuzz(func(t *testing.T, body []byte, proto bool) {
+		ct := textType
+		if proto {
+			ct = protoType
+		}
+		groups, series, err := parse(body, ct)
+		if err != nil {
+			return
+		}
+		own, err := attribute(groups, series, func() (membership, error) { return apiMembership{}, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(own)
+		for _, g := range groups {
+			n += len(g.Series)
+			if g.Labels.Has(labels.MetricName) {
+				t.Fatalf("grouping key %s holds __name__", g.Labels)
+			}
+		}
+		if n != len(series) {
+			t.Fatalf("%d series parsed, %d attributed", len(series), n)
+		}
+		for _, s := range series {
+			s.Labels.Range(func(l labels.Label) {
+				if l.Value == "" {
+					t.Fatalf("series %s keeps an empty label", s.Labels)
+				}
+			})
+		}
+	})
+}
