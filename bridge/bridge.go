@@ -1,0 +1,241 @@
+// Package bridge runs the cycle that turns Pushgateways into remote-write
+// samples: every interval it scrapes the gateways, adds the synthesized
+// series, stamps everything with the cycle's time, writes staleness markers
+// for series that vanished, and hands the samples to the senders.
+//
+// It owns the series state: which series the last complete cycle sent. A
+// cycle in which a gateway could not be scraped is incomplete: it sends the
+// gateway's reachability and nothing else, writes no staleness markers and
+// leaves the state as it was, so an unreachable gateway causes one alert
+// instead of one per batch job going stale. Graceful shutdown writes no
+// staleness markers either.
+package bridge
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
+	"github.com/pushgateway-bridge/pushgateway-bridge/remotewrite"
+	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
+)
+
+// Source reads one Pushgateway. Scrape must be safe for concurrent use and
+// return a snapshot the caller may keep and modify.
+type Source interface {
+	Scrape(ctx context.Context) (*pushgateway.Snapshot, error)
+}
+
+var _ Source = (*pushgateway.Client)(nil)
+
+// Sender takes a cycle's samples for delivery to one endpoint. Append must
+// not block on the network and takes ownership of the slice; samples of one
+// series arrive in timestamp order and must leave in that order.
+type Sender interface {
+	Append(samples []remotewrite.Sample)
+}
+
+var _ Sender = (*remotewrite.Queue)(nil)
+
+// Gateway is a Pushgateway to scrape.
+type Gateway struct {
+	// Name identifies the gateway in series, metrics and logs; never a URL.
+	Name   string
+	Source Source
+}
+
+// Options configure a Bridge.
+type Options struct {
+	// Gateways to scrape. Exactly one for now; merging several into one
+	// view is a separate step that will sit between scraping and synth.
+	Gateways []Gateway
+	// Interval between cycles, and Timeout for each scrape.
+	Interval, Timeout time.Duration
+	// ForwardGatewayMetrics also forwards the Pushgateway's own metrics
+	// (go_*, process_*, pushgateway_*), which belong to no group.
+	ForwardGatewayMetrics bool
+	Synth                 synth.Options
+	Senders               []Sender
+	Logger                *slog.Logger
+	Registerer            prometheus.Registerer
+	// Now is the clock; time.Now if nil.
+	Now func() time.Time
+}
+
+// Bridge runs cycles. Create it with New.
+type Bridge struct {
+	o       Options
+	m       *metrics
+	state   *seriesState
+	failing []bool // per gateway: in a failure streak, for logging once
+	ready   atomic.Bool
+}
+
+// New validates the options and returns a Bridge.
+func New(o Options) (*Bridge, error) {
+	if len(o.Gateways) != 1 {
+		return nil, errors.New("bridge: exactly one Pushgateway is supported")
+	}
+	if o.Interval <= 0 {
+		return nil, errors.New("bridge: interval must be positive")
+	}
+	if o.Timeout <= 0 || o.Timeout > o.Interval {
+		o.Timeout = o.Interval
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Bridge{
+		o:       o,
+		m:       newMetrics(o.Registerer),
+		state:   newSeriesState(),
+		failing: make([]bool, len(o.Gateways)),
+	}, nil
+}
+
+// Ready tells whether a complete cycle has been handed to the senders.
+func (b *Bridge) Ready() bool { return b.ready.Load() }
+
+// Run runs a cycle at once and then every interval until ctx is done. It
+// returns nil then; nothing is sent on the way out.
+func (b *Bridge) Run(ctx context.Context) error {
+	t := time.NewTicker(b.o.Interval)
+	defer t.Stop()
+	for {
+		b.Cycle(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// scrapeResult is one gateway's outcome in a cycle.
+type scrapeResult struct {
+	snap *pushgateway.Snapshot
+	err  error
+}
+
+// Cycle runs one cycle now and reports whether it was complete.
+func (b *Bridge) Cycle(ctx context.Context) bool {
+	now := b.o.Now()
+	results := b.scrape(ctx)
+	if ctx.Err() != nil {
+		// Shutting down: a scrape cut short is no reason to send anything.
+		return false
+	}
+
+	in := synth.Input{Gateways: make([]synth.Gateway, len(b.o.Gateways))}
+	var series []pushgateway.Series
+	complete := true
+	for i, r := range results {
+		in.Gateways[i] = synth.Gateway{Name: b.o.Gateways[i].Name, Up: r.err == nil}
+		if r.err != nil {
+			complete = false
+			continue
+		}
+		in.Groups = append(in.Groups, r.snap.Groups...)
+		for _, g := range r.snap.Groups {
+			series = append(series, g.Series...)
+		}
+		if b.o.ForwardGatewayMetrics {
+			series = append(series, r.snap.Own...)
+		}
+	}
+	if !complete {
+		// Forward only what is known for sure: which gateway is down.
+		series = series[:0]
+		in.Groups = nil
+	}
+	series = synth.Series(series, in, now, b.o.Synth)
+
+	var stale []labels.Labels
+	if complete {
+		stale = b.state.advance(series, nil)
+	}
+	b.send(now, series, stale)
+
+	b.m.cycles.Inc()
+	b.m.cycleDuration.Observe(b.o.Now().Sub(now).Seconds())
+	b.m.staleMarkers.Add(float64(len(stale)))
+	if complete {
+		b.m.groups.Set(float64(len(in.Groups)))
+		b.m.series.Set(float64(len(series)))
+		b.m.lastComplete.Set(float64(now.UnixNano()) / 1e9)
+		b.ready.Store(true)
+	}
+	return complete
+}
+
+// scrape scrapes every gateway concurrently, each under the timeout.
+func (b *Bridge) scrape(ctx context.Context) []scrapeResult {
+	results := make([]scrapeResult, len(b.o.Gateways))
+	var wg sync.WaitGroup
+	for i, gw := range b.o.Gateways {
+		wg.Go(func() {
+			sctx, cancel := context.WithTimeout(ctx, b.o.Timeout)
+			defer cancel()
+			start := b.o.Now()
+			snap, err := gw.Source.Scrape(sctx)
+			b.m.scrapeDuration.WithLabelValues(gw.Name).Observe(b.o.Now().Sub(start).Seconds())
+			results[i] = scrapeResult{snap: snap, err: err}
+		})
+	}
+	wg.Wait()
+	for i, r := range results {
+		b.report(i, r.err)
+	}
+	return results
+}
+
+// report counts a scrape and logs the first failure of a streak and the
+// recovery, not every failed cycle.
+func (b *Bridge) report(i int, err error) {
+	name := b.o.Gateways[i].Name
+	b.m.scrapes.WithLabelValues(name).Inc()
+	switch {
+	case err != nil && !b.failing[i]:
+		b.o.Logger.Warn("pushgateway cannot be scraped; forwarding its last state is paused, no staleness markers are written", "gateway", name, "err", err)
+	case err != nil:
+		b.o.Logger.Debug("pushgateway still cannot be scraped", "gateway", name, "err", err)
+	case b.failing[i]:
+		b.o.Logger.Info("pushgateway can be scraped again", "gateway", name)
+	}
+	if err != nil {
+		b.m.scrapeFailures.WithLabelValues(name).Inc()
+	}
+	b.failing[i] = err != nil
+}
+
+// send stamps the cycle's series and staleness markers with the cycle's
+// time and hands them to every sender.
+func (b *Bridge) send(now time.Time, series []pushgateway.Series, stale []labels.Labels) {
+	ts := now.UnixMilli()
+	staleNaN := math.Float64frombits(value.StaleNaN)
+	for _, s := range b.o.Senders {
+		samples := make([]remotewrite.Sample, 0, len(series)+len(stale))
+		for _, ser := range series {
+			samples = append(samples, remotewrite.Sample{Labels: ser.Labels, T: ts, V: ser.Value, H: ser.Histogram, FH: ser.FloatHistogram})
+		}
+		for _, ls := range stale {
+			samples = append(samples, remotewrite.Sample{Labels: ls, T: ts, V: staleNaN})
+		}
+		s.Append(samples)
+	}
+}

@@ -1,0 +1,64 @@
+package bridge
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// metrics are the bridge's self-metrics about cycles and scrapes. The
+// gateway label is the gateway's configured name, never its URL.
+type metrics struct {
+	cycles         prometheus.Counter
+	cycleDuration  prometheus.Histogram
+	lastComplete   prometheus.Gauge
+	groups         prometheus.Gauge
+	series         prometheus.Gauge
+	staleMarkers   prometheus.Counter
+	scrapes        *prometheus.CounterVec
+	scrapeFailures *prometheus.CounterVec
+	scrapeDuration *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	f := promauto.With(reg)
+	return &metrics{
+		cycles: f.NewCounter(prometheus.CounterOpts{
+			Name: "pushgateway_bridge_cycles_total",
+			Help: "Cycles run, complete or not.",
+		}),
+		cycleDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "pushgateway_bridge_cycle_duration_seconds",
+			Help:    "Time a cycle took from its start until its samples were queued.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
+		}),
+		lastComplete: f.NewGauge(prometheus.GaugeOpts{
+			Name: "pushgateway_bridge_cycle_last_complete_timestamp_seconds",
+			Help: "Time of the last cycle in which every Pushgateway could be scraped.",
+		}),
+		groups: f.NewGauge(prometheus.GaugeOpts{
+			Name: "pushgateway_bridge_cycle_groups",
+			Help: "Groups found in the last complete cycle.",
+		}),
+		series: f.NewGauge(prometheus.GaugeOpts{
+			Name: "pushgateway_bridge_cycle_series",
+			Help: "Series sent in the last complete cycle, synthesized ones included.",
+		}),
+		staleMarkers: f.NewCounter(prometheus.CounterOpts{
+			Name: "pushgateway_bridge_cycle_stale_markers_total",
+			Help: "Staleness markers written for series that vanished.",
+		}),
+		scrapes: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "pushgateway_bridge_scrape_requests_total",
+			Help: "Scrapes of a Pushgateway.",
+		}, []string{"gateway"}),
+		scrapeFailures: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "pushgateway_bridge_scrape_failures_total",
+			Help: "Scrapes of a Pushgateway that failed: refused, timed out, non-2xx or unparsable.",
+		}, []string{"gateway"}),
+		scrapeDuration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "pushgateway_bridge_scrape_duration_seconds",
+			Help:    "Time a scrape of a Pushgateway took, parsing included.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
+		}, []string{"gateway"}),
+	}
+}
