@@ -1,0 +1,310 @@
+// Command pushgateway-bridge scrapes a Prometheus Pushgateway every interval
+// and forwards what its batch jobs pushed to remote-write endpoints, with a
+// pseudo-up and the age of the last push per group, and staleness markers for
+// series and groups that vanish.
+//
+// Flags:
+//
+//	--pushgateway.url                    Pushgateway to scrape (default http://localhost:9091)
+//	--pushgateway.forward-own-metrics    also forward the gateway's go_*, process_*, pushgateway_*
+//	--remote-write.url                   endpoint to send to (or remote_write in --config.file)
+//	--remote-write.max-samples-per-send  batch size bound (default 2000)
+//	--remote-write.queue-capacity        samples held in memory per endpoint (default 500000)
+//	--remote-write.flush-deadline        how long shutdown waits to send what is pending (default 1m)
+//	--scrape.interval, --scrape.timeout  cycle interval (15s) and scrape timeout (10s)
+//	--synth.up-metric-name               name of the per-group pseudo-up (default up)
+//	--config.file                        YAML configuration
+//	--web.listen-address, --web.config.file  HTTP server, TLS and auth (exporter-toolkit)
+//	--log.level, --log.format, --version
+//
+// Endpoints: /metrics (self-metrics), /-/healthy, /-/ready (200 after the
+// first complete cycle).
+//
+// Bad flags or configuration print one line naming the problem and exit 2
+// before anything starts.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	webflag "github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/bridge"
+	"github.com/pushgateway-bridge/pushgateway-bridge/config"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
+	"github.com/pushgateway-bridge/pushgateway-bridge/remotewrite"
+	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
+)
+
+const name = "pushgateway-bridge"
+
+// defaultVersion is reported when the build did not set one with
+// -ldflags "-X github.com/prometheus/common/version.Version=...".
+const defaultVersion = "0.1.0-dev"
+
+func main() { os.Exit(realMain()) }
+
+// flags holds the parsed command line.
+type flags struct {
+	pushgatewayURL    *url.URL
+	forwardOwn        bool
+	remoteWriteURL    *url.URL
+	maxSamplesPerSend int
+	queueCapacity     int
+	flushDeadline     time.Duration
+	interval, timeout time.Duration
+	timeoutSet        bool
+	upMetric          string
+	configFile        string
+	web               *web.FlagConfig
+	log               promslog.Config
+}
+
+func parseFlags(args []string) (*flags, error) {
+	if version.Version == "" {
+		version.Version = defaultVersion
+	}
+	f := &flags{}
+	app := kingpin.New(name, "Forwards a Prometheus Pushgateway to remote-write endpoints, with a pseudo-up and freshness per group and staleness markers.")
+	app.Version(version.Print(name))
+	app.HelpFlag.Short('h')
+	app.Flag("pushgateway.url", "URL of the Pushgateway to scrape.").Default("http://localhost:9091").URLVar(&f.pushgatewayURL)
+	app.Flag("pushgateway.forward-own-metrics", "Also forward the Pushgateway's own metrics (go_*, process_*, pushgateway_*), which belong to no group.").BoolVar(&f.forwardOwn)
+	app.Flag("remote-write.url", "Remote-write endpoint to send to. Required unless --config.file lists remote_write endpoints.").URLVar(&f.remoteWriteURL)
+	app.Flag("remote-write.max-samples-per-send", "Most samples in one remote-write request.").Default("2000").IntVar(&f.maxSamplesPerSend)
+	app.Flag("remote-write.queue-capacity", "Most samples held in memory per endpoint while it cannot keep up; beyond it the oldest are dropped and counted.").Default("500000").IntVar(&f.queueCapacity)
+	app.Flag("remote-write.flush-deadline", "How long shutdown waits for pending samples to be sent.").Default("1m").DurationVar(&f.flushDeadline)
+	app.Flag("scrape.interval", "How often to scrape the Pushgateway and send.").Default("15s").DurationVar(&f.interval)
+	app.Flag("scrape.timeout", "Timeout of one scrape; at most the interval.").Default("10s").IsSetByUser(&f.timeoutSet).DurationVar(&f.timeout)
+	app.Flag("synth.up-metric-name", "Name of the synthesized per-group up series.").Default(synth.DefaultUpMetric).StringVar(&f.upMetric)
+	app.Flag("config.file", "Path of the YAML configuration file.").StringVar(&f.configFile)
+	f.web = webflag.AddFlags(app, ":9098")
+	promslogflag.AddFlags(app, &f.log)
+
+	if _, err := app.Parse(args); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// settings is everything the flags and the file say, validated.
+type settings struct {
+	*flags
+	endpoints []config.RemoteWriteConfig
+}
+
+func validate(f *flags) (*settings, error) {
+	if err := config.CheckEndpointURL(f.pushgatewayURL); err != nil {
+		return nil, fmt.Errorf("--pushgateway.url: %w", err)
+	}
+	if f.interval <= 0 {
+		return nil, errors.New("--scrape.interval must be positive")
+	}
+	if f.timeout <= 0 || f.timeout > f.interval {
+		if f.timeout > f.interval && !f.timeoutSet {
+			// The default fits any interval: cap it, as Prometheus does.
+			f.timeout = f.interval
+		} else {
+			return nil, fmt.Errorf("--scrape.timeout %s must be positive and at most --scrape.interval %s", f.timeout, f.interval)
+		}
+	}
+	if !model.IsValidLegacyMetricName(f.upMetric) {
+		return nil, fmt.Errorf("--synth.up-metric-name %q is not a valid metric name", f.upMetric)
+	}
+	if f.maxSamplesPerSend <= 0 || f.queueCapacity < f.maxSamplesPerSend {
+		return nil, errors.New("--remote-write.max-samples-per-send must be positive and at most --remote-write.queue-capacity")
+	}
+	s := &settings{flags: f}
+	if f.configFile != "" {
+		c, err := config.Load(f.configFile)
+		if err != nil {
+			return nil, err
+		}
+		s.endpoints = c.RemoteWrite
+	}
+	if f.remoteWriteURL != nil {
+		if err := config.CheckEndpointURL(f.remoteWriteURL); err != nil {
+			return nil, fmt.Errorf("--remote-write.url: %w", err)
+		}
+		s.endpoints = append(s.endpoints, config.RemoteWriteConfig{URL: &commoncfg.URL{URL: f.remoteWriteURL}, Name: f.remoteWriteURL.Host})
+	}
+	if len(s.endpoints) == 0 {
+		return nil, errors.New("--remote-write.url is required unless --config.file lists remote_write endpoints")
+	}
+	return s, nil
+}
+
+func realMain() int {
+	f, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: error: %v\n", name, err)
+		return 2
+	}
+	s, err := validate(f)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: error: %v\n", name, err)
+		return 2
+	}
+	logger := promslog.New(&f.log)
+	if err := serve(s, logger); err != nil {
+		logger.Error("stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve wires the components and runs them until a signal or a failure.
+// Shutdown goes in order: stop the cycles, flush remote write under the
+// deadline, stop serving HTTP.
+func serve(s *settings, logger *slog.Logger) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("pushgateway_bridge"),
+	)
+	userAgent := name + "/" + version.Version
+
+	pgwClient, err := commoncfg.NewClientFromConfig(commoncfg.DefaultHTTPClientConfig, "pushgateway")
+	if err != nil {
+		return fmt.Errorf("pushgateway HTTP client: %w", err)
+	}
+	var (
+		queues  []*remotewrite.Queue
+		senders []bridge.Sender
+	)
+	for _, ep := range s.endpoints {
+		client, err := commoncfg.NewClientFromConfig(commoncfg.DefaultHTTPClientConfig, "remote_write")
+		if err != nil {
+			return fmt.Errorf("remote write %s: HTTP client: %w", ep.Name, err)
+		}
+		q, err := remotewrite.NewQueue(remotewrite.Options{
+			URL:               ep.URL.URL,
+			Name:              ep.Name,
+			Client:            client,
+			MaxSamplesPerSend: s.maxSamplesPerSend,
+			// A cycle arrives whole: waiting long for more only delays it.
+			BatchSendDeadline: min(5*time.Second, s.interval/10),
+			Capacity:          s.queueCapacity,
+			UserAgent:         userAgent,
+			Logger:            logger.With("component", "remotewrite", "remote_name", ep.Name),
+			Registerer:        reg,
+		})
+		if err != nil {
+			return fmt.Errorf("remote write %s: %w", ep.Name, err)
+		}
+		queues = append(queues, q)
+		senders = append(senders, q)
+	}
+	br, err := bridge.New(bridge.Options{
+		Gateways: []bridge.Gateway{{
+			Name:   s.pushgatewayURL.Host,
+			Source: pushgateway.NewClient(s.pushgatewayURL, pgwClient, userAgent),
+		}},
+		Interval:              s.interval,
+		Timeout:               s.timeout,
+		ForwardGatewayMetrics: s.forwardOwn,
+		Synth:                 synth.Options{UpMetric: s.upMetric},
+		Senders:               senders,
+		Logger:                logger.With("component", "bridge"),
+		Registerer:            reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	var g run.Group
+	{
+		term := make(chan os.Signal, 1)
+		signal.Notify(term, os.Interrupt, syscall.SIGTERM)
+		cancel := make(chan struct{})
+		g.Add(func() error {
+			select {
+			case sig := <-term:
+				logger.Info("received signal, shutting down", "signal", sig)
+			case <-cancel:
+			}
+			return nil
+		}, func(error) { close(cancel) })
+	}
+	{
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		g.Add(func() error {
+			defer close(done)
+			return br.Run(ctx)
+		}, func(error) {
+			cancel()
+			<-done // no cycle may append after the queues flush
+		})
+	}
+	for _, q := range queues {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		g.Add(func() error {
+			err := q.Run(ctx)
+			fctx, fcancel := context.WithTimeout(context.Background(), s.flushDeadline)
+			defer fcancel()
+			if ferr := q.Flush(fctx); ferr != nil {
+				logger.Warn("samples left unsent at shutdown", "component", "remotewrite", "err", ferr)
+			}
+			close(done)
+			return err
+		}, func(error) {
+			cancel()
+			<-done
+		})
+	}
+	{
+		srv := &http.Server{Handler: handler(reg, br), ReadHeaderTimeout: 10 * time.Second}
+		g.Add(func() error {
+			if err := web.ListenAndServe(srv, s.web, logger); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("web server: %w", err)
+			}
+			return nil
+		}, func(error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+		})
+	}
+	logger.Info("starting", "version", version.Info(), "pushgateway", s.pushgatewayURL.Redacted(), "interval", s.interval)
+	return g.Run()
+}
+
+func handler(reg *prometheus.Registry, br *bridge.Bridge) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "Healthy.")
+	})
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !br.Ready() {
+			http.Error(w, "Not ready: no complete cycle yet.", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready.")
+	})
+	return mux
+}
