@@ -66,7 +66,7 @@ func unreachable() (*pushgateway.Snapshot, error) {
 
 func TestCycles(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	pt := float64(t0.Add(-10*time.Second).Unix())
+	pt := float64(t0.Add(-10 * time.Second).Unix())
 	a := func(vals ...float64) pushgateway.Group {
 		s := []pushgateway.Series{series("done", 1, "job", "a")}
 		if len(vals) > 0 {
@@ -78,10 +78,10 @@ func TestCycles(t *testing.T) {
 
 	src := &fakeSource{script: []func() (*pushgateway.Snapshot, error){
 		snap(a(3), b),
-		snap(a(), b),          // PUT without rows: rows goes stale
-		unreachable,           // nothing stale, only the gateway is down
-		snap(a()),             // b was deleted while the gateway was down
-		snap(a()),             // nothing changes: nothing stale
+		snap(a(), b), // PUT without rows: rows goes stale
+		unreachable,  // nothing stale, only the gateway is down
+		snap(a()),    // b was deleted while the gateway was down
+		snap(a()),    // nothing changes: nothing stale
 		func() (*pushgateway.Snapshot, error) { return nil, context.DeadlineExceeded },
 	}}
 	want := []string{

@@ -32,9 +32,6 @@ func (s *seriesState) advance(series []pushgateway.Series, stale []labels.Labels
 	return stale
 }
 
-// len returns the number of series sent in the last complete cycle.
-func (s *seriesState) len() int { return s.prev.len() }
-
 // seriesSet is a set of label sets keyed by their hash. The rare second label
 // set with an already taken hash goes to a map keyed by its string form.
 type seriesSet struct {
@@ -82,5 +79,3 @@ func (s seriesSet) clear() {
 	clear(s.byHash)
 	clear(s.collisions)
 }
-
-func (s seriesSet) len() int { return len(s.byHash) + len(s.collisions) }

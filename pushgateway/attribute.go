@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -98,7 +99,7 @@ func attribute(groups []Group, series []parsedSeries, resolve func() (membership
 			// push_time_seconds and push_failure_time_seconds carry exactly
 			// their group's key.
 			b.Reset(s.Labels)
-			b.Del(labels.MetricName)
+			b.Del(model.MetricNameLabel)
 			key := b.Labels()
 			cands = slices.DeleteFunc(cands, func(g *Group) bool { return !labels.Equal(g.Labels, key) })
 		}
@@ -116,7 +117,7 @@ func attribute(groups []Group, series []parsedSeries, resolve func() (membership
 			}
 		}
 		b.Reset(s.Labels)
-		b.Del(labels.MetricName, labels.BucketLabel, "quantile")
+		b.Del(model.MetricNameLabel, labels.BucketLabel, "quantile")
 		g := pickGroup(cands, mem.groupsOf(s.family, b.Labels()))
 		g.Series = append(g.Series, s.Series)
 	}
@@ -124,7 +125,7 @@ func attribute(groups []Group, series []parsedSeries, resolve func() (membership
 }
 
 func isGroupMetric(ls labels.Labels) bool {
-	name := ls.Get(labels.MetricName)
+	name := ls.Get(model.MetricNameLabel)
 	return name == PushTimeMetric || name == PushFailureTimeMetric
 }
 

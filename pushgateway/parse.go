@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
 )
@@ -36,7 +37,7 @@ func parse(body []byte, contentType string) ([]Group, []parsedSeries, error) {
 	)
 	group := func(ls labels.Labels) *Group {
 		b.Reset(ls)
-		b.Del(labels.MetricName)
+		b.Del(model.MetricNameLabel)
 		key := b.Labels()
 		h := key.Hash()
 		for _, g := range groups[h] {
@@ -76,7 +77,7 @@ func parse(body []byte, contentType string) ([]Group, []parsedSeries, error) {
 		}
 		p.Labels(&lset)
 		s.Labels = dropEmpty(&b, lset)
-		switch s.Labels.Get(labels.MetricName) {
+		switch s.Labels.Get(model.MetricNameLabel) {
 		case PushTimeMetric:
 			group(s.Labels).PushTime = s.Value
 		case PushFailureTimeMetric:

@@ -11,6 +11,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
@@ -83,11 +84,11 @@ func (s Series) String() string {
 // FormatLabels formats a series' labels as exposition text does:
 // name{label="value", ...}.
 func FormatLabels(ls labels.Labels) string {
-	name := ls.Get(labels.MetricName)
+	name := ls.Get(model.MetricNameLabel)
 	if name == "" {
 		return ls.String()
 	}
-	rest := labels.NewBuilder(ls).Del(labels.MetricName).Labels()
+	rest := labels.NewBuilder(ls).Del(model.MetricNameLabel).Labels()
 	if rest.IsEmpty() {
 		return name
 	}

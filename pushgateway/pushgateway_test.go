@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -245,7 +246,7 @@ func FuzzParse(f *testing.F) {
 		n := len(own)
 		for _, g := range groups {
 			n += len(g.Series)
-			if g.Labels.Has(labels.MetricName) {
+			if g.Labels.Has(model.MetricNameLabel) {
 				t.Fatalf("grouping key %s holds __name__", g.Labels)
 			}
 		}

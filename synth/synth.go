@@ -11,6 +11,7 @@ package synth
 import (
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
@@ -95,7 +96,7 @@ func Series(dst []pushgateway.Series, in Input, now time.Time, o Options) []push
 	b := labels.NewBuilder(labels.EmptyLabels())
 	for _, gw := range in.Gateways {
 		b.Reset(labels.EmptyLabels())
-		b.Set(labels.MetricName, GatewayUpMetric)
+		b.Set(model.MetricNameLabel, GatewayUpMetric)
 		b.Set(GatewayLabel, gw.Name)
 		dst = append(dst, pushgateway.Series{Labels: b.Labels(), Value: boolValue(gw.Up)})
 	}
@@ -103,10 +104,10 @@ func Series(dst []pushgateway.Series, in Input, now time.Time, o Options) []push
 		g := &in.Groups[i]
 		h := Evaluate(g, now)
 		b.Reset(g.Labels)
-		b.Set(labels.MetricName, up)
+		b.Set(model.MetricNameLabel, up)
 		dst = append(dst, pushgateway.Series{Labels: b.Labels(), Value: boolValue(h.Up())})
 		if h.HasAge {
-			b.Set(labels.MetricName, AgeMetric)
+			b.Set(model.MetricNameLabel, AgeMetric)
 			dst = append(dst, pushgateway.Series{Labels: b.Labels(), Value: h.Age.Seconds()})
 		}
 	}

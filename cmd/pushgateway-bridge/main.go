@@ -129,7 +129,7 @@ func validate(f *flags) (*settings, error) {
 			return nil, fmt.Errorf("--scrape.timeout %s must be positive and at most --scrape.interval %s", f.timeout, f.interval)
 		}
 	}
-	if !model.IsValidLegacyMetricName(f.upMetric) {
+	if !model.LegacyValidation.IsValidMetricName(f.upMetric) {
 		return nil, fmt.Errorf("--synth.up-metric-name %q is not a valid metric name", f.upMetric)
 	}
 	if f.maxSamplesPerSend <= 0 || f.queueCapacity < f.maxSamplesPerSend {

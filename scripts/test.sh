@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# test.sh runs every test of pushgateway-bridge: lint, unit tests with the
+# race detector, a short fuzz run of the scrape parser, and the end-to-end
+# tests against the real peers, which it fetches first (scripts/peers.sh).
+# A peer that cannot be fetched or started fails the run; nothing is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+STATICCHECK_VERSION=v0.8.2
+
+echo "--- modules"
+go mod download
+go mod verify >/dev/null
+
+echo "--- peers"
+PEERS_BIN=$(scripts/peers.sh | tail -n 1)
+export PEERS_BIN
+
+echo "--- lint"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+go vet ./...
+go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
+
+echo "--- fuzz (scrape parser, 15s)"
+go test -run='^$' -fuzz=FuzzParse -fuzztime=15s ./pushgateway/
+
+echo "--- tests"
+go test -race -count=1 -timeout=20m ./...
