@@ -1,0 +1,17 @@
+// Package e2e holds the end-to-end tests of pushgateway-bridge: they run the
+// built bridge between a real Prometheus Pushgateway and a real Prometheus
+// acting as remote-write receiver, push groups to the gateway and assert what
+// the receiver answers through its PromQL HTTP API.
+//
+// The peers come from scripts/peers.sh (Debian's prometheus-pushgateway and
+// prometheus), or from the folder named by the PEERS_BIN environment variable.
+// A missing peer or a bridge that does not build fails the whole package: the
+// tests never skip, so CI cannot pass without having run them.
+//
+// Run them with:
+//
+//	go test ./e2e/ -count=1 -v
+//
+// Every process the tests start listens on 127.0.0.1 on a free port and is
+// stopped when its test ends; its output is printed when the test fails.
+package e2e

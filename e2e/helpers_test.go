@@ -1,0 +1,752 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/golang/snappy"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/push"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/prompb"
+)
+
+const (
+	// startTimeout bounds how long a peer or the bridge may take to answer
+	// its readiness endpoint after being started.
+	startTimeout = 30 * time.Second
+	// stopTimeout bounds how long a process may take to exit after SIGTERM
+	// before it is killed.
+	stopTimeout = 10 * time.Second
+	// pollInterval is how often eventually and consistently re-check.
+	pollInterval = 200 * time.Millisecond
+)
+
+// httpClient is used for every request the tests make; each request is
+// short, so a small timeout turns a hung peer into a clear error.
+var httpClient = &http.Client{Timeout: 5 * time.Second}
+
+// freePort returns a TCP port on 127.0.0.1 that nothing listened on a moment
+// ago. The kernel hands out ephemeral ports round-robin, so the port is very
+// unlikely to be taken again before the caller binds it.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("pick free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// listening reports whether something accepts TCP connections on addr.
+func listening(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// syncBuffer is a bytes buffer safe for a process writing into it while a
+// test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// process is one run of an external binary. Its stdout and stderr go to
+// output, which is shared across restarts of the same peer so that a failing
+// test prints the whole story.
+type process struct {
+	name   string
+	cmd    *exec.Cmd
+	output *syncBuffer
+	done   chan struct{} // closed once Wait returned
+	err    error         // Wait's result, valid once done is closed
+}
+
+// startProcess starts bin with args, writing its output to out. It does not
+// register cleanups: the owning handle does.
+func startProcess(t testing.TB, name string, out *syncBuffer, bin string, args ...string) *process {
+	t.Helper()
+	fmt.Fprintf(out, "=== %s %s\n", name, strings.Join(args, " "))
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &process{name: name, cmd: cmd, output: out, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p
+}
+
+// exited reports whether the process has ended.
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM and waits for the exit, killing the process if it
+// takes longer than stopTimeout. It returns Wait's error, nil for exit 0.
+func (p *process) stop() error {
+	if p.exited() {
+		return p.err
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(stopTimeout):
+		p.kill()
+		return fmt.Errorf("%s did not exit within %v of SIGTERM; killed", p.name, stopTimeout)
+	}
+}
+
+// kill sends SIGKILL and waits for the exit.
+func (p *process) kill() {
+	if p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// waitHTTP200 polls url until it answers 200, failing the test if the
+// process exits first or startTimeout passes.
+func waitHTTP200(t testing.TB, p *process, url string) {
+	t.Helper()
+	deadline := time.Now().Add(startTimeout)
+	var last error
+	for time.Now().Before(deadline) {
+		if p.exited() {
+			t.Fatalf("%s exited before %s answered 200 (%v); output:\n%s", p.name, url, p.err, p.output)
+		}
+		code, _, err := httpGet(url)
+		if err == nil && code == http.StatusOK {
+			return
+		}
+		if err == nil {
+			err = fmt.Errorf("status %d", code)
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: %s did not answer 200 within %v: %v; output:\n%s", p.name, url, startTimeout, last, p.output)
+}
+
+// logOnFailure prints a process' output when the test failed.
+func logOnFailure(t testing.TB, name string, out *syncBuffer) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("---- %s output ----\n%s---- end of %s output ----", name, out, name)
+		}
+	})
+}
+
+// httpGet fetches url and returns status code and body.
+func httpGet(url string) (int, string, error) {
+	resp, err := httpClient.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// pushgateway is a running (or stopped) Pushgateway on a fixed port.
+type pushgateway struct {
+	t        testing.TB
+	port     int
+	dataFile string
+	output   *syncBuffer
+	proc     *process
+	// URL is the gateway's base URL, e.g. http://127.0.0.1:PORT.
+	URL string
+	// Addr is host:port, the value of the bridge's gateway label.
+	Addr string
+}
+
+// startPushgateway starts a Pushgateway on a free port with a persistence
+// file in a temp dir, so that Stop and Start keep the pushed groups, and
+// waits until /-/ready answers 200. It is stopped when the test ends.
+func startPushgateway(t testing.TB) *pushgateway {
+	t.Helper()
+	return startPushgatewayOn(t, freePort(t))
+}
+
+// startPushgatewayOn is startPushgateway on a given port.
+func startPushgatewayOn(t testing.TB, port int) *pushgateway {
+	t.Helper()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	g := &pushgateway{
+		t:        t,
+		port:     port,
+		dataFile: filepath.Join(t.TempDir(), "pushgateway.data"),
+		output:   &syncBuffer{},
+		URL:      "http://" + addr,
+		Addr:     addr,
+	}
+	logOnFailure(t, "pushgateway "+addr, g.output)
+	t.Cleanup(func() {
+		if g.proc != nil {
+			g.proc.kill()
+		}
+	})
+	g.Start()
+	return g
+}
+
+// Start (re)starts the gateway on its port and waits until it is ready.
+func (g *pushgateway) Start() {
+	g.t.Helper()
+	if g.proc != nil && !g.proc.exited() {
+		g.t.Fatalf("pushgateway %s: Start while running", g.Addr)
+	}
+	g.proc = startProcess(g.t, "pushgateway", g.output, pushgatewayBin,
+		"--web.listen-address="+g.Addr,
+		"--persistence.file="+g.dataFile,
+		"--log.level=debug",
+	)
+	waitHTTP200(g.t, g.proc, g.URL+"/-/ready")
+}
+
+// Stop sends SIGTERM and waits; the gateway writes its persistence file on
+// the way out.
+func (g *pushgateway) Stop() {
+	g.t.Helper()
+	if err := g.proc.stop(); err != nil {
+		g.t.Fatalf("stop pushgateway %s: %v", g.Addr, err)
+	}
+	if listening(g.Addr) {
+		g.t.Fatalf("pushgateway %s still listening after stop", g.Addr)
+	}
+}
+
+// receiver is a Prometheus accepting remote write.
+type receiver struct {
+	// URL is the base URL of the PromQL HTTP API, e.g. http://127.0.0.1:PORT.
+	URL string
+	// WriteURL is the remote-write endpoint.
+	WriteURL string
+}
+
+// startPrometheusReceiver starts Prometheus with the remote-write receiver
+// and native histograms enabled, an empty scrape config and the given
+// query lookback delta (0 means Prometheus' default, 5m), and waits until
+// /-/ready answers 200. It is stopped when the test ends.
+func startPrometheusReceiver(t testing.TB, lookback time.Duration) *receiver {
+	t.Helper()
+	if lookback == 0 {
+		lookback = 5 * time.Minute
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfg, []byte("scrape_configs: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	out := &syncBuffer{}
+	logOnFailure(t, "prometheus "+addr, out)
+	p := startProcess(t, "prometheus", out, prometheusBin,
+		"--web.enable-remote-write-receiver",
+		"--enable-feature=native-histograms",
+		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--config.file="+cfg,
+		"--web.listen-address="+addr,
+		"--query.lookback-delta="+model.Duration(lookback).String(),
+	)
+	// Kill before t.TempDir's cleanup removes the TSDB folder under it.
+	t.Cleanup(p.kill)
+	r := &receiver{URL: "http://" + addr, WriteURL: "http://" + addr + "/api/v1/write"}
+	waitHTTP200(t, p, r.URL+"/-/ready")
+	return r
+}
+
+// bridge is a running pushgateway-bridge.
+type bridge struct {
+	t    testing.TB
+	proc *process
+	// URL is the bridge's base URL, e.g. http://127.0.0.1:PORT.
+	URL string
+}
+
+// bridgeArgs returns the usual flags pointing a bridge from g to r with a
+// 1s scrape interval and debug logs.
+func bridgeArgs(gatewayURL, writeURL string) []string {
+	return []string{
+		"--pushgateway.url=" + gatewayURL,
+		"--remote-write.url=" + writeURL,
+		"--scrape.interval=1s",
+		"--log.level=debug",
+	}
+}
+
+// startBridge runs the built bridge with --web.listen-address on a free
+// port plus args and waits until /-/healthy answers 200. The bridge is
+// stopped when the test ends; if the test failed, its output and its own
+// metrics are printed.
+func startBridge(t testing.TB, args ...string) *bridge {
+	t.Helper()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	out := &syncBuffer{}
+	b := &bridge{t: t, URL: "http://" + addr}
+	logOnFailure(t, "bridge "+addr, out)
+	// Cleanups run last-registered first: dump metrics, then stop.
+	t.Cleanup(func() {
+		if b.proc == nil {
+			return
+		}
+		if err := b.proc.stop(); err != nil && !isSignalExit(err) {
+			t.Errorf("bridge exit: %v", err)
+		}
+	})
+	t.Cleanup(func() {
+		if t.Failed() && b.proc != nil && !b.proc.exited() {
+			t.Logf("---- bridge /metrics (pushgateway_bridge_*) ----\n%s", grepLines(b.MetricsText(), "pushgateway_bridge_"))
+		}
+	})
+	b.proc = startProcess(t, "bridge", out, bridgeBin, append([]string{"--web.listen-address=" + addr}, args...)...)
+	waitHTTP200(t, b.proc, b.URL+"/-/healthy")
+	return b
+}
+
+// isSignalExit reports whether err is an exit caused by a signal the tests
+// sent on purpose (Kill).
+func isSignalExit(err error) bool {
+	var ee *exec.ExitError
+	return errors.As(err, &ee) && ee.ExitCode() == -1
+}
+
+// Stop sends SIGTERM and waits for a clean exit.
+func (b *bridge) Stop() {
+	b.t.Helper()
+	if err := b.proc.stop(); err != nil {
+		b.t.Errorf("stop bridge: %v", err)
+	}
+}
+
+// Kill sends SIGKILL and waits.
+func (b *bridge) Kill() { b.proc.kill() }
+
+// MetricsText returns the bridge's /metrics body, or the error text.
+func (b *bridge) MetricsText() string {
+	code, body, err := httpGet(b.URL + "/metrics")
+	if err != nil {
+		return "GET /metrics: " + err.Error()
+	}
+	if code != http.StatusOK {
+		return fmt.Sprintf("GET /metrics: status %d\n%s", code, body)
+	}
+	return body
+}
+
+// Ready reports whether /-/ready answers 200.
+func (b *bridge) Ready() bool {
+	code, _, err := httpGet(b.URL + "/-/ready")
+	return err == nil && code == http.StatusOK
+}
+
+func grepLines(text, prefix string) string {
+	var sb strings.Builder
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(line, prefix) {
+			sb.WriteString(line)
+		}
+	}
+	return sb.String()
+}
+
+// queryVector runs an instant PromQL query at the current time through
+// /api/v1/query and returns the vector result.
+func queryVector(promURL, expr string) (model.Vector, error) {
+	u := promURL + "/api/v1/query?" + url.Values{"query": {expr}}.Encode()
+	code, body, err := httpGet(u)
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", expr, err)
+	}
+	var resp struct {
+		Status string `json:"status"`
+		Data   struct {
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
+		} `json:"data"`
+		ErrorType string `json:"errorType"`
+		Error     string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(body), &resp); err != nil {
+		return nil, fmt.Errorf("query %s: status %d: decode %q: %w", expr, code, body, err)
+	}
+	if resp.Status != "success" {
+		return nil, fmt.Errorf("query %s: %s: %s", expr, resp.ErrorType, resp.Error)
+	}
+	if resp.Data.ResultType != "vector" {
+		return nil, fmt.Errorf("query %s: result type %q, want vector", expr, resp.Data.ResultType)
+	}
+	var v model.Vector
+	if err := json.Unmarshal(resp.Data.Result, &v); err != nil {
+		return nil, fmt.Errorf("query %s: decode result: %w", expr, err)
+	}
+	return v, nil
+}
+
+// query is queryVector failing the test on error.
+func query(t testing.TB, promURL, expr string) model.Vector {
+	t.Helper()
+	v, err := queryVector(promURL, expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// formatVector renders a vector as sorted exposition-like lines,
+// `name{a="b",c="d"} value`, so that tests can compare whole results
+// against expected text.
+func formatVector(v model.Vector) string {
+	lines := make([]string, 0, len(v))
+	for _, s := range v {
+		val := strconv.FormatFloat(float64(s.Value), 'g', -1, 64)
+		if s.Histogram != nil {
+			val = s.Histogram.String()
+		}
+		lines = append(lines, formatMetric(s.Metric)+" "+val)
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}
+
+// formatMetric renders a label set as `name{a="b",c="d"}`, labels sorted;
+// an empty label value is kept so that it shows.
+func formatMetric(m model.Metric) string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		if n != model.MetricNameLabel {
+			names = append(names, string(n))
+		}
+	}
+	slices.Sort(names)
+	pairs := make([]string, 0, len(names))
+	for _, n := range names {
+		pairs = append(pairs, fmt.Sprintf("%s=%q", n, m[model.LabelName(n)]))
+	}
+	return string(m[model.MetricNameLabel]) + "{" + strings.Join(pairs, ",") + "}"
+}
+
+// expectVector returns an error unless expr's result, formatted by
+// formatVector, equals want (lines in any order, surrounding blanks
+// ignored).
+func expectVector(promURL, expr, want string) error {
+	v, err := queryVector(promURL, expr)
+	if err != nil {
+		return err
+	}
+	wantLines := strings.Split(strings.TrimSpace(want), "\n")
+	for i := range wantLines {
+		wantLines[i] = strings.TrimSpace(wantLines[i])
+	}
+	slices.Sort(wantLines)
+	if want == "" {
+		wantLines = nil
+	}
+	got := formatVector(v)
+	if got != strings.Join(wantLines, "\n") {
+		return fmt.Errorf("query %s:\n got:\n%s\nwant:\n%s", expr, indent(got), indent(strings.Join(wantLines, "\n")))
+	}
+	return nil
+}
+
+// expectEmpty returns an error unless expr's result is empty.
+func expectEmpty(promURL, expr string) error {
+	v, err := queryVector(promURL, expr)
+	if err != nil {
+		return err
+	}
+	if len(v) != 0 {
+		return fmt.Errorf("query %s: want empty result, got:\n%s", expr, indent(formatVector(v)))
+	}
+	return nil
+}
+
+// scalarOf returns the value of expr's single-sample result.
+func scalarOf(promURL, expr string) (float64, error) {
+	v, err := queryVector(promURL, expr)
+	if err != nil {
+		return 0, err
+	}
+	if len(v) != 1 {
+		return 0, fmt.Errorf("query %s: want 1 sample, got %d:\n%s", expr, len(v), indent(formatVector(v)))
+	}
+	return float64(v[0].Value), nil
+}
+
+func indent(s string) string {
+	if s == "" {
+		return "    (empty)"
+	}
+	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
+}
+
+// eventually calls f every pollInterval until it returns nil, failing the
+// test with f's last error if that does not happen within timeout. It
+// returns how long it took.
+func eventually(t testing.TB, timeout time.Duration, f func() error) time.Duration {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return time.Since(start)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not true within %v: %v", timeout, err)
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
+// consistently calls f every pollInterval for d, failing the test at the
+// first error.
+func consistently(t testing.TB, d time.Duration, f func() error) {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(d)
+	for time.Now().Before(deadline) {
+		if err := f(); err != nil {
+			t.Fatalf("after %v of %v: %v", time.Since(start).Round(time.Millisecond), d, err)
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
+// groupPath returns the Pushgateway API path of a group,
+// /metrics/job/<job>/<name>/<value>..., for job and name/value pairs.
+// Values holding a '/' or empty are written as <name>@base64/<base64url>,
+// which the gateway decodes.
+func groupPath(job string, labels ...string) string {
+	if len(labels)%2 != 0 {
+		panic("groupPath: labels must be name/value pairs")
+	}
+	var sb strings.Builder
+	sb.WriteString("/metrics")
+	seg := func(name, value string) {
+		switch {
+		case value == "":
+			sb.WriteString("/" + name + "@base64/=")
+		case strings.Contains(value, "/"):
+			sb.WriteString("/" + name + "@base64/" + base64.RawURLEncoding.EncodeToString([]byte(value)))
+		default:
+			sb.WriteString("/" + name + "/" + url.PathEscape(value))
+		}
+	}
+	seg("job", job)
+	for i := 0; i < len(labels); i += 2 {
+		seg(labels[i], labels[i+1])
+	}
+	return sb.String()
+}
+
+// pushText sends body (text exposition format) to the group at path with
+// method POST (merge by metric name), PUT (replace the group) or DELETE
+// (body ignored) and returns the status code and response body.
+func pushText(t testing.TB, gatewayURL, method, path, body string) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if method != http.MethodDelete {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, gatewayURL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "text/plain; version=0.0.4")
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// mustPush is pushText failing the test unless the gateway answers 2xx.
+func mustPush(t testing.TB, gatewayURL, method, path, body string) {
+	t.Helper()
+	code, resp := pushText(t, gatewayURL, method, path, body)
+	if code/100 != 2 {
+		t.Fatalf("%s %s: status %d: %s", method, path, code, resp)
+	}
+}
+
+// pushNativeHistogram PUTs (replaces) the group {job=job, labels...} with
+// one histogram named name having native buckets (bucket factor 1.1, no
+// classic buckets) that observed values. client_golang's push sends
+// protobuf, so the native part survives into the gateway.
+func pushNativeHistogram(t testing.TB, gatewayURL, job, name string, labels []string, values ...float64) {
+	t.Helper()
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:                        name,
+		Help:                        "A native histogram pushed by the e2e tests.",
+		NativeHistogramBucketFactor: 1.1,
+	})
+	for _, v := range values {
+		h.Observe(v)
+	}
+	p := push.New(gatewayURL, job).Collector(h).Client(httpClient)
+	for i := 0; i+1 < len(labels); i += 2 {
+		p = p.Grouping(labels[i], labels[i+1])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.PushContext(ctx); err != nil {
+		t.Fatalf("push native histogram %s: %v", name, err)
+	}
+}
+
+// expectMetrics returns an error unless expr's result has exactly the label
+// sets want (each as formatMetric renders it), whatever the values.
+func expectMetrics(promURL, expr string, want ...string) error {
+	v, err := queryVector(promURL, expr)
+	if err != nil {
+		return err
+	}
+	got := make([]string, 0, len(v))
+	for _, s := range v {
+		got = append(got, formatMetric(s.Metric))
+	}
+	slices.Sort(got)
+	want = slices.Clone(want)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		return fmt.Errorf("query %s: series\n got:\n%s\nwant:\n%s", expr, indent(strings.Join(got, "\n")), indent(strings.Join(want, "\n")))
+	}
+	return nil
+}
+
+// writeRecorder is a remote-write proxy that records the label sets of the
+// series it sees and forwards every request unchanged to the receiver. It
+// shows what the bridge sends before the receiver normalizes it: Prometheus
+// drops empty-valued labels on ingestion, so an instance="" forwarded by the
+// bridge cannot be seen through PromQL.
+type writeRecorder struct {
+	// URL is the remote-write URL to give the bridge.
+	URL string
+
+	mu     sync.Mutex
+	series map[string]bool // formatMetric of every series seen
+	errs   []string        // requests that could not be decoded
+}
+
+// startWriteRecorder starts a writeRecorder forwarding to writeURL; it is
+// closed when the test ends.
+func startWriteRecorder(t testing.TB, writeURL string) *writeRecorder {
+	t.Helper()
+	rec := &writeRecorder{series: map[string]bool{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		rec.record(r.Header.Get("Content-Type"), body)
+		req, err := http.NewRequestWithContext(r.Context(), r.Method, writeURL, bytes.NewReader(body))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		req.Header = r.Header.Clone()
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		for k, vs := range resp.Header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(srv.Close)
+	rec.URL = srv.URL + "/api/v1/write"
+	return rec
+}
+
+func (rec *writeRecorder) record(contentType string, body []byte) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	raw, err := snappy.Decode(nil, body)
+	if err != nil {
+		rec.errs = append(rec.errs, fmt.Sprintf("snappy (Content-Type %q): %v", contentType, err))
+		return
+	}
+	var wr prompb.WriteRequest
+	if err := wr.Unmarshal(raw); err != nil {
+		rec.errs = append(rec.errs, fmt.Sprintf("prompb.WriteRequest (Content-Type %q): %v", contentType, err))
+		return
+	}
+	for _, ts := range wr.Timeseries {
+		m := model.Metric{}
+		for _, l := range ts.Labels {
+			m[model.LabelName(l.Name)] = model.LabelValue(l.Value)
+		}
+		rec.series[formatMetric(m)] = true
+	}
+}
+
+// emptyLabels returns the recorded series that carry an empty-valued label,
+// and the errors of requests that could not be decoded.
+func (rec *writeRecorder) emptyLabels() (series, errs []string) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for s := range rec.series {
+		if strings.Contains(s, `=""`) {
+			series = append(series, s)
+		}
+	}
+	slices.Sort(series)
+	return series, slices.Clone(rec.errs)
+}

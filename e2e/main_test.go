@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Paths set once by TestMain and only read by the tests afterwards.
+var (
+	// pushgatewayBin is the Pushgateway binary the tests run.
+	pushgatewayBin string
+	// prometheusBin is the Prometheus binary the tests run as receiver.
+	prometheusBin string
+	// bridgeBin is the pushgateway-bridge binary built for this run.
+	bridgeBin string
+)
+
+// TestMain locates the peers and builds the bridge once. Any failure there
+// exits with status 1: an end-to-end suite that silently skips would let CI
+// pass without testing anything.
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	bin, err := locatePeers()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: FAIL: locate peers: %v\n", err)
+		return 1
+	}
+	pushgatewayBin = filepath.Join(bin, "prometheus-pushgateway")
+	prometheusBin = filepath.Join(bin, "prometheus")
+	for _, b := range []string{pushgatewayBin, prometheusBin} {
+		if err := checkExecutable(b); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: FAIL: peer: %v\n", err)
+			return 1
+		}
+	}
+
+	tmp, err := os.MkdirTemp("", "pushgateway-bridge-e2e-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: FAIL: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+
+	bridgeBin = filepath.Join(tmp, "pushgateway-bridge")
+	build := exec.Command("go", "build", "-o", bridgeBin, "../cmd/pushgateway-bridge")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: FAIL: build bridge: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// locatePeers returns the folder holding the peer binaries: $PEERS_BIN if
+// set, else the last line scripts/peers.sh prints.
+func locatePeers() (string, error) {
+	if dir := os.Getenv("PEERS_BIN"); dir != "" {
+		return dir, nil
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command("../scripts/peers.sh")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("scripts/peers.sh: %w\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	dir := strings.TrimSpace(lines[len(lines)-1])
+	if dir == "" {
+		return "", errors.New("scripts/peers.sh printed no bin folder")
+	}
+	return dir, nil
+}
+
+func checkExecutable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("%s is not an executable file", path)
+	}
+	return nil
+}
