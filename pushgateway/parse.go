@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/textparse"
 )
 
@@ -28,13 +29,24 @@ func parse(body []byte, contentType string) ([]Group, []parsedSeries, error) {
 		return nil, nil, fmt.Errorf("parse exposition: %w", err)
 	}
 	var (
-		series []parsedSeries
-		family string
+		series     []parsedSeries
+		family     string
+		familyMeta *metadata.Metadata
 		lset   labels.Labels
 		b      labels.Builder
 		groups = map[uint64][]*Group{}
 		order  []*Group
 	)
+	// meta returns the metadata of the family a TYPE, HELP or UNIT entry
+	// names, starting a new family when the name changes. Series that follow
+	// belong to it.
+	meta := func(name []byte) *metadata.Metadata {
+		if familyMeta == nil || string(name) != family {
+			family = string(name)
+			familyMeta = &metadata.Metadata{}
+		}
+		return familyMeta
+	}
 	group := func(ls labels.Labels) *Group {
 		b.Reset(ls)
 		b.Del(model.MetricNameLabel)
@@ -61,12 +73,16 @@ func parse(body []byte, contentType string) ([]Group, []parsedSeries, error) {
 		var s Series
 		switch entry {
 		case textparse.EntryType:
-			name, _ := p.Type()
-			family = string(name)
+			name, typ := p.Type()
+			meta(name).Type = typ
 			continue
 		case textparse.EntryHelp:
-			name, _ := p.Help()
-			family = string(name)
+			name, help := p.Help()
+			meta(name).Help = string(help)
+			continue
+		case textparse.EntryUnit:
+			name, unit := p.Unit()
+			meta(name).Unit = string(unit)
 			continue
 		case textparse.EntrySeries:
 			_, _, s.Value = p.Series()
@@ -83,6 +99,7 @@ func parse(body []byte, contentType string) ([]Group, []parsedSeries, error) {
 		case PushFailureTimeMetric:
 			group(s.Labels).PushFailureTime = s.Value
 		}
+		s.Metadata = familyMeta
 		series = append(series, parsedSeries{Series: s, family: family})
 	}
 	out := make([]Group, 0, len(order))

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/value"
 )
 
@@ -32,6 +33,9 @@ type Series struct {
 	Value          float64
 	Histogram      *histogram.Histogram
 	FloatHistogram *histogram.FloatHistogram
+	// Metadata is the TYPE, HELP and UNIT of the series' metric family,
+	// shared by every series of the family; nil if the exposition gave none.
+	Metadata *metadata.Metadata
 }
 
 // Group is one pushed group.

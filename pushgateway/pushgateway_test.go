@@ -262,3 +262,35 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestMetadata(t *testing.T) {
+	for _, tc := range []struct{ capture, contentType string }{
+		{"metrics.pb", protoType},
+		{"metrics.txt", textType},
+	} {
+		t.Run(tc.capture, func(t *testing.T) {
+			_, series, err := parse(readFile(t, tc.capture), tc.contentType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, s := range series {
+				if m := s.Metadata; m != nil {
+					got[s.Labels.Get(model.MetricNameLabel)] = fmt.Sprintf("%s %q", m.Type, m.Help)
+				}
+			}
+			for name, want := range map[string]string{
+				"some_gauge":                     `gauge "A gauge."`,
+				"latency_seconds_bucket":         `histogram ""`,
+				"rpc":                            `summary ""`,
+				"backup_bytes":                   `unknown ""`,
+				"push_time_seconds":              `gauge "Last Unix time when changing this group in the Pushgateway succeeded."`,
+				"request_duration_seconds_count": `histogram "A native histogram."`,
+			} {
+				if got[name] != want {
+					t.Errorf("metadata of %s = %s, want %s", name, got[name], want)
+				}
+			}
+		})
+	}
+}

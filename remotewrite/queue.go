@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
 )
 
 // Sample is one value of one series at one time, ready to be sent. Exactly
@@ -39,6 +40,9 @@ type Sample struct {
 	V      float64
 	H      *histogram.Histogram
 	FH     *histogram.FloatHistogram
+	// Meta is the series' metric family metadata (TYPE, HELP, UNIT), shared
+	// between series; nil if unknown.
+	Meta *metadata.Metadata
 }
 
 // Options configure a Queue. Zero durations and sizes take the documented

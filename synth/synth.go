@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
 )
@@ -28,6 +29,17 @@ const (
 	GatewayUpMetric = "pushgateway_up"
 	// GatewayLabel names the gateway on GatewayUpMetric.
 	GatewayLabel = "gateway"
+)
+
+// Metadata of the synthesized series, as remote write 2.0 and the metadata
+// requests of 1.0 send it.
+var (
+	upMetadata = metadata.Metadata{Type: model.MetricTypeGauge,
+		Help: "1 if the group's last push succeeded, 0 if it failed; synthesized by pushgateway-bridge."}
+	ageMetadata = metadata.Metadata{Type: model.MetricTypeGauge, Unit: "seconds",
+		Help: "Seconds since the group's last successful push; synthesized by pushgateway-bridge."}
+	gatewayUpMetadata = metadata.Metadata{Type: model.MetricTypeGauge,
+		Help: "1 if pushgateway-bridge could scrape the Pushgateway in its last cycle, 0 if not."}
 )
 
 // Options shape the synthesized series.
@@ -98,17 +110,17 @@ func Series(dst []pushgateway.Series, in Input, now time.Time, o Options) []push
 		b.Reset(labels.EmptyLabels())
 		b.Set(model.MetricNameLabel, GatewayUpMetric)
 		b.Set(GatewayLabel, gw.Name)
-		dst = append(dst, pushgateway.Series{Labels: b.Labels(), Value: boolValue(gw.Up)})
+		dst = append(dst, pushgateway.Series{Labels: b.Labels(), Value: boolValue(gw.Up), Metadata: &gatewayUpMetadata})
 	}
 	for i := range in.Groups {
 		g := &in.Groups[i]
 		h := Evaluate(g, now)
 		b.Reset(g.Labels)
 		b.Set(model.MetricNameLabel, up)
-		dst = append(dst, pushgateway.Series{Labels: b.Labels(), Value: boolValue(h.Up())})
+		dst = append(dst, pushgateway.Series{Labels: b.Labels(), Value: boolValue(h.Up()), Metadata: &upMetadata})
 		if h.HasAge {
 			b.Set(model.MetricNameLabel, AgeMetric)
-			dst = append(dst, pushgateway.Series{Labels: b.Labels(), Value: h.Age.Seconds()})
+			dst = append(dst, pushgateway.Series{Labels: b.Labels(), Value: h.Age.Seconds(), Metadata: &ageMetadata})
 		}
 	}
 	return dst
