@@ -2,35 +2,227 @@
 // file. Decoding is strict: an unknown key or an invalid value is an error
 // that names the key. The result is handed down as values; nothing else
 // reads the file.
+//
+// The remote_write list and global.external_labels are written as in a
+// Prometheus configuration file, and decoded with the types Prometheus uses
+// for them (prometheus/common's HTTPClientConfig, model/relabel.Config).
+// Defaults are applied while decoding, so consumers read final values.
+//
+// Errors have the form "<path>: <problem>", the path being the keys from the
+// top of the file joined by ": ", with "[i]" after a list's key
+// ("remote_write[1]: queue_config: min_shards 5 greater than max_shards 2").
+// yaml's own errors (unknown keys, wrong types) keep yaml's form, which gives
+// the line and the key instead. No error repeats a secret: values yaml
+// quotes are left out, and URLs are never printed.
 package config
 
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
 	"strings"
+	"time"
 
 	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
 	"go.yaml.in/yaml/v2"
 )
 
+// The protobuf messages a remote-write endpoint can be sent, named as in
+// Prometheus' protobuf_message setting.
+const (
+	// MessageV1 is remote write 1.0's prometheus.WriteRequest.
+	MessageV1 = "prometheus.WriteRequest"
+	// MessageV2 is remote write 2.0's io.prometheus.write.v2.Request.
+	MessageV2 = "io.prometheus.write.v2.Request"
+)
+
+// nameValidation is the scheme label names are checked with, in
+// external_labels and write_relabel_configs: Prometheus 3's default.
+const nameValidation = model.UTF8Validation
+
+// reservedHeaders are the request headers the remote-write client sets
+// itself; headers may not change them. Prometheus' list (config.go
+// reservedHeaders, SigV4's included so a Prometheus config fails the same way
+// here), plus remote write 2.0's response headers, which make no sense in a
+// request. Authorization has its own message.
+var reservedHeaders = map[string]bool{
+	"host":                              true,
+	"content-encoding":                  true,
+	"content-length":                    true,
+	"content-type":                      true,
+	"user-agent":                        true,
+	"connection":                        true,
+	"keep-alive":                        true,
+	"proxy-authenticate":                true,
+	"proxy-authorization":               true,
+	"www-authenticate":                  true,
+	"accept-encoding":                   true,
+	"x-prometheus-remote-write-version": true,
+	"x-prometheus-remote-read-version":  true,
+	"x-amz-date":                        true,
+	"x-amz-security-token":              true,
+	"x-amz-content-sha256":              true,
+	"x-prometheus-remote-write-samples-written":    true,
+	"x-prometheus-remote-write-histograms-written": true,
+	"x-prometheus-remote-write-exemplars-written":  true,
+}
+
 // Config is the content of --config.file.
 type Config struct {
+	// Global holds what applies to every endpoint.
+	Global GlobalConfig `yaml:"global,omitempty"`
 	// RemoteWrite lists the endpoints samples are sent to, as Prometheus'
 	// remote_write block does.
 	RemoteWrite []RemoteWriteConfig `yaml:"remote_write,omitempty"`
 }
 
-// RemoteWriteConfig is one remote-write endpoint.
-type RemoteWriteConfig struct {
-	URL *commoncfg.URL `yaml:"url"`
-	// Name identifies the endpoint in self-metrics and logs; the URL's host
-	// if empty.
-	Name string `yaml:"name,omitempty"`
+// GlobalConfig is the global block of the file.
+type GlobalConfig struct {
+	// ExternalLabels are added to every series sent, as Prometheus'
+	// global.external_labels are: sorted by name, names checked with
+	// Prometheus 3's default (UTF-8) scheme, no empty values.
+	ExternalLabels labels.Labels `yaml:"external_labels,omitempty"`
 }
 
-// Load reads and validates the file at path.
+// RemoteWriteConfig is one remote-write endpoint, with the keys and
+// defaults of Prometheus' remote_write items. Keys Prometheus has and the
+// bridge does not implement (sigv4, azuread, google_iam, send_exemplars,
+// send_native_histograms, round_robin_dns, ...) are unknown keys here.
+type RemoteWriteConfig struct {
+	// URL is where requests go, http or https. Its userinfo, if any, is
+	// used and never printed: errors leave the URL out, marshalling
+	// redacts the password.
+	URL *commoncfg.URL `yaml:"url"`
+	// Name identifies the endpoint in self-metrics and logs; the URL's host
+	// if empty. Names are unique in a file.
+	Name string `yaml:"name,omitempty"`
+	// RemoteTimeout bounds one request.
+	RemoteTimeout model.Duration `yaml:"remote_timeout,omitempty"`
+	// Headers are added to every request; they may not replace the ones the
+	// client sets itself, nor carry credentials (use the auth keys).
+	Headers map[string]string `yaml:"headers,omitempty"`
+	// WriteRelabelConfigs are applied to each series before it is queued.
+	// They are validated with the UTF-8 name scheme.
+	WriteRelabelConfigs []*relabel.Config `yaml:"write_relabel_configs,omitempty"`
+	// ProtobufMessage is MessageV1 or MessageV2.
+	ProtobufMessage string `yaml:"protobuf_message,omitempty"`
+
+	// HTTPClientConfig is inline, not embedded, as in Prometheus: embedded,
+	// yaml would let its keys spill over into the structs below.
+	// Relative file names in it are resolved by SetDirectory.
+	HTTPClientConfig commoncfg.HTTPClientConfig `yaml:",inline"`
+	QueueConfig      QueueConfig                `yaml:"queue_config,omitempty"`
+	MetadataConfig   MetadataConfig             `yaml:"metadata_config,omitempty"`
+}
+
+// QueueConfig sizes and paces an endpoint's queue, as Prometheus'
+// queue_config does.
+type QueueConfig struct {
+	// Capacity is how many samples a shard buffers before blocking; at
+	// least MaxSamplesPerSend.
+	Capacity int `yaml:"capacity,omitempty"`
+	// MaxShards and MinShards bound the number of concurrent senders.
+	MaxShards int `yaml:"max_shards,omitempty"`
+	MinShards int `yaml:"min_shards,omitempty"`
+	// MaxSamplesPerSend caps one request.
+	MaxSamplesPerSend int `yaml:"max_samples_per_send,omitempty"`
+	// BatchSendDeadline is how long a sample waits for its batch to fill.
+	BatchSendDeadline model.Duration `yaml:"batch_send_deadline,omitempty"`
+	// MinBackoff and MaxBackoff bound the doubling wait between retries of
+	// a recoverable failure.
+	MinBackoff model.Duration `yaml:"min_backoff,omitempty"`
+	MaxBackoff model.Duration `yaml:"max_backoff,omitempty"`
+	// RetryOnHTTP429 retries requests answered 429 Too Many Requests. True
+	// unless the file says false, where Prometheus defaults to false.
+	RetryOnHTTP429 bool `yaml:"retry_on_http_429"`
+}
+
+// MetadataConfig says whether and how metric metadata is sent, as
+// Prometheus' metadata_config does. Remote write 2.0 carries metadata with
+// the series and ignores it.
+type MetadataConfig struct {
+	// Send turns metadata sending on; SendInterval paces it and
+	// MaxSamplesPerSend caps one request.
+	Send              bool           `yaml:"send"`
+	SendInterval      model.Duration `yaml:"send_interval"`
+	MaxSamplesPerSend int            `yaml:"max_samples_per_send,omitempty"`
+}
+
+// DefaultQueueConfig returns Prometheus' queue_config defaults, except that
+// RetryOnHTTP429 is true.
+func DefaultQueueConfig() QueueConfig {
+	return QueueConfig{
+		Capacity:          10000,
+		MaxShards:         50,
+		MinShards:         1,
+		MaxSamplesPerSend: 2000,
+		BatchSendDeadline: model.Duration(5 * time.Second),
+		MinBackoff:        model.Duration(30 * time.Millisecond),
+		MaxBackoff:        model.Duration(5 * time.Second),
+		RetryOnHTTP429:    true,
+	}
+}
+
+// DefaultMetadataConfig returns Prometheus' metadata_config defaults.
+func DefaultMetadataConfig() MetadataConfig {
+	return MetadataConfig{
+		Send:              true,
+		SendInterval:      model.Duration(time.Minute),
+		MaxSamplesPerSend: 2000,
+	}
+}
+
+// DefaultRemoteWriteConfig returns an endpoint with every default a
+// remote_write item gets and no URL: what --remote-write.url starts from.
+// Each call returns a value of its own. Validate fills in the name.
+func DefaultRemoteWriteConfig() RemoteWriteConfig {
+	return RemoteWriteConfig{
+		RemoteTimeout:   model.Duration(30 * time.Second),
+		ProtobufMessage: MessageV1,
+		// Prometheus' DefaultRemoteWriteHTTPClientConfig.
+		HTTPClientConfig: commoncfg.HTTPClientConfig{FollowRedirects: true, EnableHTTP2: false},
+		QueueConfig:      DefaultQueueConfig(),
+		MetadataConfig:   DefaultMetadataConfig(),
+	}
+}
+
+// remoteWriteConfig names RemoteWriteConfig where a local type of that
+// same name is declared from it.
+type remoteWriteConfig = RemoteWriteConfig
+
+// UnmarshalYAML implements yaml.Unmarshaler: keys the item leaves out keep
+// their defaults.
+func (rw *RemoteWriteConfig) UnmarshalYAML(unmarshal func(any) error) error {
+	*rw = DefaultRemoteWriteConfig()
+	// The same fields without this method, so yaml decodes them one by one;
+	// and the same name, so yaml's messages still say
+	// "type config.RemoteWriteConfig".
+	type RemoteWriteConfig remoteWriteConfig
+	if err := unmarshal((*RemoteWriteConfig)(rw)); err != nil {
+		return err
+	}
+	// A key with no value ("queue_config:") sets the zero value, without
+	// calling any UnmarshalYAML; take it to mean "the defaults".
+	if rw.QueueConfig == (QueueConfig{}) {
+		rw.QueueConfig = DefaultQueueConfig()
+	}
+	if rw.MetadataConfig == (MetadataConfig{}) {
+		rw.MetadataConfig = DefaultMetadataConfig()
+	}
+	return nil
+}
+
+// Load reads and validates the file at path. Relative file names in it are
+// taken relative to the file's folder, as Prometheus does.
 func Load(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -40,43 +232,170 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
+	c.SetDirectory(filepath.Dir(path))
 	return c, nil
 }
 
-// Parse decodes and validates a configuration.
+// Parse decodes and validates a configuration. Relative file names are left
+// as they are; see SetDirectory.
 func Parse(b []byte) (*Config, error) {
 	c := &Config{}
 	if err := yaml.UnmarshalStrict(b, c); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			// One line per problem is yaml's way; one line in all is ours.
-			return nil, errors.New(strings.Join(te.Errors, "; "))
-		}
+		return nil, decodeError(b, err)
+	}
+	if err := c.validate(); err != nil {
 		return nil, err
+	}
+	return c, nil
+}
+
+// SetDirectory joins relative file names in c with dir.
+func (c *Config) SetDirectory(dir string) {
+	for i := range c.RemoteWrite {
+		c.RemoteWrite[i].SetDirectory(dir)
+	}
+}
+
+// SetDirectory joins relative file names in rw with dir.
+func (rw *RemoteWriteConfig) SetDirectory(dir string) {
+	rw.HTTPClientConfig.SetDirectory(dir)
+}
+
+func (c *Config) validate() error {
+	if err := c.Global.validate(); err != nil {
+		return fmt.Errorf("global: %w", err)
 	}
 	names := map[string]int{}
 	for i := range c.RemoteWrite {
 		rw := &c.RemoteWrite[i]
-		if err := rw.validate(); err != nil {
-			return nil, fmt.Errorf("remote_write[%d]: %w", i, err)
+		named := rw.Name != ""
+		if err := rw.Validate(); err != nil {
+			return fmt.Errorf("remote_write[%d]: %w", i, err)
 		}
 		if j, ok := names[rw.Name]; ok {
-			return nil, fmt.Errorf("remote_write[%d]: name %q already used by remote_write[%d]", i, rw.Name, j)
+			if !named {
+				return fmt.Errorf("remote_write[%d]: name %q, the URL's host, already used by remote_write[%d]: set name", i, rw.Name, j)
+			}
+			return fmt.Errorf("remote_write[%d]: name %q already used by remote_write[%d]", i, rw.Name, j)
 		}
 		names[rw.Name] = i
 	}
-	return c, nil
+	return nil
 }
 
-func (rw *RemoteWriteConfig) validate() error {
+func (g *GlobalConfig) validate() error {
+	return g.ExternalLabels.Validate(func(l labels.Label) error {
+		if !nameValidation.IsValidLabelName(l.Name) {
+			return fmt.Errorf("external_labels: label name %q is not valid", l.Name)
+		}
+		// Prometheus allows empty values, for environment variables that
+		// expand to nothing; the bridge expands none, so "" is a mistake,
+		// and a label remote write receivers would drop or refuse.
+		if l.Value == "" {
+			return fmt.Errorf("external_labels: label %q has an empty value", l.Name)
+		}
+		if !model.LabelValue(l.Value).IsValid() {
+			return fmt.Errorf("external_labels: label %q has a value that is not UTF-8", l.Name)
+		}
+		return nil
+	})
+}
+
+// Validate checks rw as Prometheus checks a remote_write item, and fills in
+// Name from the URL's host if it is empty. Its errors never include the URL
+// or a credential.
+func (rw *RemoteWriteConfig) Validate() error {
 	if rw.URL == nil || rw.URL.URL == nil {
 		return errors.New("url: missing")
 	}
 	if err := CheckEndpointURL(rw.URL.URL); err != nil {
 		return fmt.Errorf("url: %w", err)
 	}
+	if rw.RemoteTimeout <= 0 {
+		return fmt.Errorf("remote_timeout %s is not positive", rw.RemoteTimeout)
+	}
+	for _, h := range slices.Sorted(maps.Keys(rw.Headers)) {
+		if strings.EqualFold(h, "authorization") {
+			return fmt.Errorf("headers: %q must be set through basic_auth, authorization or oauth2", h)
+		}
+		if reservedHeaders[strings.ToLower(h)] {
+			return fmt.Errorf("headers: %q is set by the bridge and must not be changed", h)
+		}
+	}
+	if rw.ProtobufMessage != MessageV1 && rw.ProtobufMessage != MessageV2 {
+		return fmt.Errorf("protobuf_message %q is not %s or %s", rw.ProtobufMessage, MessageV1, MessageV2)
+	}
+	// yaml does not call UnmarshalYAML, and so Validate, on an inline
+	// struct; Prometheus calls it here too.
+	if err := rw.HTTPClientConfig.Validate(); err != nil {
+		return err
+	}
+	for i, rc := range rw.WriteRelabelConfigs {
+		if rc == nil {
+			return fmt.Errorf("write_relabel_configs[%d]: empty", i)
+		}
+		if err := rc.Validate(nameValidation); err != nil {
+			return fmt.Errorf("write_relabel_configs[%d]: %w", i, err)
+		}
+	}
+	if err := rw.QueueConfig.validate(); err != nil {
+		return fmt.Errorf("queue_config: %w", err)
+	}
+	if err := rw.MetadataConfig.validate(); err != nil {
+		return fmt.Errorf("metadata_config: %w", err)
+	}
 	if rw.Name == "" {
 		rw.Name = rw.URL.Host
+	}
+	return nil
+}
+
+func (q *QueueConfig) validate() error {
+	for _, f := range []struct {
+		key string
+		v   int
+	}{
+		{"capacity", q.Capacity},
+		{"max_shards", q.MaxShards},
+		{"min_shards", q.MinShards},
+		{"max_samples_per_send", q.MaxSamplesPerSend},
+	} {
+		if f.v <= 0 {
+			return fmt.Errorf("%s %d is not positive", f.key, f.v)
+		}
+	}
+	for _, f := range []struct {
+		key string
+		v   model.Duration
+	}{
+		{"batch_send_deadline", q.BatchSendDeadline},
+		{"min_backoff", q.MinBackoff},
+		{"max_backoff", q.MaxBackoff},
+	} {
+		if f.v <= 0 {
+			return fmt.Errorf("%s %s is not positive", f.key, f.v)
+		}
+	}
+	if q.MinShards > q.MaxShards {
+		return fmt.Errorf("min_shards %d greater than max_shards %d", q.MinShards, q.MaxShards)
+	}
+	if q.MinBackoff > q.MaxBackoff {
+		return fmt.Errorf("min_backoff %s greater than max_backoff %s", q.MinBackoff, q.MaxBackoff)
+	}
+	// Prometheus does not check this; the bridge's queue cannot fill a
+	// request larger than a shard holds.
+	if q.MaxSamplesPerSend > q.Capacity {
+		return fmt.Errorf("max_samples_per_send %d greater than capacity %d", q.MaxSamplesPerSend, q.Capacity)
+	}
+	return nil
+}
+
+func (m *MetadataConfig) validate() error {
+	if m.SendInterval <= 0 {
+		return fmt.Errorf("send_interval %s is not positive", m.SendInterval)
+	}
+	if m.MaxSamplesPerSend <= 0 {
+		return fmt.Errorf("max_samples_per_send %d is not positive", m.MaxSamplesPerSend)
 	}
 	return nil
 }
@@ -91,4 +410,148 @@ func CheckEndpointURL(u *url.URL) error {
 		return errors.New("host is missing")
 	}
 	return nil
+}
+
+// quotedValue is the value yaml quotes in "line 3: cannot unmarshal !!str
+// `hunter2` into config.BasicAuth"; it may be a secret written in the wrong
+// place.
+var quotedValue = regexp.MustCompile("^(line [0-9]+: cannot unmarshal [^ ]+) `.*`( into [^`]*)$")
+
+// decodeError turns an error of yaml.UnmarshalStrict(b, ...) into one line
+// that names where it is and holds no secret.
+func decodeError(b []byte, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs := make([]string, len(te.Errors))
+		for i, m := range te.Errors {
+			msgs[i] = quotedValue.ReplaceAllString(m, "$1$2")
+		}
+		// One line per problem is yaml's way; one line in all is ours.
+		return errors.New(strings.Join(msgs, "; "))
+	}
+	// Any other error is one some UnmarshalYAML returned (a bad duration,
+	// regex, URL...). yaml stops there and tells neither line nor key:
+	// decode again to find the key.
+	loc := &locator{t: reflect.TypeFor[Config]()}
+	_ = yaml.UnmarshalStrict(b, loc)
+	if loc.err == nil {
+		return err // not from a value: a syntax error, which has its line
+	}
+	err = loc.err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// url.Error quotes the whole URL, userinfo and all.
+		var ee url.EscapeError
+		if errors.As(ue.Err, &ee) {
+			err = errors.New("invalid URL: bad %-escape")
+		} else {
+			err = fmt.Errorf("invalid URL: %w", ue.Err)
+		}
+	}
+	if len(loc.path) == 0 {
+		return err
+	}
+	// "remote_write", "[1]", "url" reads "remote_write[1]: url".
+	path := strings.ReplaceAll(strings.Join(loc.path, ": "), ": [", "[")
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+// node keeps the function yaml.v2 hands to UnmarshalYAML, to decode the
+// same YAML node again, into other types, later in the same Unmarshal call.
+// yaml.v2 allows that: the function holds the parsed node and the decoder,
+// and a failure comes back as its error, not as a panic.
+type node struct {
+	decode func(any) error
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (n *node) UnmarshalYAML(unmarshal func(any) error) error {
+	n.decode = unmarshal
+	return nil
+}
+
+// locator finds the key path at which decoding a document into t fails with
+// an error of some UnmarshalYAML.
+type locator struct {
+	t    reflect.Type
+	path []string
+	err  error
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (l *locator) UnmarshalYAML(unmarshal func(any) error) error {
+	l.path, l.err = locate(unmarshal, l.t)
+	return nil
+}
+
+// locate decodes a node into a new t. If that fails with an error that is
+// not a *yaml.TypeError, it returns the error and the path of keys, under
+// the node, of the innermost value that fails on its own; yaml decodes in
+// document order, so that is the value whose error stopped the decoding.
+func locate(decode func(any) error, t reflect.Type) ([]string, error) {
+	err := decode(reflect.New(t).Interface())
+	var te *yaml.TypeError
+	if err == nil || errors.As(err, &te) {
+		return nil, nil
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		fields := map[string]reflect.Type{}
+		yamlFields(t, fields)
+		// A mapping's keys in document order, and its values as nodes;
+		// type errors (a node that is no mapping) leave them empty.
+		var keys yaml.MapSlice
+		_ = decode(&keys)
+		var values map[string]node
+		_ = decode(&values)
+		for _, kv := range keys {
+			k, ok := kv.Key.(string)
+			ft, known := fields[k]
+			if !ok || !known || values[k].decode == nil {
+				continue
+			}
+			if path, err := locate(values[k].decode, ft); err != nil {
+				return append([]string{k}, path...), err
+			}
+		}
+	case reflect.Slice:
+		var items []node
+		_ = decode(&items)
+		for i, it := range items {
+			if it.decode == nil {
+				continue
+			}
+			if path, err := locate(it.decode, t.Elem()); err != nil {
+				return append([]string{fmt.Sprintf("[%d]", i)}, path...), err
+			}
+		}
+	}
+	return nil, err
+}
+
+// yamlFields adds t's keys and their types to fields, as yaml.v2 maps them:
+// the tag's name or the lowercased field name, inline structs flattened.
+func yamlFields(t reflect.Type, fields map[string]reflect.Type) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		if tag == "-" {
+			continue
+		}
+		name, flags, _ := strings.Cut(tag, ",")
+		if slices.Contains(strings.Split(flags, ","), "inline") && f.Type.Kind() == reflect.Struct {
+			yamlFields(f.Type, fields)
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		fields[name] = f.Type
+	}
 }

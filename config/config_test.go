@@ -1,10 +1,22 @@
 package config
 
 import (
+	"bytes"
+	"flag"
+	"maps"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
+	"go.yaml.in/yaml/v2"
 )
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func TestLoadGood(t *testing.T) {
 	c, err := Load(filepath.Join("testdata", "good.yml"))
@@ -14,21 +26,166 @@ func TestLoadGood(t *testing.T) {
 	if len(c.RemoteWrite) != 2 {
 		t.Fatalf("got %d endpoints, want 2", len(c.RemoteWrite))
 	}
-	for i, want := range []string{"127.0.0.1:9090", "mimir"} {
-		if got := c.RemoteWrite[i].Name; got != want {
-			t.Errorf("remote_write[%d].name = %q, want %q", i, got, want)
+	full, deflt := c.RemoteWrite[0], c.RemoteWrite[1]
+	password, _ := full.URL.User.Password()
+	dropRule, labelDropRule, replaceRule := full.WriteRelabelConfigs[0], full.WriteRelabelConfigs[1], full.WriteRelabelConfigs[2]
+	for _, tc := range []struct {
+		name      string
+		got, want any
+	}{
+		{"external_labels", c.Global.ExternalLabels.String(), labels.FromStrings("cluster", "eu-1", "__replica__", "replica-a").String()},
+
+		{"[0] name", full.Name, "mimir"},
+		{"[0] url host", full.URL.Host, "mimir.example:8080"},
+		{"[0] url password, kept for the client", password, "secret"},
+		{"[0] remote_timeout", full.RemoteTimeout, model.Duration(10 * time.Second)},
+		{"[0] headers", full.Headers, map[string]string{"X-Scope-OrgID": "team-a"}},
+		{"[0] protobuf_message", full.ProtobufMessage, MessageV2},
+		{"[0] basic_auth username", full.HTTPClientConfig.BasicAuth.Username, "bridge"},
+		{"[0] basic_auth password_file, joined with the file's folder", full.HTTPClientConfig.BasicAuth.PasswordFile, filepath.Join("testdata", "secrets", "password")},
+		{"[0] tls_config ca_file, joined", full.HTTPClientConfig.TLSConfig.CAFile, filepath.Join("testdata", "ca.pem")},
+		{"[0] tls_config cert_file, absolute", full.HTTPClientConfig.TLSConfig.CertFile, "/etc/bridge/client.pem"},
+		{"[0] tls_config server_name", full.HTTPClientConfig.TLSConfig.ServerName, "mimir.example"},
+		{"[0] proxy_url", full.HTTPClientConfig.ProxyURL.String(), "http://proxy.example:3128"},
+		{"[0] no_proxy", full.HTTPClientConfig.NoProxy, "localhost,127.0.0.1"},
+		{"[0] proxy_connect_header", len(full.HTTPClientConfig.ProxyConnectHeader["Proxy-Token"]), 1},
+		{"[0] follow_redirects", full.HTTPClientConfig.FollowRedirects, false},
+		{"[0] enable_http2", full.HTTPClientConfig.EnableHTTP2, true},
+		{"[0] http_headers", full.HTTPClientConfig.HTTPHeaders.Headers["X-Extra"].Values, []string{"a"}},
+		{"[0] write_relabel_configs", len(full.WriteRelabelConfigs), 3},
+		{"[0] write_relabel_configs[0] action", dropRule.Action, relabel.Drop},
+		{"[0] write_relabel_configs[0] source_labels", dropRule.SourceLabels, model.LabelNames{"__name__"}},
+		{"[0] write_relabel_configs[0] regex matches go_gc", dropRule.Regex.MatchString("go_gc"), true},
+		{"[0] write_relabel_configs[0] regex is anchored", dropRule.Regex.MatchString("xgo_gc"), false},
+		{"[0] write_relabel_configs[0] scheme", dropRule.NameValidationScheme, model.UTF8Validation},
+		{"[0] write_relabel_configs[1] action", labelDropRule.Action, relabel.LabelDrop},
+		{"[0] write_relabel_configs[2] action, the default", replaceRule.Action, relabel.Replace},
+		{"[0] write_relabel_configs[2] target_label", replaceRule.TargetLabel, "origin"},
+		{"[0] write_relabel_configs[2] separator, the default", replaceRule.Separator, ";"},
+		{"[0] queue_config", full.QueueConfig, QueueConfig{
+			Capacity:          5000,
+			MaxShards:         10,
+			MinShards:         2,
+			MaxSamplesPerSend: 1000,
+			BatchSendDeadline: model.Duration(2 * time.Second),
+			MinBackoff:        model.Duration(100 * time.Millisecond),
+			MaxBackoff:        model.Duration(10 * time.Second),
+			RetryOnHTTP429:    false,
+		}},
+		{"[0] metadata_config", full.MetadataConfig, MetadataConfig{Send: false, SendInterval: model.Duration(2 * time.Minute), MaxSamplesPerSend: 100}},
+
+		{"[1] name, the URL's host", deflt.Name, "127.0.0.1:9090"},
+		{"[1] remote_timeout", deflt.RemoteTimeout, model.Duration(30 * time.Second)},
+		{"[1] protobuf_message", deflt.ProtobufMessage, MessageV1},
+		{"[1] authorization type", deflt.HTTPClientConfig.Authorization.Type, "Bearer"},
+		{"[1] follow_redirects", deflt.HTTPClientConfig.FollowRedirects, true},
+		{"[1] enable_http2", deflt.HTTPClientConfig.EnableHTTP2, false},
+		{"[1] queue_config", deflt.QueueConfig, QueueConfig{
+			Capacity:          10000,
+			MaxShards:         50,
+			MinShards:         1,
+			MaxSamplesPerSend: 2000,
+			BatchSendDeadline: model.Duration(5 * time.Second),
+			MinBackoff:        model.Duration(30 * time.Millisecond),
+			MaxBackoff:        model.Duration(5 * time.Second),
+			RetryOnHTTP429:    true,
+		}},
+		{"[1] metadata_config", deflt.MetadataConfig, MetadataConfig{Send: true, SendInterval: model.Duration(time.Minute), MaxSamplesPerSend: 2000}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !equal(tc.got, tc.want) {
+				t.Errorf("got %v, want %v", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+// equal compares the few kinds of values TestLoadGood checks.
+func equal(a, b any) bool {
+	switch a := a.(type) {
+	case map[string]string:
+		return maps.Equal(a, b.(map[string]string))
+	case []string:
+		return strings.Join(a, "\x00") == strings.Join(b.([]string), "\x00")
+	case model.LabelNames:
+		return a.String() == b.(model.LabelNames).String()
+	}
+	return a == b
+}
+
+// TestMarshalGood checks the whole of what good.yml decodes to, as YAML:
+// secrets come out as <secret>, the URL's password as xxxxx.
+func TestMarshalGood(t *testing.T) {
+	c, err := Load(filepath.Join("testdata", "good.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := yaml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "good.yml.golden")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("decoded good.yml marshals to\n%s\nwant (go test -update to rewrite)\n%s", got, want)
+	}
+	for _, secret := range []string{"user:secret@", "t0ken", "- pt\n"} {
+		if bytes.Contains(got, []byte(secret)) {
+			t.Errorf("marshalled config holds %q", secret)
 		}
 	}
 }
 
 func TestLoadBad(t *testing.T) {
 	for file, want := range map[string]string{
-		"unknown_key.bad.yml":     "line 3: field nmae not found in type config.RemoteWriteConfig",
-		"unknown_top_key.bad.yml": "line 1: field remote_writes not found in type config.Config",
-		"missing_url.bad.yml":     "remote_write[0]: url: missing",
-		"bad_scheme.bad.yml":      `remote_write[0]: url: scheme "ftp" is not http or https`,
-		"duplicate_name.bad.yml":  `remote_write[1]: name "x" already used by remote_write[0]`,
-		"syntax.bad.yml":          "yaml: line 1: did not find expected node content",
+		"syntax.bad.yml": "yaml: line 1: did not find expected node content",
+
+		// Unknown keys and wrong types: yaml's messages, with the line.
+		"unknown_top_key.bad.yml":      "line 1: field remote_writes not found in type config.Config",
+		"unknown_global_key.bad.yml":   "line 2: field external_label not found in type config.GlobalConfig",
+		"unknown_key.bad.yml":          "line 3: field nmae not found in type config.RemoteWriteConfig",
+		"unsupported_key.bad.yml":      "line 3: field sigv4 not found in type config.RemoteWriteConfig",
+		"unknown_queue_key.bad.yml":    "line 5: field max_shard not found in type config.QueueConfig",
+		"unknown_metadata_key.bad.yml": "line 4: field interval not found in type config.MetadataConfig",
+		"wrong_type.bad.yml":           "line 4: cannot unmarshal !!str into int",
+
+		// Values some UnmarshalYAML refuses: located by key.
+		"bad_duration.bad.yml":    `remote_write[0]: queue_config: min_backoff: unknown unit "x" in duration "5x"`,
+		"unparsable_url.bad.yml":  `remote_write[1]: url: invalid URL: invalid port ":x" after host`,
+		"relabel_regex.bad.yml":   "remote_write[0]: write_relabel_configs[1]: regex: error parsing regexp: missing closing ): `^(?s:(up)$`",
+		"relabel_action.bad.yml":  `remote_write[0]: write_relabel_configs[0]: action: unknown relabel action "explode"`,
+		"tls_version.bad.yml":     "remote_write[0]: tls_config: min_version: unknown TLS version: TLS14",
+		"tls_key_missing.bad.yml": "remote_write[0]: tls_config: exactly one of key or key_file must be configured when a client certificate is configured",
+
+		// Validation.
+		"external_label_name.bad.yml":  `global: external_labels: label name "" is not valid`,
+		"external_label_value.bad.yml": `global: external_labels: label "cluster" has an empty value`,
+		"missing_url.bad.yml":          "remote_write[0]: url: missing",
+		"bad_scheme.bad.yml":           `remote_write[0]: url: scheme "ftp" is not http or https`,
+		"missing_host.bad.yml":         "remote_write[0]: url: host is missing",
+		"bad_remote_timeout.bad.yml":   "remote_write[1]: remote_timeout 0s is not positive",
+		"reserved_header.bad.yml":      `remote_write[0]: headers: "content-type" is set by the bridge and must not be changed`,
+		"authorization_header.bad.yml": `remote_write[0]: headers: "Authorization" must be set through basic_auth, authorization or oauth2`,
+		"bad_protobuf_message.bad.yml": `remote_write[0]: protobuf_message "prometheus.WriteRequestV2" is not prometheus.WriteRequest or io.prometheus.write.v2.Request`,
+		"auth_conflict.bad.yml":        "remote_write[0]: at most one of basic_auth, oauth2 & authorization must be configured",
+		"proxy.bad.yml":                "remote_write[0]: if no_proxy is configured, proxy_url must also be configured",
+		"relabel_validate.bad.yml":     "remote_write[0]: write_relabel_configs[0]: relabel configuration for hashmod requires non-zero modulus",
+		"relabel_null.bad.yml":         "remote_write[0]: write_relabel_configs[0]: empty",
+		"shards.bad.yml":               "remote_write[1]: queue_config: min_shards 5 greater than max_shards 2",
+		"negative_capacity.bad.yml":    "remote_write[0]: queue_config: capacity -1 is not positive",
+		"batch_over_capacity.bad.yml":  "remote_write[0]: queue_config: max_samples_per_send 2000 greater than capacity 1000",
+		"backoff.bad.yml":              "remote_write[0]: queue_config: min_backoff 10s greater than max_backoff 5s",
+		"metadata_interval.bad.yml":    "remote_write[0]: metadata_config: send_interval 0s is not positive",
+		"duplicate_name.bad.yml":       `remote_write[1]: name "x" already used by remote_write[0]`,
+		"duplicate_host.bad.yml":       `remote_write[1]: name "a", the URL's host, already used by remote_write[0]: set name`,
 	} {
 		t.Run(file, func(t *testing.T) {
 			path := filepath.Join("testdata", file)
@@ -43,9 +200,131 @@ func TestLoadBad(t *testing.T) {
 	}
 }
 
-func TestErrorsHideCredentials(t *testing.T) {
-	_, err := Parse([]byte("remote_write:\n- url: ftp://user:s3cret@host/x\n"))
-	if err == nil || strings.Contains(err.Error(), "s3cret") {
-		t.Fatalf("want an error without the password, got %v", err)
+func TestRetryOnHTTP429(t *testing.T) {
+	for _, tc := range []struct {
+		name, item string
+		want       bool
+	}{
+		{"no queue_config", "", true},
+		{"queue_config without it", "\n  queue_config: {capacity: 3000}", true},
+		{"queue_config with no value", "\n  queue_config:", true},
+		{"true", "\n  queue_config: {retry_on_http_429: true}", true},
+		{"false", "\n  queue_config: {retry_on_http_429: false}", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte("remote_write:\n- url: http://a/write" + tc.item + "\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.RemoteWrite[0].QueueConfig.RetryOnHTTP429; got != tc.want {
+				t.Errorf("retry_on_http_429 = %v, want %v", got, tc.want)
+			}
+		})
 	}
+}
+
+func TestDefaultRemoteWriteConfig(t *testing.T) {
+	c, err := Parse([]byte("remote_write:\n- url: http://a/write\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.RemoteWrite[0]
+	want := DefaultRemoteWriteConfig()
+	want.URL = got.URL
+	if err := want.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	gotYAML, _ := yaml.Marshal(got)
+	wantYAML, _ := yaml.Marshal(want)
+	if !bytes.Equal(gotYAML, wantYAML) {
+		t.Errorf("a remote_write item with only url decodes to\n%s\nDefaultRemoteWriteConfig gives\n%s", gotYAML, wantYAML)
+	}
+	if want.Name != "a" {
+		t.Errorf("Validate set name %q, want the URL's host", want.Name)
+	}
+
+	a := DefaultRemoteWriteConfig()
+	a.QueueConfig.Capacity = 1
+	a.HTTPClientConfig.FollowRedirects = false
+	if b := DefaultRemoteWriteConfig(); b.QueueConfig.Capacity == 1 || !b.HTTPClientConfig.FollowRedirects {
+		t.Error("changing one default config changed the next")
+	}
+}
+
+func TestParseKeepsRelativePaths(t *testing.T) {
+	c, err := Parse([]byte("remote_write:\n- url: http://a/write\n  tls_config: {ca_file: ca.pem}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.RemoteWrite[0].HTTPClientConfig.TLSConfig.CAFile; got != "ca.pem" {
+		t.Errorf("ca_file = %q, want ca.pem as written", got)
+	}
+	c.SetDirectory("/etc/bridge")
+	if got := c.RemoteWrite[0].HTTPClientConfig.TLSConfig.CAFile; got != filepath.Join("/etc/bridge", "ca.pem") {
+		t.Errorf("after SetDirectory ca_file = %q", got)
+	}
+}
+
+func TestErrorsHideCredentials(t *testing.T) {
+	const (
+		url  = "https://bridge:s3cretpw@mimir.example/api/v1/push"
+		auth = "\n  basic_auth: {username: bridge, password: hunter22}"
+	)
+	for _, tc := range []struct{ name, doc string }{
+		{"scheme", "remote_write:\n- url: ftp://bridge:s3cretpw@host/x" + auth},
+		{"bad port", "remote_write:\n- url: http://bridge:s3cretpw@host:x/y" + auth},
+		{"bad escape in password", "remote_write:\n- url: 'http://bridge:s3cret%zzpw@host/y'" + auth},
+		{"bad escape in user", "remote_write:\n- url: 'http://s3cret%zzpw@host/y'" + auth},
+		{"bad proxy_url", "remote_write:\n- url: " + url + auth + "\n  proxy_url: http://proxy:s3cretpw@proxy:x"},
+		{"url where a list belongs", "remote_write: " + url},
+		{"url where a map belongs", "remote_write:\n- " + url},
+		{"password where a map belongs", "remote_write:\n- url: " + url + "\n  basic_auth: hunter22"},
+		{"short password where a map belongs", "remote_write:\n- url: " + url + "\n  basic_auth: s3cret"},
+		{"password and password_file", "remote_write:\n- url: " + url + "\n  basic_auth: {password: hunter22, password_file: f}"},
+		{"basic_auth and authorization", "remote_write:\n- url: " + url + auth + "\n  authorization: {credentials: hunter22}"},
+		{"basic_auth and bearer_token", "remote_write:\n- url: " + url + auth + "\n  bearer_token: hunter22"},
+		{"secret header", "remote_write:\n- url: " + url + auth + "\n  headers: {Authorization: Basic hunter22}"},
+		{"reserved header", "remote_write:\n- url: " + url + auth + "\n  headers: {Host: hunter22}"},
+		{"unknown key", "remote_write:\n- url: " + url + auth + "\n  passwd: hunter22"},
+		{"bad queue", "remote_write:\n- url: " + url + auth + "\n  queue_config: {min_shards: 9, max_shards: 1}"},
+		{"duplicate name", "remote_write:\n- url: " + url + auth + "\n- url: " + url},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.doc + "\n"))
+			if err == nil {
+				t.Fatal("parsed without error")
+			}
+			for _, secret := range []string{"s3cret", "hunter2"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error holds a secret: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.yml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Parse(b)
+		if err != nil {
+			return
+		}
+		// What Parse accepts is valid as it stands.
+		for i := range c.RemoteWrite {
+			if err := c.RemoteWrite[i].Validate(); err != nil {
+				t.Errorf("remote_write[%d] parsed but does not validate: %v", i, err)
+			}
+		}
+	})
 }
