@@ -9,73 +9,58 @@ import (
 // seriesState is the one owner of which series were sent in the last
 // complete cycle. Comparing it with the next complete cycle yields the series
 // that vanished and need a staleness marker, as Prometheus' scrape loop does
-// with its previous/current series caches.
+// with its series cache.
+//
+// Every known series carries the number of the last cycle that had it; a
+// cycle marks what it has and then sweeps what it did not mark. That is one
+// map update per series, without building a second set.
 //
 // It is not safe for concurrent use; the loop owns it.
 type seriesState struct {
-	prev, cur seriesSet
+	cycle  uint64
+	byHash map[uint64]stateEntry
+	// collisions holds the rare second label set of an already taken hash,
+	// keyed by its string form.
+	collisions map[string]stateEntry
+}
+
+type stateEntry struct {
+	labels labels.Labels
+	cycle  uint64
 }
 
 func newSeriesState() *seriesState {
-	return &seriesState{prev: newSeriesSet(), cur: newSeriesSet()}
+	return &seriesState{byHash: map[uint64]stateEntry{}, collisions: map[string]stateEntry{}}
 }
 
 // advance records series as the content of a complete cycle and appends to
 // stale the labels of every series of the previous one that is not in it.
 func (s *seriesState) advance(series []pushgateway.Series, stale []labels.Labels) []labels.Labels {
-	s.cur.clear()
+	s.cycle++
 	for i := range series {
-		s.cur.add(series[i].Labels)
+		ls := series[i].Labels
+		h := ls.Hash()
+		if e, ok := s.byHash[h]; ok && !labels.Equal(e.labels, ls) {
+			s.collisions[ls.String()] = stateEntry{labels: ls, cycle: s.cycle}
+			continue
+		}
+		s.byHash[h] = stateEntry{labels: ls, cycle: s.cycle}
 	}
-	stale = s.prev.appendMissing(stale, s.cur)
-	s.prev, s.cur = s.cur, s.prev
+	for h, e := range s.byHash {
+		if e.cycle != s.cycle {
+			stale = append(stale, e.labels)
+			delete(s.byHash, h)
+		}
+	}
+	for k, e := range s.collisions {
+		if e.cycle == s.cycle {
+			continue
+		}
+		// A collider whose hash became free moved to byHash: not stale.
+		if moved, ok := s.byHash[e.labels.Hash()]; !ok || moved.cycle != s.cycle || !labels.Equal(moved.labels, e.labels) {
+			stale = append(stale, e.labels)
+		}
+		delete(s.collisions, k)
+	}
 	return stale
-}
-
-// seriesSet is a set of label sets keyed by their hash. The rare second label
-// set with an already taken hash goes to a map keyed by its string form.
-type seriesSet struct {
-	byHash     map[uint64]labels.Labels
-	collisions map[string]labels.Labels
-}
-
-func newSeriesSet() seriesSet {
-	return seriesSet{byHash: map[uint64]labels.Labels{}, collisions: map[string]labels.Labels{}}
-}
-
-func (s seriesSet) add(ls labels.Labels) {
-	h := ls.Hash()
-	if have, ok := s.byHash[h]; ok && !labels.Equal(have, ls) {
-		s.collisions[ls.String()] = ls
-		return
-	}
-	s.byHash[h] = ls
-}
-
-func (s seriesSet) has(ls labels.Labels) bool {
-	if have, ok := s.byHash[ls.Hash()]; ok && labels.Equal(have, ls) {
-		return true
-	}
-	_, ok := s.collisions[ls.String()]
-	return ok
-}
-
-// appendMissing appends to dst the label sets of s that other lacks.
-func (s seriesSet) appendMissing(dst []labels.Labels, other seriesSet) []labels.Labels {
-	for _, ls := range s.byHash {
-		if !other.has(ls) {
-			dst = append(dst, ls)
-		}
-	}
-	for _, ls := range s.collisions {
-		if !other.has(ls) {
-			dst = append(dst, ls)
-		}
-	}
-	return dst
-}
-
-func (s seriesSet) clear() {
-	clear(s.byHash)
-	clear(s.collisions)
 }
