@@ -263,7 +263,8 @@ func (g *pushgateway) Stop() {
 	}
 }
 
-// receiver is a Prometheus accepting remote write.
+// receiver is a remote-write receiver with a PromQL HTTP API: Prometheus
+// 2 or 3, or VictoriaMetrics.
 type receiver struct {
 	// URL is the base URL of the PromQL HTTP API, e.g. http://127.0.0.1:PORT.
 	URL string
@@ -277,6 +278,15 @@ type receiver struct {
 // /-/ready answers 200. It is stopped when the test ends.
 func startPrometheusReceiver(t testing.TB, lookback time.Duration) *receiver {
 	t.Helper()
+	return startPrometheusBin(t, "prometheus", prometheusBin, lookback, "--enable-feature=native-histograms")
+}
+
+// startPrometheusBin runs the Prometheus binary bin as a remote-write
+// receiver with an empty scrape config, the given query lookback delta (0
+// means Prometheus' default, 5m) and extra flags, and waits until /-/ready
+// answers 200. It is stopped when the test ends.
+func startPrometheusBin(t testing.TB, name, bin string, lookback time.Duration, extra ...string) *receiver {
+	t.Helper()
 	if lookback == 0 {
 		lookback = 5 * time.Minute
 	}
@@ -287,15 +297,15 @@ func startPrometheusReceiver(t testing.TB, lookback time.Duration) *receiver {
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
 	out := &syncBuffer{}
-	logOnFailure(t, "prometheus "+addr, out)
-	p := startProcess(t, "prometheus", out, prometheusBin,
+	logOnFailure(t, name+" "+addr, out)
+	args := append([]string{
 		"--web.enable-remote-write-receiver",
-		"--enable-feature=native-histograms",
-		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--config.file="+cfg,
-		"--web.listen-address="+addr,
-		"--query.lookback-delta="+model.Duration(lookback).String(),
-	)
+		"--storage.tsdb.path=" + filepath.Join(dir, "tsdb"),
+		"--config.file=" + cfg,
+		"--web.listen-address=" + addr,
+		"--query.lookback-delta=" + model.Duration(lookback).String(),
+	}, extra...)
+	p := startProcess(t, name, out, bin, args...)
 	// Kill before t.TempDir's cleanup removes the TSDB folder under it.
 	t.Cleanup(p.kill)
 	r := &receiver{URL: "http://" + addr, WriteURL: "http://" + addr + "/api/v1/write"}
@@ -323,11 +333,17 @@ func bridgeArgs(gatewayURL, writeURL string) []string {
 }
 
 // startBridge runs the built bridge with --web.listen-address on a free
-// port plus args and waits until /-/healthy answers 200. The bridge is
-// stopped when the test ends; if the test failed, its output and its own
-// metrics are printed.
+// port plus args and waits until /-/healthy answers 200. Unless args name
+// one, it gets a --storage.path of its own: the default, data/ under the
+// working directory, would leave queues behind in e2e/ and share them
+// between tests. The bridge is stopped when the test ends; if the test
+// failed, its output and its own metrics are printed.
 func startBridge(t testing.TB, args ...string) *bridge {
 	t.Helper()
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--storage.path=") }) {
+		// Created before the stop cleanup is registered, so removed after it.
+		args = append([]string{"--storage.path=" + t.TempDir()}, args...)
+	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
 	out := &syncBuffer{}
 	b := &bridge{t: t, URL: "http://" + addr}

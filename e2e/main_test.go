@@ -15,8 +15,15 @@ import (
 var (
 	// pushgatewayBin is the Pushgateway binary the tests run.
 	pushgatewayBin string
-	// prometheusBin is the Prometheus binary the tests run as receiver.
+	// prometheusBin is the Prometheus 2 binary (Debian's) the tests run as
+	// receiver.
 	prometheusBin string
+	// prometheus3Bin is the Prometheus 3 binary scripts/peers.sh builds,
+	// run as a remote-write 2.0 receiver.
+	prometheus3Bin string
+	// victoriaMetricsBin is the single-node VictoriaMetrics binary (Debian's)
+	// run as receiver.
+	victoriaMetricsBin string
 	// bridgeBin is the pushgateway-bridge binary built for this run.
 	bridgeBin string
 )
@@ -36,11 +43,19 @@ func runMain(m *testing.M) int {
 	}
 	pushgatewayBin = filepath.Join(bin, "prometheus-pushgateway")
 	prometheusBin = filepath.Join(bin, "prometheus")
-	for _, b := range []string{pushgatewayBin, prometheusBin} {
+	prometheus3Bin = filepath.Join(bin, "prometheus3")
+	victoriaMetricsBin = filepath.Join(bin, "victoria-metrics")
+	for _, b := range []string{pushgatewayBin, prometheusBin, prometheus3Bin, victoriaMetricsBin} {
 		if err := checkExecutable(b); err != nil {
 			fmt.Fprintf(os.Stderr, "e2e: FAIL: peer: %v\n", err)
 			return 1
 		}
+	}
+	// bin/prometheus3 is a link into a cache a stale PEERS_BIN may hold an
+	// older build in; the 2.0 receiver tests need a 3.x.
+	if err := checkVersion(prometheus3Bin, "prometheus, version 3."); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: FAIL: peer: %v\n", err)
+		return 1
 	}
 
 	tmp, err := os.MkdirTemp("", "pushgateway-bridge-e2e-")
@@ -86,6 +101,20 @@ func checkExecutable(path string) error {
 	}
 	if fi.IsDir() || fi.Mode()&0o111 == 0 {
 		return fmt.Errorf("%s is not an executable file", path)
+	}
+	return nil
+}
+
+// checkVersion runs bin --version and fails unless its output starts with
+// prefix.
+func checkVersion(bin, prefix string) error {
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s --version: %w\n%s", bin, err, out)
+	}
+	if !bytes.HasPrefix(out, []byte(prefix)) {
+		first, _, _ := strings.Cut(string(out), "\n")
+		return fmt.Errorf("%s --version: %q, want %q...", bin, first, prefix)
 	}
 	return nil
 }

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # peers.sh fetches the real peers the end-to-end tests and the demo run against,
 # into a cache folder, without installing services or touching system paths:
-# Debian's prometheus-pushgateway and prometheus (apt-get download + dpkg -x).
+# Debian's prometheus-pushgateway, prometheus (2.x) and victoria-metrics
+# (apt-get download + dpkg -x), and Prometheus 3 built from the Go module proxy
+# into its own folder, linked as bin/prometheus3 so that it does not clash with
+# Debian's prometheus. The first Prometheus 3 build takes several minutes;
+# later runs reuse it.
 #
 # Usage: scripts/peers.sh            # prints the bin folder on the last line
 # Env:   PEERS_DIR (default: $XDG_CACHE_HOME/pushgateway-bridge/peers or ~/.cache/...)
@@ -15,7 +19,13 @@ mkdir -p "$PEERS_DIR/debs" "$PEERS_DIR/root" "$BIN"
 declare -A PKG_BINS=(
   [prometheus-pushgateway]="prometheus-pushgateway"
   [prometheus]="prometheus promtool"
+  [victoria-metrics]="victoria-metrics vmagent"
 )
+
+# Prometheus 3 by Go module version: v0.3MM.P is Prometheus 3.MM.P.
+PROM3_PKG=github.com/prometheus/prometheus/cmd/prometheus
+PROM3_MODULE_VERSION=v0.316.0
+PROM3_DIR="$PEERS_DIR/prometheus3"
 
 need=()
 for pkg in "${!PKG_BINS[@]}"; do
@@ -46,9 +56,30 @@ if [ ${#need[@]} -gt 0 ]; then
   done
 fi
 
+# A go install build carries no version, so the build stamps it (as the
+# Prometheus release builds do); that stamp is what tells a cached binary of
+# the pinned version from an older one.
+IFS=. read -r _ prom3_minor prom3_patch <<<"${PROM3_MODULE_VERSION#v}"
+prom3_version="$((10#$prom3_minor / 100)).$((10#$prom3_minor % 100)).$prom3_patch"
+if ! "$PROM3_DIR/prometheus" --version 2>/dev/null | grep -q "^prometheus, version $prom3_version "; then
+  command -v go >/dev/null || { echo "peers: go is needed to build prometheus $prom3_version" >&2; exit 1; }
+  echo "peers: building prometheus $prom3_version ($PROM3_PKG@$PROM3_MODULE_VERSION); the first build takes minutes" >&2
+  mkdir -p "$PROM3_DIR"
+  # Outside any module or workspace, with GOFLAGS replaced so that a caller's
+  # -mod, -tags or -race cannot leak into this build; pure Go, no cgo.
+  (cd "$PROM3_DIR" && GOBIN="$PROM3_DIR" GOWORK=off GOFLAGS=-buildvcs=false CGO_ENABLED=0 \
+    go install -ldflags "-X github.com/prometheus/common/version.Version=$prom3_version" \
+    "$PROM3_PKG@$PROM3_MODULE_VERSION" >&2)
+  "$PROM3_DIR/prometheus" --version 2>/dev/null | grep -q "^prometheus, version $prom3_version " ||
+    { echo "peers: $PROM3_DIR/prometheus does not report version $prom3_version" >&2; exit 1; }
+fi
+ln -sfn "$PROM3_DIR/prometheus" "$BIN/prometheus3"
+
+bins=(prometheus3)
 for pkg in "${!PKG_BINS[@]}"; do
-  for b in ${PKG_BINS[$pkg]}; do
-    "$BIN/$b" --version >/dev/null 2>&1 || { echo "peers: $BIN/$b does not run" >&2; exit 1; }
-  done
+  for b in ${PKG_BINS[$pkg]}; do bins+=("$b"); done
+done
+for b in "${bins[@]}"; do
+  "$BIN/$b" --version >/dev/null 2>&1 || { echo "peers: $BIN/$b does not run" >&2; exit 1; }
 done
 echo "$BIN"
