@@ -13,6 +13,9 @@ import (
 type parsedSeries struct {
 	Series
 	family string
+	// entry is the scrape cache entry the series came from; nil without
+	// the cache.
+	entry *cacheEntry
 }
 
 // groupIndex finds the groups whose grouping key is a subset of a series'
@@ -20,13 +23,14 @@ type parsedSeries struct {
 // ({job}, {job,instance}, ...), so a lookup hashes the series once per name set
 // instead of comparing it with every group.
 type groupIndex struct {
+	groups   []Group
 	nameSets [][]string
-	byKey    []map[uint64][]*Group // parallel to nameSets
+	byKey    []map[uint64][]int32 // parallel to nameSets: indexes into groups
 	buf      []byte
 }
 
 func newGroupIndex(groups []Group) *groupIndex {
-	idx := &groupIndex{}
+	idx := &groupIndex{groups: groups}
 	seen := map[string]int{}
 	for i := range groups {
 		g := &groups[i]
@@ -38,23 +42,24 @@ func newGroupIndex(groups []Group) *groupIndex {
 			n = len(idx.nameSets)
 			seen[k] = n
 			idx.nameSets = append(idx.nameSets, names)
-			idx.byKey = append(idx.byKey, map[uint64][]*Group{})
+			idx.byKey = append(idx.byKey, map[uint64][]int32{})
 		}
 		var h uint64
 		h, idx.buf = g.Labels.HashForLabels(idx.buf, names...)
-		idx.byKey[n][h] = append(idx.byKey[n][h], g)
+		idx.byKey[n][h] = append(idx.byKey[n][h], int32(i))
 	}
 	return idx
 }
 
-// candidates appends to dst every group whose grouping key is contained in ls.
-func (idx *groupIndex) candidates(dst []*Group, ls labels.Labels) []*Group {
+// candidates appends to dst the index of every group whose grouping key is
+// contained in ls.
+func (idx *groupIndex) candidates(dst []int32, ls labels.Labels) []int32 {
 	for n, names := range idx.nameSets {
 		var h uint64
 		h, idx.buf = ls.HashForLabels(idx.buf, names...)
-		for _, g := range idx.byKey[n][h] {
-			if containsAll(ls, g.Labels) {
-				dst = append(dst, g)
+		for _, gi := range idx.byKey[n][h] {
+			if containsAll(ls, idx.groups[gi].Labels) {
+				dst = append(dst, gi)
 			}
 		}
 	}
@@ -87,13 +92,54 @@ type membership interface {
 // resolve is asked for the membership (once per call); if it cannot tell, the
 // series goes to the group with the most specific grouping key.
 func attribute(groups []Group, series []parsedSeries, resolve func() (membership, error)) (own []Series, err error) {
-	idx := newGroupIndex(groups)
+	return attributeCached(groups, series, resolve, 0, 0)
+}
+
+// attributeCached is attribute that reuses what a series' cache entry says
+// about its group when the set of grouping keys (keysGen) is the one the
+// entry was attributed under, and for series whose attribution was
+// ambiguous, also the groups' push times (contentGen). Zero generations
+// disable the reuse. It records new attributions in the entries.
+func attributeCached(groups []Group, series []parsedSeries, resolve func() (membership, error), keysGen, contentGen uint64) (own []Series, err error) {
 	var (
-		cands []*Group
-		mem   membership
-		b     labels.Builder
+		idx    *groupIndex // built when first needed
+		cands  []int32
+		mem    membership
+		b      labels.Builder
+		byHash map[uint64]int32
 	)
-	for _, s := range series {
+	if keysGen != 0 {
+		byHash = make(map[uint64]int32, len(groups))
+		for i := range groups {
+			byHash[groups[i].Labels.Hash()] = int32(i)
+		}
+	}
+	// First find each series' group (its index, -1 for none), then give
+	// every group one slice of the right size.
+	holder := make([]int32, len(series))
+	count := make([]int, len(groups))
+	for i := range series {
+		s := &series[i]
+		if e := s.entry; e != nil && keysGen != 0 {
+			gen := keysGen
+			if e.ambiguous {
+				gen = contentGen
+			}
+			if e.attributed == gen {
+				if e.groupKey.IsEmpty() {
+					holder[i] = -1 // the gateway's own
+					continue
+				}
+				if gi, ok := byHash[e.groupHash]; ok && labels.Equal(groups[gi].Labels, e.groupKey) {
+					holder[i] = gi
+					count[gi]++
+					continue
+				}
+			}
+		}
+		if idx == nil {
+			idx = newGroupIndex(groups)
+		}
 		cands = idx.candidates(cands[:0], s.Labels)
 		if len(cands) > 1 && isGroupMetric(s.Labels) {
 			// push_time_seconds and push_failure_time_seconds carry exactly
@@ -101,27 +147,59 @@ func attribute(groups []Group, series []parsedSeries, resolve func() (membership
 			b.Reset(s.Labels)
 			b.Del(model.MetricNameLabel)
 			key := b.Labels()
-			cands = slices.DeleteFunc(cands, func(g *Group) bool { return !labels.Equal(g.Labels, key) })
+			cands = slices.DeleteFunc(cands, func(gi int32) bool { return !labels.Equal(groups[gi].Labels, key) })
 		}
+		var gi int32
 		switch len(cands) {
 		case 0:
-			own = append(own, s.Series)
+			s.remember(nil, keysGen, false)
+			holder[i] = -1
 			continue
 		case 1:
-			cands[0].Series = append(cands[0].Series, s.Series)
+			gi = cands[0]
+			s.remember(&groups[gi], keysGen, false)
+		default:
+			if mem == nil {
+				if mem, err = resolve(); err != nil {
+					return nil, err
+				}
+			}
+			b.Reset(s.Labels)
+			b.Del(model.MetricNameLabel, labels.BucketLabel, "quantile")
+			gi = pickGroup(groups, cands, mem.groupsOf(s.family, b.Labels()))
+			s.remember(&groups[gi], contentGen, true)
+		}
+		holder[i] = gi
+		count[gi]++
+	}
+	backing := make([]Series, 0, len(series))
+	for i := range groups {
+		n := count[i]
+		groups[i].Series = backing[len(backing) : len(backing) : len(backing)+n]
+		backing = backing[:len(backing)+n]
+	}
+	for i, gi := range holder {
+		if gi < 0 {
+			own = append(own, series[i].Series)
 			continue
 		}
-		if mem == nil {
-			if mem, err = resolve(); err != nil {
-				return nil, err
-			}
-		}
-		b.Reset(s.Labels)
-		b.Del(model.MetricNameLabel, labels.BucketLabel, "quantile")
-		g := pickGroup(cands, mem.groupsOf(s.family, b.Labels()))
-		g.Series = append(g.Series, s.Series)
+		groups[gi].Series = append(groups[gi].Series, series[i].Series)
 	}
 	return own, nil
+}
+
+// remember records in the series' cache entry which group holds it.
+func (s *parsedSeries) remember(g *Group, gen uint64, ambiguous bool) {
+	if s.entry == nil || gen == 0 {
+		return
+	}
+	e := s.entry
+	e.attributed, e.ambiguous = gen, ambiguous
+	if g == nil {
+		e.groupKey, e.groupHash = labels.EmptyLabels(), 0
+		return
+	}
+	e.groupKey, e.groupHash = g.Labels, g.Labels.Hash()
 }
 
 func isGroupMetric(ls labels.Labels) bool {
@@ -131,16 +209,16 @@ func isGroupMetric(ls labels.Labels) bool {
 
 // pickGroup chooses among candidate groups the first one that the membership
 // names, or else the one with the most grouping labels.
-func pickGroup(cands []*Group, members []labels.Labels) *Group {
-	for _, g := range cands {
-		if slices.ContainsFunc(members, func(m labels.Labels) bool { return labels.Equal(m, g.Labels) }) {
-			return g
+func pickGroup(groups []Group, cands []int32, members []labels.Labels) int32 {
+	for _, gi := range cands {
+		if slices.ContainsFunc(members, func(m labels.Labels) bool { return labels.Equal(m, groups[gi].Labels) }) {
+			return gi
 		}
 	}
 	best := cands[0]
-	for _, g := range cands[1:] {
-		if g.Labels.Len() > best.Labels.Len() {
-			best = g
+	for _, gi := range cands[1:] {
+		if groups[gi].Labels.Len() > groups[best].Labels.Len() {
+			best = gi
 		}
 	}
 	return best

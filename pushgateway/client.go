@@ -21,11 +21,13 @@ const acceptHeader = "application/vnd.google.protobuf;proto=io.prometheus.client
 // maxErrorBody bounds how much of an error response ends up in an error.
 const maxErrorBody = 256
 
-// Client scrapes one Pushgateway. It is safe for concurrent use.
+// Client scrapes one Pushgateway. Scrape must not be called concurrently:
+// the client remembers what it parsed to make the next scrape cheap.
 type Client struct {
 	base      *url.URL
 	client    *http.Client
 	userAgent string
+	cache     *scrapeCache
 }
 
 // NewClient returns a client for the Pushgateway at base (its root URL, e.g.
@@ -34,7 +36,7 @@ type Client struct {
 func NewClient(base *url.URL, client *http.Client, userAgent string) *Client {
 	u := *base
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	return &Client{base: &u, client: client, userAgent: userAgent}
+	return &Client{base: &u, client: client, userAgent: userAgent, cache: newScrapeCache()}
 }
 
 // Scrape reads the Pushgateway's groups. Series whose grouping key is
@@ -46,15 +48,33 @@ func (c *Client) Scrape(ctx context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	groups, series, err := parse(body, contentType)
+	var (
+		groups              []Group
+		series              []parsedSeries
+		keysGen, contentGen uint64
+	)
+	if isProtobuf(contentType) {
+		groups, series, err = c.cache.parseProto(body)
+		keysGen, contentGen = generations(groups)
+	} else {
+		groups, series, err = parse(body, contentType)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", c.redacted("/metrics"), err)
 	}
-	own, err := attribute(groups, series, func() (membership, error) { return c.membership(ctx) })
+	own, err := attributeCached(groups, series, func() (membership, error) { return c.membership(ctx) }, keysGen, contentGen)
 	if err != nil {
 		return nil, err
 	}
 	return &Snapshot{Groups: groups, Own: own}, nil
+}
+
+// isProtobuf tells whether a Content-Type is the delimited protobuf
+// exposition.
+func isProtobuf(contentType string) bool {
+	mt, params, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/vnd.google.protobuf" &&
+		params["proto"] == "io.prometheus.client.MetricFamily" && params["encoding"] == "delimited"
 }
 
 func (c *Client) get(ctx context.Context, path, accept string) ([]byte, string, error) {

@@ -32,10 +32,10 @@ func parse(body []byte, contentType string) ([]Group, []parsedSeries, error) {
 		series     []parsedSeries
 		family     string
 		familyMeta *metadata.Metadata
-		lset   labels.Labels
-		b      labels.Builder
-		groups = map[uint64][]*Group{}
-		order  []*Group
+		lset       labels.Labels
+		b          labels.Builder
+		groups     = map[uint64][]*Group{}
+		order      []*Group
 	)
 	// meta returns the metadata of the family a TYPE, HELP or UNIT entry
 	// names, starting a new family when the name changes. Series that follow
@@ -106,8 +106,12 @@ func parse(body []byte, contentType string) ([]Group, []parsedSeries, error) {
 	for _, g := range order {
 		out = append(out, *g)
 	}
-	slices.SortFunc(out, func(a, b Group) int { return labels.Compare(a.Labels, b.Labels) })
+	sortGroups(out)
 	return out, series, nil
+}
+
+func sortGroups(groups []Group) {
+	slices.SortFunc(groups, func(a, b Group) int { return labels.Compare(a.Labels, b.Labels) })
 }
 
 // dropEmpty returns ls without its empty-valued labels, such as the

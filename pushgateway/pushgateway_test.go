@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -293,4 +294,87 @@ func TestMetadata(t *testing.T) {
 			}
 		})
 	}
+}
+
+// uncached renders what a scrape of body would give without the cache.
+func uncached(t testing.TB, body []byte, mem membership) string {
+	t.Helper()
+	groups, series, err := parse(body, protoType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := attribute(groups, series, func() (membership, error) { return mem, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(render(&Snapshot{Groups: groups, Own: own}))
+}
+
+// TestScrapeCacheMatchesFullParse scrapes a changing sequence of
+// expositions through one client, so that later scrapes are served from the
+// cache, and compares each with a fresh parse of the same body.
+func TestScrapeCacheMatchesFullParse(t *testing.T) {
+	capture := readFile(t, "metrics.pb")
+	small := syntheticExposition(t, 3, 20, expfmt.NewFormat(expfmt.TypeProtoDelim))
+	large := syntheticExposition(t, 50, 20, expfmt.NewFormat(expfmt.TypeProtoDelim))
+	api := readFile(t, "api_v1_metrics.json")
+	mem, err := parseMembership(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body atomic.Pointer[[]byte]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/metrics" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(api)
+			return
+		}
+		w.Header().Set("Content-Type", protoType)
+		_, _ = w.Write(*body.Load())
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	c := NewClient(u, srv.Client(), "")
+	for i, b := range [][]byte{capture, capture, small, large, small, capture, capture} {
+		body.Store(&b)
+		snap, err := c.Scrape(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := string(render(snap)), uncached(t, b, mem); got != want {
+			t.Fatalf("scrape %d through the cache differs from a full parse:\n%s\nwant\n%s", i, got, want)
+		}
+	}
+	if n := len(c.cache.entries); n == 0 || n > 200 {
+		t.Errorf("cache holds %d entries after the last scrape, want those of the capture only", n)
+	}
+}
+
+func FuzzParseProtoCache(f *testing.F) {
+	f.Add(readFile(f, "metrics.pb"))
+	f.Add(syntheticExposition(f, 2, 14, expfmt.NewFormat(expfmt.TypeProtoDelim)))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		c := newScrapeCache()
+		for range 2 { // the second parse is served from the cache
+			cg, cs, cerr := c.parseProto(body)
+			g, s, err := parse(body, protoType)
+			if (cerr == nil) != (err == nil) {
+				// The full parser may reject what framing alone accepts
+				// and the other way round only for malformed input; both
+				// must then not panic, which reaching here shows.
+				return
+			}
+			if err != nil {
+				return
+			}
+			if len(cg) != len(g) || len(cs) != len(s) {
+				t.Fatalf("cache: %d groups %d series, full parse: %d groups %d series", len(cg), len(cs), len(g), len(s))
+			}
+			for i := range s {
+				if cs[i].Series.String() != s[i].Series.String() {
+					t.Fatalf("series %d: cache %s, full parse %s", i, cs[i].Series, s[i].Series)
+				}
+			}
+		}
+	})
 }
