@@ -78,6 +78,8 @@ type Bridge struct {
 	state   *seriesState
 	failing []bool // per gateway: in a failure streak, for logging once
 	ready   atomic.Bool
+	// verdicts of the last cycle, reused.
+	verdicts []synth.Verdict
 }
 
 // New validates the options and returns a Bridge.
@@ -142,28 +144,31 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 	}
 
 	in := synth.Input{Gateways: make([]synth.Gateway, len(b.o.Gateways))}
-	var series []pushgateway.Series
 	complete := true
 	for i, r := range results {
 		in.Gateways[i] = synth.Gateway{Name: b.o.Gateways[i].Name, Up: r.err == nil}
 		if r.err != nil {
 			complete = false
-			continue
-		}
-		in.Groups = append(in.Groups, r.snap.Groups...)
-		for _, g := range r.snap.Groups {
-			series = append(series, g.Series...)
-		}
-		if b.o.ForwardGatewayMetrics {
-			series = append(series, r.snap.Own...)
 		}
 	}
-	if !complete {
-		// Forward only what is known for sure: which gateway is down.
-		series = series[:0]
-		in.Groups = nil
+	var series []pushgateway.Series
+	if complete {
+		// Only a complete cycle knows the groups; an incomplete one
+		// forwards which gateway is down and nothing else.
+		for _, r := range results {
+			in.Groups = append(in.Groups, r.snap.Groups...)
+			if b.o.ForwardGatewayMetrics {
+				series = append(series, r.snap.Own...)
+			}
+		}
 	}
-	series = synth.Series(series, in, now, b.o.Synth)
+	b.verdicts = synth.Judge(b.verdicts[:0], in, now, b.o.Synth)
+	for i := range b.verdicts {
+		if v := &b.verdicts[i]; v.ForwardPushed() {
+			series = append(series, v.Group.Series...)
+		}
+	}
+	series = synth.AppendSeries(series, in.Gateways, b.verdicts, b.o.Synth)
 
 	var stale []labels.Labels
 	if complete {

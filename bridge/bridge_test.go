@@ -3,6 +3,10 @@ package bridge
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,13 +15,37 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
 	"go.uber.org/goleak"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
 	"github.com/pushgateway-bridge/pushgateway-bridge/remotewrite"
+	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from what was produced:\n%s", path, got)
+	}
+}
 
 // fakeSource returns the next scripted snapshot or error on every scrape.
 type fakeSource struct {
@@ -84,37 +112,6 @@ func TestCycles(t *testing.T) {
 		snap(a()),    // nothing changes: nothing stale
 		func() (*pushgateway.Snapshot, error) { return nil, context.DeadlineExceeded },
 	}}
-	want := []string{
-		`bytes{job="b"} 5 @10:00:00
-done{job="a"} 1 @10:00:00
-pushgateway_group_age_seconds{job="a"} 10 @10:00:00
-pushgateway_group_age_seconds{job="b"} 10 @10:00:00
-pushgateway_up{gateway="pgw"} 1 @10:00:00
-rows{job="a"} 3 @10:00:00
-up{job="a"} 1 @10:00:00
-up{job="b"} 1 @10:00:00`,
-		`bytes{job="b"} 5 @10:00:15
-done{job="a"} 1 @10:00:15
-pushgateway_group_age_seconds{job="a"} 25 @10:00:15
-pushgateway_group_age_seconds{job="b"} 25 @10:00:15
-pushgateway_up{gateway="pgw"} 1 @10:00:15
-rows{job="a"} stale @10:00:15
-up{job="a"} 1 @10:00:15
-up{job="b"} 1 @10:00:15`,
-		`pushgateway_up{gateway="pgw"} 0 @10:00:30`,
-		`bytes{job="b"} stale @10:00:45
-done{job="a"} 1 @10:00:45
-pushgateway_group_age_seconds{job="a"} 55 @10:00:45
-pushgateway_group_age_seconds{job="b"} stale @10:00:45
-pushgateway_up{gateway="pgw"} 1 @10:00:45
-up{job="a"} 1 @10:00:45
-up{job="b"} stale @10:00:45`,
-		`done{job="a"} 1 @10:01:00
-pushgateway_group_age_seconds{job="a"} 70 @10:01:00
-pushgateway_up{gateway="pgw"} 1 @10:01:00
-up{job="a"} 1 @10:01:00`,
-		`pushgateway_up{gateway="pgw"} 0 @10:01:15`,
-	}
 	wantComplete := []bool{true, true, false, true, true, false}
 
 	now := t0
@@ -133,20 +130,22 @@ up{job="a"} 1 @10:01:00`,
 	if br.Ready() {
 		t.Fatal("ready before the first cycle")
 	}
-	for i := range want {
-		if got := br.Cycle(context.Background()); got != wantComplete[i] {
-			t.Errorf("cycle %d complete = %v, want %v", i, got, wantComplete[i])
+	var got strings.Builder
+	for i := range wantComplete {
+		complete := br.Cycle(context.Background())
+		if complete != wantComplete[i] {
+			t.Errorf("cycle %d complete = %v, want %v", i, complete, wantComplete[i])
 		}
-		if got := lines(rec.cycles[i]); got != want[i] {
-			t.Errorf("cycle %d sent\n%s\nwant\n%s", i, got, want[i])
-		}
+		fmt.Fprintf(&got, "# cycle %d, complete: %v\n%s\n", i, complete, lines(rec.cycles[i]))
 		now = now.Add(15 * time.Second)
 	}
+	golden(t, "cycles.golden", got.String())
 	if !br.Ready() {
 		t.Error("not ready after complete cycles")
 	}
-	if got := testutil.ToFloat64(br.m.staleMarkers); got != 4 {
-		t.Errorf("stale markers counted = %v, want 4", got)
+	// rows, then group b's bytes, up, age and five status series.
+	if got := testutil.ToFloat64(br.m.staleMarkers); got != 9 {
+		t.Errorf("stale markers counted = %v, want 9", got)
 	}
 	if got := testutil.ToFloat64(br.m.scrapeFailures.WithLabelValues("pgw")); got != 2 {
 		t.Errorf("scrape failures = %v, want 2", got)
@@ -191,4 +190,46 @@ func TestNoSendOnShutdown(t *testing.T) {
 	if len(rec.cycles) != 0 {
 		t.Errorf("sent %d cycles while shutting down", len(rec.cycles))
 	}
+}
+
+// TestRuleCycles walks a group through ok, too_old and expired under a
+// rule, next to an expected group that never pushes: what is sent, and the
+// staleness markers expiry causes, once.
+func TestRuleCycles(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	pt := float64(t0.Unix())
+	a := group(pt, []pushgateway.Series{series("done", 1, "job", "a")}, "job", "a")
+	src := &fakeSource{script: []func() (*pushgateway.Snapshot, error){
+		snap(a), // age 0: ok
+		snap(a), // age 30s: too_old (max_age 20s)
+		snap(a), // age 60s: expired (expire_after 45s): pushed and synthesized series stale once
+		snap(a), // still expired: nothing of a is sent
+	}}
+	rec := &recorder{}
+	now := t0
+	br, err := New(Options{
+		Gateways: []Gateway{{Name: "pgw", Source: src}},
+		Interval: 30 * time.Second,
+		Synth: synth.Options{
+			Rules: []synth.Rule{{
+				Name:        "group_rules[0]",
+				Matchers:    []synth.Matcher{{Name: "job", Regexp: relabel.MustNewRegexp("a")}},
+				MaxAge:      20 * time.Second,
+				ExpireAfter: 45 * time.Second,
+			}},
+			Expected: []labels.Labels{labels.FromStrings("job", "c")},
+		},
+		Senders: []Sender{rec},
+		Now:     func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	for i := range src.script {
+		complete := br.Cycle(context.Background())
+		fmt.Fprintf(&got, "# cycle %d, complete: %v\n%s\n", i, complete, lines(rec.cycles[i]))
+		now = now.Add(30 * time.Second)
+	}
+	golden(t, "rule_cycles.golden", got.String())
 }

@@ -8,6 +8,10 @@
 // for them (prometheus/common's HTTPClientConfig, model/relabel.Config).
 // Defaults are applied while decoding, so consumers read final values.
 //
+// group_rules and expected_groups say how the bridge judges the Pushgateway's
+// groups (see package synth for the series that come of it); SynthRules
+// hands them to synth, which does not import this package.
+//
 // Errors have the form "<path>: <problem>", the path being the keys from the
 // top of the file joined by ": ", with "[i]" after a list's key
 // ("remote_write[1]: queue_config: min_shards 5 greater than max_shards 2").
@@ -34,6 +38,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
 	"go.yaml.in/yaml/v2"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
 // The protobuf messages a remote-write endpoint can be sent, named as in
@@ -83,6 +89,59 @@ type Config struct {
 	// RemoteWrite lists the endpoints samples are sent to, as Prometheus'
 	// remote_write block does.
 	RemoteWrite []RemoteWriteConfig `yaml:"remote_write,omitempty"`
+	// GroupRules judge the groups, first match wins: a group takes the
+	// max_age and expire_after of the first rule that matches its grouping
+	// key, and none if no rule does.
+	GroupRules []GroupRule `yaml:"group_rules,omitempty"`
+	// ExpectedGroups are grouping keys that must exist: one that is absent
+	// from the Pushgateway is reported as missing. Each is a full grouping
+	// key, with a job label, no empty value, and listed once.
+	ExpectedGroups []labels.Labels `yaml:"expected_groups,omitempty"`
+}
+
+// GroupRule is one item of group_rules.
+type GroupRule struct {
+	// Match maps grouping label names to RE2 regular expressions, anchored
+	// at both ends as in relabeling; every one must match the group's
+	// value of the label, "" for a label the group does not have. A rule
+	// without match matches every group.
+	Match map[string]relabel.Regexp `yaml:"match,omitempty"`
+	// MaxAge, if set, is how old the last successful push may be before
+	// the group counts as too old (up 0).
+	MaxAge model.Duration `yaml:"max_age,omitempty"`
+	// ExpireAfter, if set, is how long after its last push, successful or
+	// failed, a group stops being forwarded. It must be greater than
+	// MaxAge: a group that expires first could never be reported too old.
+	ExpireAfter model.Duration `yaml:"expire_after,omitempty"`
+	// DeleteExpired also deletes an expired group from the Pushgateway. It
+	// needs ExpireAfter.
+	DeleteExpired bool `yaml:"delete_expired,omitempty"`
+
+	// maxAgeSet and expireAfterSet tell a key written with 0 from a key
+	// left out, which both decode to 0: the first is an error.
+	maxAgeSet, expireAfterSet bool
+}
+
+// groupRule names GroupRule where a local type of that same name is
+// declared from it.
+type groupRule = GroupRule
+
+// UnmarshalYAML implements yaml.Unmarshaler: it notes which durations the
+// item sets, for validate.
+func (r *GroupRule) UnmarshalYAML(unmarshal func(any) error) error {
+	// The same fields without this method, and the same name for yaml's
+	// messages, as in RemoteWriteConfig.UnmarshalYAML.
+	type GroupRule groupRule
+	if err := unmarshal((*GroupRule)(r)); err != nil {
+		return err
+	}
+	var keys map[string]any
+	if err := unmarshal(&keys); err != nil {
+		return err
+	}
+	_, r.maxAgeSet = keys["max_age"]
+	_, r.expireAfterSet = keys["expire_after"]
+	return nil
 }
 
 // GlobalConfig is the global block of the file.
@@ -280,7 +339,94 @@ func (c *Config) validate() error {
 		}
 		names[rw.Name] = i
 	}
+	for i := range c.GroupRules {
+		if err := c.GroupRules[i].validate(); err != nil {
+			return fmt.Errorf("group_rules[%d]: %w", i, err)
+		}
+	}
+	seen := map[string]int{}
+	for i, key := range c.ExpectedGroups {
+		if err := validateGroupingKey(key); err != nil {
+			return fmt.Errorf("expected_groups[%d]: %w", i, err)
+		}
+		if j, ok := seen[key.String()]; ok {
+			return fmt.Errorf("expected_groups[%d]: duplicate of expected_groups[%d]", i, j)
+		}
+		seen[key.String()] = i
+	}
 	return nil
+}
+
+func (r *GroupRule) validate() error {
+	for _, name := range slices.Sorted(maps.Keys(r.Match)) {
+		if !nameValidation.IsValidLabelName(name) || name == model.MetricNameLabel {
+			return fmt.Errorf("match: label name %q is not valid", name)
+		}
+		// "job:" with no value: yaml leaves the zero Regexp without calling
+		// its UnmarshalYAML.
+		if r.Match[name].Regexp == nil {
+			return fmt.Errorf("match: %s: regex missing", name)
+		}
+	}
+	if (r.maxAgeSet || r.MaxAge != 0) && r.MaxAge <= 0 {
+		return errors.New("max_age must be positive")
+	}
+	if (r.expireAfterSet || r.ExpireAfter != 0) && r.ExpireAfter <= 0 {
+		return errors.New("expire_after must be positive")
+	}
+	if r.ExpireAfter > 0 && r.MaxAge > 0 && r.ExpireAfter <= r.MaxAge {
+		return fmt.Errorf("expire_after %s must be greater than max_age %s", r.ExpireAfter, r.MaxAge)
+	}
+	if r.DeleteExpired && r.ExpireAfter <= 0 {
+		return errors.New("delete_expired needs expire_after")
+	}
+	return nil
+}
+
+// validateGroupingKey checks an item of expected_groups as a grouping key
+// the bridge can find: the Pushgateway requires job, and the bridge drops
+// labels with an empty value from grouping keys, so a key with one would
+// never be found.
+func validateGroupingKey(key labels.Labels) error {
+	if key.Get(model.JobLabel) == "" {
+		return fmt.Errorf("label %q missing", model.JobLabel)
+	}
+	return key.Validate(func(l labels.Label) error {
+		if !nameValidation.IsValidLabelName(l.Name) || l.Name == model.MetricNameLabel {
+			return fmt.Errorf("label name %q is not valid", l.Name)
+		}
+		if l.Value == "" {
+			return fmt.Errorf("label %q has an empty value", l.Name)
+		}
+		if !model.LabelValue(l.Value).IsValid() {
+			return fmt.Errorf("label %q has a value that is not UTF-8", l.Name)
+		}
+		return nil
+	})
+}
+
+// SynthRules returns group_rules as synth takes them, in order, each named
+// by its place in the file ("group_rules[0]"), its matchers sorted by label
+// name. With ExpectedGroups they make the rest of synth.Options:
+//
+//	synth.Options{UpMetric: up, Rules: c.SynthRules(), Expected: c.ExpectedGroups}
+func (c *Config) SynthRules() []synth.Rule {
+	if len(c.GroupRules) == 0 {
+		return nil
+	}
+	rules := make([]synth.Rule, len(c.GroupRules))
+	for i, r := range c.GroupRules {
+		rules[i] = synth.Rule{
+			Name:          fmt.Sprintf("group_rules[%d]", i),
+			MaxAge:        time.Duration(r.MaxAge),
+			ExpireAfter:   time.Duration(r.ExpireAfter),
+			DeleteExpired: r.DeleteExpired,
+		}
+		for _, name := range slices.Sorted(maps.Keys(r.Match)) {
+			rules[i].Matchers = append(rules[i].Matchers, synth.Matcher{Name: name, Regexp: r.Match[name]})
+		}
+	}
+	return rules
 }
 
 func (g *GlobalConfig) validate() error {
@@ -514,6 +660,21 @@ func locate(decode func(any) error, t reflect.Type) ([]string, error) {
 				continue
 			}
 			if path, err := locate(values[k].decode, ft); err != nil {
+				return append([]string{k}, path...), err
+			}
+		}
+	case reflect.Map:
+		// A mapping's values by key, in document order, as for a struct.
+		var keys yaml.MapSlice
+		_ = decode(&keys)
+		var values map[string]node
+		_ = decode(&values)
+		for _, kv := range keys {
+			k, ok := kv.Key.(string)
+			if !ok || values[k].decode == nil {
+				continue
+			}
+			if path, err := locate(values[k].decode, t.Elem()); err != nil {
 				return append([]string{k}, path...), err
 			}
 		}

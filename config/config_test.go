@@ -27,6 +27,10 @@ func TestLoadGood(t *testing.T) {
 		t.Fatalf("got %d endpoints, want 2", len(c.RemoteWrite))
 	}
 	full, deflt := c.RemoteWrite[0], c.RemoteWrite[1]
+	if len(c.GroupRules) != 3 {
+		t.Fatalf("got %d group rules, want 3", len(c.GroupRules))
+	}
+	nightly, hourly, catchAll := c.GroupRules[0], c.GroupRules[1], c.GroupRules[2]
 	password, _ := full.URL.User.Password()
 	dropRule, labelDropRule, replaceRule := full.WriteRelabelConfigs[0], full.WriteRelabelConfigs[1], full.WriteRelabelConfigs[2]
 	for _, tc := range []struct {
@@ -91,6 +95,21 @@ func TestLoadGood(t *testing.T) {
 			RetryOnHTTP429:    true,
 		}},
 		{"[1] metadata_config", deflt.MetadataConfig, MetadataConfig{Send: true, SendInterval: model.Duration(time.Minute), MaxSamplesPerSend: 2000}},
+
+		{"group_rules[0] match", len(nightly.Match), 2},
+		{"group_rules[0] job regex matches", nightly.Match["job"].MatchString("nightly_backup"), true},
+		{"group_rules[0] job regex is anchored", nightly.Match["job"].MatchString("x_nightly_backup"), false},
+		{"group_rules[0] max_age", nightly.MaxAge, model.Duration(26 * time.Hour)},
+		{"group_rules[0] expire_after", nightly.ExpireAfter, model.Duration(7 * 24 * time.Hour)},
+		{"group_rules[0] delete_expired", nightly.DeleteExpired, true},
+		{"group_rules[1] max_age", hourly.MaxAge, model.Duration(90 * time.Minute)},
+		{"group_rules[1] expire_after, none", hourly.ExpireAfter, model.Duration(0)},
+		{"group_rules[1] delete_expired, the default", hourly.DeleteExpired, false},
+		{"group_rules[2] match, none", len(catchAll.Match), 0},
+		{"group_rules[2] max_age, none", catchAll.MaxAge, model.Duration(0)},
+		{"expected_groups", len(c.ExpectedGroups), 2},
+		{"expected_groups[0]", c.ExpectedGroups[0].String(), labels.FromStrings("job", "nightly_backup", "instance", "db-7").String()},
+		{"expected_groups[1]", c.ExpectedGroups[1].String(), labels.FromStrings("job", "nightly_report").String()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !equal(tc.got, tc.want) {
@@ -186,6 +205,22 @@ func TestLoadBad(t *testing.T) {
 		"metadata_interval.bad.yml":    "remote_write[0]: metadata_config: send_interval 0s is not positive",
 		"duplicate_name.bad.yml":       `remote_write[1]: name "x" already used by remote_write[0]`,
 		"duplicate_host.bad.yml":       `remote_write[1]: name "a", the URL's host, already used by remote_write[0]: set name`,
+
+		// group_rules and expected_groups.
+		"group_rule_unknown_key.bad.yml":           "line 4: field expired_after not found in type config.GroupRule",
+		"group_rule_regex.bad.yml":                 "group_rules[2]: match: job: error parsing regexp: missing closing ): `^(?s:(nightly)$`",
+		"group_rule_bad_duration.bad.yml":          `group_rules[0]: max_age: unknown unit "hours" in duration "26hours"`,
+		"group_rule_regex_missing.bad.yml":         "group_rules[0]: match: job: regex missing",
+		"group_rule_label_name.bad.yml":            `group_rules[0]: match: label name "__name__" is not valid`,
+		"group_rule_max_age.bad.yml":               "group_rules[0]: max_age must be positive",
+		"group_rule_expire_after.bad.yml":          "group_rules[1]: expire_after must be positive",
+		"group_rule_expire_before_max_age.bad.yml": "group_rules[0]: expire_after 1d must be greater than max_age 1d2h",
+		"group_rule_delete_without_expiry.bad.yml": "group_rules[0]: delete_expired needs expire_after",
+		"expected_wrong_type.bad.yml":              "line 2: cannot unmarshal !!str into map[string]string",
+		"expected_no_job.bad.yml":                  `expected_groups[0]: label "job" missing`,
+		"expected_empty_value.bad.yml":             `expected_groups[0]: label "instance" has an empty value`,
+		"expected_label_name.bad.yml":              `expected_groups[1]: label name "__name__" is not valid`,
+		"expected_duplicate.bad.yml":               "expected_groups[2]: duplicate of expected_groups[0]",
 	} {
 		t.Run(file, func(t *testing.T) {
 			path := filepath.Join("testdata", file)
@@ -195,6 +230,72 @@ func TestLoadBad(t *testing.T) {
 			}
 			if got := err.Error(); got != "config file "+path+": "+want {
 				t.Errorf("error\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestSynthRules(t *testing.T) {
+	c, err := Load(filepath.Join("testdata", "good.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := c.SynthRules()
+	if len(rules) != 3 {
+		t.Fatalf("got %d rules, want 3", len(rules))
+	}
+	for _, tc := range []struct {
+		name      string
+		got, want any
+	}{
+		{"[0] name", rules[0].Name, "group_rules[0]"},
+		{"[0] matchers sorted by name", len(rules[0].Matchers), 2},
+		{"[0] matcher 0", rules[0].Matchers[0].Name + "=~" + rules[0].Matchers[0].Regexp.String(), "instance=~db-[0-9]+"},
+		{"[0] matcher 1", rules[0].Matchers[1].Name + "=~" + rules[0].Matchers[1].Regexp.String(), "job=~nightly_.*"},
+		{"[0] max_age", rules[0].MaxAge, 26 * time.Hour},
+		{"[0] expire_after", rules[0].ExpireAfter, 7 * 24 * time.Hour},
+		{"[0] delete_expired", rules[0].DeleteExpired, true},
+		{"[1] name", rules[1].Name, "group_rules[1]"},
+		{"[1] expire_after, none", rules[1].ExpireAfter, time.Duration(0)},
+		{"[2] no matchers", len(rules[2].Matchers), 0},
+		{"[2] expire_after", rules[2].ExpireAfter, 30 * 24 * time.Hour},
+		{"[0] matches", rules[0].Matches(labels.FromStrings("job", "nightly_backup", "instance", "db-7")), true},
+		{"[0] needs every label", rules[0].Matches(labels.FromStrings("job", "nightly_backup")), false},
+		{"[0] anchored", rules[0].Matches(labels.FromStrings("job", "nightly_backup", "instance", "db-7x")), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !equal(tc.got, tc.want) {
+				t.Errorf("got %v, want %v", tc.got, tc.want)
+			}
+		})
+	}
+	if got := (&Config{}).SynthRules(); got != nil {
+		t.Errorf("no group_rules gives %v, want nil", got)
+	}
+}
+
+// TestGroupRuleDurations checks that a duration left out means "none" and
+// one written as 0 is an error, in every combination the rules allow.
+func TestGroupRuleDurations(t *testing.T) {
+	for _, tc := range []struct {
+		name, item, err string
+	}{
+		{"none", "{}", ""},
+		{"max_age only", "{max_age: 1h}", ""},
+		{"expire_after only", "{expire_after: 1h}", ""},
+		{"expire_after greater", "{max_age: 1h, expire_after: 61m}", ""},
+		{"expire_after equal", "{max_age: 1h, expire_after: 1h}", "group_rules[0]: expire_after 1h must be greater than max_age 1h"},
+		{"max_age with no value", "{max_age: }", "group_rules[0]: max_age must be positive"},
+		{"delete_expired false without expire_after", "{delete_expired: false}", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte("group_rules:\n- " + tc.item + "\n"))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.err {
+				t.Errorf("error %q, want %q", got, tc.err)
 			}
 		})
 	}
@@ -321,6 +422,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		// What Parse accepts is valid as it stands.
+		_ = c.SynthRules()
 		for i := range c.RemoteWrite {
 			if err := c.RemoteWrite[i].Validate(); err != nil {
 				t.Errorf("remote_write[%d] parsed but does not validate: %v", i, err)

@@ -120,8 +120,8 @@ push_failure_time_seconds{env="test",job="native"} 0
 	}
 
 	// The gateway's own metrics are not forwarded; the bridge's synthesized
-	// pushgateway_up and pushgateway_group_age_seconds are.
-	if err := expectEmpty(r.URL, `count({__name__=~"go_.*|process_.*|pushgateway_.*",__name__!~"pushgateway_up|pushgateway_group_age_seconds"})`); err != nil {
+	// pushgateway_up and pushgateway_group_{age_seconds,status,max_age_seconds} are.
+	if err := expectEmpty(r.URL, `count({__name__=~"go_.*|process_.*|pushgateway_.*",__name__!~"pushgateway_up|pushgateway_group_(age_seconds|status|max_age_seconds)"})`); err != nil {
 		t.Error(err)
 	}
 	if err := expectVector(r.URL, `pushgateway_up`, fmt.Sprintf(`pushgateway_up{gateway=%q} 1`, g.Addr)); err != nil {
