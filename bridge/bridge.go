@@ -16,6 +16,8 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +38,15 @@ type Source interface {
 }
 
 var _ Source = (*pushgateway.Client)(nil)
+
+// GroupDeleter is a Source that can delete a group: only if its push time
+// is still pushTime, reporting whether it did. Rules with delete_expired use
+// it.
+type GroupDeleter interface {
+	DeleteGroup(ctx context.Context, key labels.Labels, pushTime float64) (bool, error)
+}
+
+var _ GroupDeleter = (*pushgateway.Client)(nil)
 
 // Sender takes a cycle's samples for delivery to one endpoint. Append must
 // not block on the network and takes ownership of the slice; samples of one
@@ -80,6 +91,9 @@ type Bridge struct {
 	ready   atomic.Bool
 	// verdicts of the last cycle, reused.
 	verdicts []synth.Verdict
+	// seen is, per gateway, its start time and groups at the last
+	// successful scrape, to tell groups lost in a restart.
+	seen []gatewaySeen
 }
 
 // New validates the options and returns a Bridge.
@@ -107,6 +121,7 @@ func New(o Options) (*Bridge, error) {
 		m:       newMetrics(o.Registerer),
 		state:   newSeriesState(),
 		failing: make([]bool, len(o.Gateways)),
+		seen:    make([]gatewaySeen, len(o.Gateways)),
 	}, nil
 }
 
@@ -169,6 +184,12 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 		}
 	}
 	series = synth.AppendSeries(series, in.Gateways, b.verdicts, b.o.Synth)
+	if complete {
+		for i, r := range results {
+			b.detectLost(i, r.snap)
+		}
+		b.deleteExpired(ctx)
+	}
 
 	var stale []labels.Labels
 	if complete {
@@ -207,6 +228,73 @@ func (b *Bridge) scrape(ctx context.Context) []scrapeResult {
 		b.report(i, r.err)
 	}
 	return results
+}
+
+// gatewaySeen is what the last successful scrape of a gateway found.
+type gatewaySeen struct {
+	start  float64
+	groups map[uint64]labels.Labels
+}
+
+// maxLostLogged bounds the grouping keys one log line lists.
+const maxLostLogged = 20
+
+// detectLost counts the groups a gateway lost in a restart: its start time
+// changed and groups it held are gone without a DELETE the bridge could see.
+func (b *Bridge) detectLost(i int, snap *pushgateway.Snapshot) {
+	prev := b.seen[i]
+	cur := gatewaySeen{start: snap.StartTime, groups: make(map[uint64]labels.Labels, len(snap.Groups))}
+	for _, g := range snap.Groups {
+		cur.groups[g.Labels.Hash()] = g.Labels
+	}
+	b.seen[i] = cur
+	if prev.start == 0 || snap.StartTime == 0 || prev.start == snap.StartTime {
+		return
+	}
+	var lost []string
+	for h, key := range prev.groups {
+		if _, ok := cur.groups[h]; !ok {
+			lost = append(lost, key.String())
+		}
+	}
+	name := b.o.Gateways[i].Name
+	b.o.Logger.Warn("pushgateway restarted", "gateway", name, "groups_lost", len(lost))
+	if len(lost) == 0 {
+		return
+	}
+	b.m.groupsLost.WithLabelValues(name).Add(float64(len(lost)))
+	slices.Sort(lost)
+	if len(lost) > maxLostLogged {
+		lost = append(lost[:maxLostLogged], "...")
+	}
+	b.o.Logger.Warn("pushgateway lost groups in a restart", "gateway", name, "groups", strings.Join(lost, " "))
+}
+
+// deleteExpired deletes from the Pushgateway the groups whose rule says to
+// delete them once expired, if they were not pushed again meanwhile.
+func (b *Bridge) deleteExpired(ctx context.Context) {
+	for i := range b.verdicts {
+		v := &b.verdicts[i]
+		if !v.DeleteGroup() {
+			continue
+		}
+		d, ok := b.o.Gateways[0].Source.(GroupDeleter)
+		if !ok {
+			continue
+		}
+		dctx, cancel := context.WithTimeout(ctx, b.o.Timeout)
+		deleted, err := d.DeleteGroup(dctx, v.Group.Labels, v.Group.PushTime)
+		cancel()
+		switch {
+		case err != nil:
+			b.o.Logger.Error("delete expired group", "group", v.Group.Labels.String(), "err", err)
+		case deleted:
+			b.m.groupsDeleted.Inc()
+			b.o.Logger.Info("deleted expired group from the pushgateway", "group", v.Group.Labels.String(), "rule", v.Health.Rule.Name)
+		default:
+			b.o.Logger.Info("expired group was pushed again, not deleted", "group", v.Group.Labels.String())
+		}
+	}
 }
 
 // report counts a scrape and logs the first failure of a streak and the

@@ -17,6 +17,8 @@ type metrics struct {
 	scrapes        *prometheus.CounterVec
 	scrapeFailures *prometheus.CounterVec
 	scrapeDuration *prometheus.HistogramVec
+	groupsLost     *prometheus.CounterVec
+	groupsDeleted  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -60,5 +62,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time a scrape of a Pushgateway took, parsing included.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
 		}, []string{"gateway"}),
+		groupsLost: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "pushgateway_bridge_groups_lost_total",
+			Help: "Groups a Pushgateway lost in a restart: its start time changed and they vanished.",
+		}, []string{"gateway"}),
+		groupsDeleted: f.NewCounter(prometheus.CounterOpts{
+			Name: "pushgateway_bridge_groups_deleted_total",
+			Help: "Expired groups deleted from the Pushgateway under a rule with delete_expired.",
+		}),
 	}
 }

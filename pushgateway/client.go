@@ -66,7 +66,7 @@ func (c *Client) Scrape(ctx context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{Groups: groups, Own: own}, nil
+	return &Snapshot{Groups: groups, Own: own, StartTime: startTime(own)}, nil
 }
 
 // isProtobuf tells whether a Content-Type is the delimited protobuf

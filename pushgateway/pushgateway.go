@@ -65,6 +65,22 @@ type Snapshot struct {
 	// Own holds the series that belong to no group: the Pushgateway's own
 	// metrics.
 	Own []Series
+	// StartTime is the gateway's process_start_time_seconds, 0 if it does
+	// not expose it. A change means it restarted.
+	StartTime float64
+}
+
+// startTimeMetric is the process collector's start time the Pushgateway
+// exposes about itself.
+const startTimeMetric = "process_start_time_seconds"
+
+func startTime(own []Series) float64 {
+	for _, s := range own {
+		if s.Labels.Get(model.MetricNameLabel) == startTimeMetric {
+			return s.Value
+		}
+	}
+	return 0
 }
 
 // String formats the series as one line: its labels in PromQL form, then its

@@ -1,14 +1,13 @@
 package remotewrite
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -26,10 +25,11 @@ type recoverableError struct {
 func (e *recoverableError) Error() string { return e.err.Error() }
 func (e *recoverableError) Unwrap() error { return e.err }
 
-// statusError is an unrecoverable HTTP response; the batch is dropped and
-// counted under reason "http_<code>".
+// statusError is an unrecoverable HTTP response; the request is dropped and
+// counted by reason. body is the start of the response body.
 type statusError struct {
 	code int
+	body string
 	err  error
 }
 
@@ -40,26 +40,27 @@ func (e *statusError) Unwrap() error { return e.err }
 // when retrying may help, a *statusError for other statuses, and any other
 // error when the request could not be built. try counts earlier attempts of
 // the same body.
-func (q *Queue) attempt(ctx context.Context, body []byte, try int) (err error) {
+func (q *Queue) attempt(ctx context.Context, body []byte, format byte, st encodeStats, try int) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, q.o.Timeout)
 	defer cancel()
 
-	// The transport may still read the request body after Do returns (for
-	// example when the server answers before reading it). The encode
-	// buffers are reused for the next batch, so cut the body off once this
-	// attempt is over instead of racing on them.
-	b := &guardedBody{buf: body}
-	defer b.close()
-
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, q.o.URL.String(), b.reader())
+	// The body is the request's own (a record read from the log), so the
+	// transport may go on reading it after Do returns.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, q.o.URL.String(), bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("build request to %s: %w", q.o.URL.Redacted(), err)
 	}
-	req.ContentLength = int64(len(body))
-	req.GetBody = func() (io.ReadCloser, error) { return b.reader(), nil }
+	for k, v := range q.o.Headers {
+		req.Header.Set(k, v)
+	}
 	req.Header.Set("Content-Encoding", "snappy")
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	if format == formatV2 {
+		req.Header.Set("Content-Type", contentTypeV2)
+		req.Header.Set("X-Prometheus-Remote-Write-Version", versionV2)
+	} else {
+		req.Header.Set("Content-Type", contentTypeV1)
+		req.Header.Set("X-Prometheus-Remote-Write-Version", versionV1)
+	}
 	if q.o.UserAgent != "" {
 		req.Header.Set("User-Agent", q.o.UserAgent)
 	}
@@ -69,6 +70,9 @@ func (q *Queue) attempt(ctx context.Context, body []byte, try int) (err error) {
 
 	q.m.sentBytes.Add(float64(len(body)))
 	start := time.Now()
+	// Only time on the wire counts towards the shard calculation, not
+	// backoff sleeps.
+	defer func() { q.busyNanos.Add(int64(time.Since(start))) }()
 	resp, err := q.o.Client.Do(req)
 	if err != nil {
 		q.m.requests.WithLabelValues("error").Inc()
@@ -84,6 +88,9 @@ func (q *Queue) attempt(ctx context.Context, body []byte, try int) (err error) {
 	}()
 
 	if resp.StatusCode/100 == 2 {
+		if format == formatV2 {
+			return checkV2Response(resp.Header, st)
+		}
 		return nil
 	}
 	msg, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrBodyLen))
@@ -92,10 +99,10 @@ func (q *Queue) attempt(ctx context.Context, body []byte, try int) (err error) {
 	if rerr != nil {
 		err = fmt.Errorf("%w (reading body: %v)", err, rerr)
 	}
-	if resp.StatusCode/100 == 5 || resp.StatusCode == http.StatusTooManyRequests {
+	if resp.StatusCode/100 == 5 || (resp.StatusCode == http.StatusTooManyRequests && q.o.RetryOnHTTP429) {
 		return &recoverableError{err: err, retryAfter: retryAfter(resp.Header.Get("Retry-After"), q.o.Now())}
 	}
-	return &statusError{code: resp.StatusCode, err: err}
+	return &statusError{code: resp.StatusCode, body: string(msg), err: err}
 }
 
 // retryAfter parses a Retry-After header value, either delta-seconds or an
@@ -120,43 +127,3 @@ func retryAfter(v string, now time.Time) time.Duration {
 	}
 	return 0
 }
-
-// errBodyClosed is what the transport reads from a request body after its
-// attempt ended.
-var errBodyClosed = errors.New("remote write request body used after its attempt ended")
-
-// guardedBody hands out readers over buf until close; afterwards they fail.
-type guardedBody struct {
-	mu     sync.Mutex
-	buf    []byte
-	closed bool
-}
-
-func (g *guardedBody) reader() io.ReadCloser { return &guardedReader{g: g} }
-
-func (g *guardedBody) close() {
-	g.mu.Lock()
-	g.closed = true
-	g.mu.Unlock()
-}
-
-type guardedReader struct {
-	g   *guardedBody
-	off int
-}
-
-func (r *guardedReader) Read(p []byte) (int, error) {
-	r.g.mu.Lock()
-	defer r.g.mu.Unlock()
-	if r.g.closed {
-		return 0, errBodyClosed
-	}
-	if r.off >= len(r.g.buf) {
-		return 0, io.EOF
-	}
-	n := copy(p, r.g.buf[r.off:])
-	r.off += n
-	return n, nil
-}
-
-func (r *guardedReader) Close() error { return nil }

@@ -10,6 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
+	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 )
 
 // response answers one request at a test receiver.
@@ -68,7 +72,8 @@ func reset(t *testing.T) response {
 }
 
 // receiver is a remote write endpoint that decodes and checks every request,
-// then answers with the next scripted response (204 once the script ends).
+// 1.0 or 2.0 by its Content-Type, then answers with the next scripted
+// response (the fallback, 204 unless set, once the script ends).
 type receiver struct {
 	t   *testing.T
 	srv *httptest.Server
@@ -76,8 +81,19 @@ type receiver struct {
 	mu        sync.Mutex
 	script    []response
 	fallback  response
-	all       []*prompb.WriteRequest // every decoded request
-	delivered []*prompb.WriteRequest // those answered 2xx
+	written   bool          // answer 2.0 requests with the Written headers of what they hold
+	all       []*gotRequest // every decoded request
+	delivered []*gotRequest // those answered 2xx
+	inFlight  int           // handlers running now
+	maxFlight int           // most handlers ever running at once
+}
+
+// gotRequest is one decoded request. v1 holds its series either way: a 2.0
+// request is translated by the test (not by convertV2ToV1), so that the
+// checks on series and timestamps apply to both versions.
+type gotRequest struct {
+	v1 *prompb.WriteRequest
+	v2 *writev2.Request // nil for a 1.0 request
 }
 
 func newReceiver(t *testing.T, script ...response) *receiver {
@@ -90,12 +106,28 @@ func newReceiver(t *testing.T, script ...response) *receiver {
 
 func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	t := rc.t
-	for h, want := range map[string]string{
+	rc.mu.Lock()
+	rc.inFlight++
+	rc.maxFlight = max(rc.maxFlight, rc.inFlight)
+	rc.mu.Unlock()
+	defer func() {
+		rc.mu.Lock()
+		rc.inFlight--
+		rc.mu.Unlock()
+	}()
+
+	isV2 := r.Header.Get("Content-Type") == contentTypeV2
+	want := map[string]string{
 		"Content-Encoding":                  "snappy",
 		"Content-Type":                      "application/x-protobuf",
 		"X-Prometheus-Remote-Write-Version": "0.1.0",
 		"User-Agent":                        "pushgateway-bridge/test",
-	} {
+	}
+	if isV2 {
+		want["Content-Type"] = "application/x-protobuf;proto=io.prometheus.write.v2.Request"
+		want["X-Prometheus-Remote-Write-Version"] = "2.0.0"
+	}
+	for h, want := range want {
 		if got := r.Header.Get(h); got != want {
 			t.Errorf("header %s = %q, want %q", h, got, want)
 		}
@@ -111,17 +143,23 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != int64(len(body)) {
 		t.Errorf("Content-Length = %d, body has %d bytes", r.ContentLength, len(body))
 	}
-	raw, err := snappy.Decode(nil, body)
-	if err != nil {
-		t.Errorf("snappy block decode: %v", err)
-		return
+	got := &gotRequest{}
+	if isV2 {
+		got.v2 = decodeReqV2(t, body)
+		got.v1 = translateV2(t, got.v2)
+	} else {
+		raw, err := snappy.Decode(nil, body)
+		if err != nil {
+			t.Errorf("snappy block decode: %v", err)
+			return
+		}
+		got.v1 = &prompb.WriteRequest{}
+		if err := got.v1.Unmarshal(raw); err != nil {
+			t.Errorf("unmarshal write request: %v", err)
+			return
+		}
 	}
-	var req prompb.WriteRequest
-	if err := req.Unmarshal(raw); err != nil {
-		t.Errorf("unmarshal write request: %v", err)
-		return
-	}
-	for _, ts := range req.Timeseries {
+	for _, ts := range got.v1.Timeseries {
 		for i := 1; i < len(ts.Labels); i++ {
 			if ts.Labels[i-1].Name >= ts.Labels[i].Name {
 				t.Errorf("labels not sorted: %v", ts.Labels)
@@ -131,25 +169,70 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 
 	rc.mu.Lock()
 	n := len(rc.all)
-	rc.all = append(rc.all, &req)
+	rc.all = append(rc.all, got)
 	resp := rc.fallback
 	if n < len(rc.script) {
 		resp = rc.script[n]
 	}
+	written := rc.written
 	rc.mu.Unlock()
 
+	if isV2 && written {
+		floats, hists := 0, 0
+		for _, ts := range got.v2.Timeseries {
+			floats += len(ts.Samples)
+			hists += len(ts.Histograms)
+		}
+		w.Header().Set(headerSamplesWritten, strconv.Itoa(floats))
+		w.Header().Set(headerHistogramsWritten, strconv.Itoa(hists))
+		w.Header().Set(headerExemplarsWritten, "0")
+	}
 	rec := &statusRecorder{ResponseWriter: w}
-	resp(rec, r)
+	resp(rec, r.WithContext(context.WithValue(r.Context(), gotKey{}, got)))
 	if rec.code/100 == 2 {
 		rc.mu.Lock()
-		rc.delivered = append(rc.delivered, &req)
+		rc.delivered = append(rc.delivered, got)
 		rc.mu.Unlock()
 	}
+}
+
+type gotKey struct{}
+
+// gotFrom returns the decoded request a response is answering.
+func gotFrom(r *http.Request) *gotRequest {
+	return r.Context().Value(gotKey{}).(*gotRequest)
+}
+
+// translateV2 turns a decoded 2.0 request into a 1.0 one with the same
+// series and float samples, independently of the code under test.
+func translateV2(t testing.TB, req *writev2.Request) *prompb.WriteRequest {
+	t.Helper()
+	out := &prompb.WriteRequest{}
+	for _, ts := range req.Timeseries {
+		lset, err := ts.ToLabels(&labels.ScratchBuilder{}, req.Symbols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v1 := prompb.TimeSeries{Labels: prompb.FromLabels(lset, nil)}
+		for _, s := range ts.Samples {
+			v1.Samples = append(v1.Samples, prompb.Sample{Value: s.Value, Timestamp: s.Timestamp})
+		}
+		out.Timeseries = append(out.Timeseries, v1)
+	}
+	return out
 }
 
 func (rc *receiver) setFallback(r response) {
 	rc.mu.Lock()
 	rc.fallback = r
+	rc.mu.Unlock()
+}
+
+// setWritten makes the receiver answer 2.0 requests with the Written
+// headers, as a 2.0 receiver does; a scripted response may override them.
+func (rc *receiver) setWritten(on bool) {
+	rc.mu.Lock()
+	rc.written = on
 	rc.mu.Unlock()
 }
 
@@ -159,10 +242,27 @@ func (rc *receiver) requests() int {
 	return len(rc.all)
 }
 
-func (rc *receiver) deliveredRequests() []*prompb.WriteRequest {
+// maxInFlight returns the most requests the receiver handled at once.
+func (rc *receiver) maxInFlight() int {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	return append([]*prompb.WriteRequest(nil), rc.delivered...)
+	return rc.maxFlight
+}
+
+// deliveredGot returns the requests answered 2xx, in the order answered.
+func (rc *receiver) deliveredGot() []*gotRequest {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return slices.Clone(rc.delivered)
+}
+
+// deliveredRequests returns the 1.0 view of the requests answered 2xx.
+func (rc *receiver) deliveredRequests() []*prompb.WriteRequest {
+	var out []*prompb.WriteRequest
+	for _, g := range rc.deliveredGot() {
+		out = append(out, g.v1)
+	}
+	return out
 }
 
 // deliveredTimestamps returns, per series (labels as string), the timestamps
@@ -178,6 +278,15 @@ func (rc *receiver) deliveredTimestamps() map[string][]int64 {
 		}
 	}
 	return out
+}
+
+// deliveredSamples counts the float samples delivered.
+func (rc *receiver) deliveredSamples() int {
+	n := 0
+	for _, ts := range rc.deliveredTimestamps() {
+		n += len(ts)
+	}
+	return n
 }
 
 type statusRecorder struct {
@@ -204,13 +313,14 @@ func testOptions(t *testing.T, rc *receiver) Options {
 	return Options{
 		URL:               u,
 		Name:              "test",
+		Dir:               t.TempDir(),
 		Client:            rc.srv.Client(),
 		Timeout:           2 * time.Second,
 		MaxSamplesPerSend: 100,
-		BatchSendDeadline: 10 * time.Millisecond,
 		Capacity:          1000,
 		MinBackoff:        5 * time.Millisecond,
 		MaxBackoff:        40 * time.Millisecond,
+		RetryOnHTTP429:    true,
 		UserAgent:         "pushgateway-bridge/test",
 		Logger:            slog.New(slog.DiscardHandler),
 		Registerer:        prometheus.NewRegistry(),
@@ -288,4 +398,66 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// seriesSet returns n label sets {__name__="m", series="<i>"}.
+func seriesSet(n int) []labels.Labels {
+	out := make([]labels.Labels, n)
+	for i := range out {
+		out[i] = labels.FromStrings("__name__", "m", "series", strconv.Itoa(i))
+	}
+	return out
+}
+
+// cycle returns one sample per series, all at time ts, as one bridge cycle.
+func cycle(series []labels.Labels, ts int64) []Sample {
+	out := make([]Sample, len(series))
+	for i, l := range series {
+		out[i] = Sample{Labels: l, T: ts, V: float64(ts)}
+	}
+	return out
+}
+
+// checkDelivered checks that every one of nseries series got exactly the
+// timestamps want, in order. With dups, a timestamp may arrive more than
+// once, as long as the series never goes back in time on the wire.
+func checkDelivered(t *testing.T, got map[string][]int64, nseries int, want []int64, dups bool) {
+	t.Helper()
+	if len(got) != nseries {
+		t.Errorf("got %d series, want %d", len(got), nseries)
+	}
+	bad := 0
+	for k, ts := range got {
+		ok := slices.IsSorted(ts)
+		if dups {
+			ts = slices.Compact(slices.Clone(ts))
+		}
+		if !ok || !slices.Equal(ts, want) {
+			if bad++; bad <= 3 {
+				t.Errorf("series %s: delivered %v, want %v in order", k, got[k], want)
+			}
+		}
+	}
+	if bad > 3 {
+		t.Errorf("... and %d more series", bad-3)
+	}
+}
+
+// span returns from, from+step, ... below to.
+func span(from, to, step int64) []int64 {
+	var out []int64
+	for v := from; v < to; v += step {
+		out = append(out, v)
+	}
+	return out
+}
+
+// segments returns the segment files in dir.
+func segments(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "*"+segmentSuffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -18,6 +18,13 @@ const (
 	reasonQueueFull    = "queue_full"
 	reasonEncode       = "encode_error"
 	reasonBuildRequest = "invalid_request"
+	// reasonAppendBacklog: more was appended than could be written to disk.
+	reasonAppendBacklog = "append_backlog"
+	reasonDiskWrite     = "disk_write_error"
+	reasonOutOfOrder    = "out_of_order"
+	reasonTooOld        = "too_old"
+	// reasonPartialWrite: a 2.0 receiver wrote fewer samples than sent.
+	reasonPartialWrite = "partial_write"
 )
 
 // metrics are the self-metrics of one Queue. Every series carries the const
@@ -34,6 +41,11 @@ type metrics struct {
 	pendingSamples  prometheus.Gauge
 	highestSent     prometheus.Gauge
 	sentBytes       prometheus.Counter
+	shards          prometheus.Gauge
+	diskBytes       prometheus.Gauge
+	fallbacks       prometheus.Counter
+	metadataSent    prometheus.Counter
+	metadataDropped prometheus.Counter
 }
 
 // newMetrics builds the metrics and registers them on reg (if not nil). It
@@ -71,7 +83,7 @@ func newMetrics(reg prometheus.Registerer, remoteName string) (*metrics, error) 
 		}),
 		pendingSamples: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Subsystem: subsystem, Name: "pending_samples", ConstLabels: cl,
-			Help: "Samples held in memory and not yet acknowledged, including the batch being sent.",
+			Help: "Samples not yet acknowledged: waiting in memory or in the on-disk queue, or in flight.",
 		}),
 		highestSent: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Subsystem: subsystem, Name: "highest_sent_timestamp_seconds", ConstLabels: cl,
@@ -79,14 +91,25 @@ func newMetrics(reg prometheus.Registerer, remoteName string) (*metrics, error) 
 		}),
 		sentBytes: counter("sent_bytes_total",
 			"Compressed request body bytes put on the wire, counted for every attempt including retries."),
+		shards: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: subsystem, Name: "shards", ConstLabels: cl,
+			Help: "Requests that may be in flight at once; adapts between min_shards and max_shards.",
+		}),
+		diskBytes: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: subsystem, Name: "queue_disk_bytes", ConstLabels: cl,
+			Help: "Bytes the on-disk queue holds: requests waiting to be sent or not yet removed.",
+		}),
+		fallbacks: counter("protocol_fallbacks_total",
+			"Times the endpoint turned out not to accept remote write 2.0 and the queue fell back to 1.0."),
+		metadataSent: counter("metadata_sent_total",
+			"Metric metadata entries acknowledged in remote write 1.0 metadata requests."),
+		metadataDropped: counter("metadata_dropped_total",
+			"Metric metadata entries given up; the next round sends them again."),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	cs := []prometheus.Collector{
-		m.samplesSent, m.histogramsSent, m.samplesFailed, m.samplesRetried, m.samplesDropped,
-		m.requests, m.requestDuration, m.pendingSamples, m.highestSent, m.sentBytes,
-	}
+	cs := m.collectors()
 	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
 			for _, r := range cs[:i] {
@@ -96,4 +119,22 @@ func newMetrics(reg prometheus.Registerer, remoteName string) (*metrics, error) 
 		}
 	}
 	return m, nil
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		m.samplesSent, m.histogramsSent, m.samplesFailed, m.samplesRetried, m.samplesDropped,
+		m.requests, m.requestDuration, m.pendingSamples, m.highestSent, m.sentBytes,
+		m.shards, m.diskBytes, m.fallbacks, m.metadataSent, m.metadataDropped,
+	}
+}
+
+// unregister removes the metrics from reg again.
+func (m *metrics) unregister(reg prometheus.Registerer) {
+	if reg == nil {
+		return
+	}
+	for _, c := range m.collectors() {
+		reg.Unregister(c)
+	}
 }

@@ -1,16 +1,30 @@
-// Package remotewrite delivers samples to a Prometheus remote-write endpoint:
-// encoding, batching, retries and the queue.
+// Package remotewrite delivers samples to a Prometheus remote-write
+// endpoint: relabeling, encoding, batching, the on-disk queue, sharded
+// sending and retries.
 //
-// It speaks remote write 1.0: a snappy block-compressed prompb.WriteRequest
-// per POST. One Queue serves one endpoint. It holds at most Options.Capacity
-// samples in memory; when full it drops the oldest waiting ones, so Append
-// never blocks the caller. A single sender sends batches one at a time, which
-// keeps the samples of each series in the order they were appended.
+// One Queue serves one endpoint. Append hands it a cycle's samples and
+// returns at once; a writer goroutine relabels them, adds the external
+// labels, spreads the series over shards by their hash, encodes each shard's
+// part into requests of at most MaxSamplesPerSend samples (remote write 1.0,
+// or 2.0 when asked for) and appends the requests to a bounded on-disk log.
+// Senders take requests from the log in order and acknowledge them; what
+// cannot be sent waits there, survives kill -9 and restarts, and is replayed
+// oldest first. When the log is full, its oldest requests are dropped and
+// counted.
+//
+// Order: a series always maps to the same shard, and one shard's requests
+// are sent one at a time in log order, so a series' samples leave in the
+// order they were appended. Requests of one Append hold disjoint series and
+// go out in parallel. When the number of shards changes, requests encoded
+// for the old number finish before those for the new number start.
 //
 // Failures are handled as Prometheus does (storage/remote client.go and
 // queue_manager.go): network errors, timeouts, 5xx and 429 are retried with
-// doubling backoff, honouring Retry-After, until they succeed or the context
-// ends; any other status drops the batch and counts it.
+// doubling backoff, honouring Retry-After, until they succeed or the queue
+// stops; any other status drops the request and counts it by reason. A 2.0
+// endpoint that answers 415, or a 2xx without the written-samples headers,
+// does not speak 2.0: the queue falls back to 1.0 for it, says so once, and
+// re-encodes what it had queued as 2.0.
 package remotewrite
 
 import (
@@ -18,16 +32,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
-	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
+	"github.com/prometheus/prometheus/model/relabel"
+	"github.com/prometheus/prometheus/prompb"
 )
 
 // Sample is one value of one series at one time, ready to be sent. Exactly
@@ -45,6 +63,15 @@ type Sample struct {
 	Meta *metadata.Metadata
 }
 
+// Message names a remote-write protobuf message.
+type Message string
+
+// The remote-write messages a Queue can send.
+const (
+	MessageV1 Message = "prometheus.WriteRequest"
+	MessageV2 Message = "io.prometheus.write.v2.Request"
+)
+
 // Options configure a Queue. Zero durations and sizes take the documented
 // defaults; negative ones are errors.
 type Options struct {
@@ -54,26 +81,45 @@ type Options struct {
 	// Name is the remote_name label value of the queue's metrics and log
 	// lines. Required; queues sharing a Registerer need distinct names.
 	Name string
+	// Dir holds the on-disk queue. Required; one directory per queue.
+	Dir string
+	// MaxDiskBytes bounds the on-disk queue. Default 1 GiB.
+	MaxDiskBytes int64
 	// Client sends the requests. Required; the caller builds it (TLS,
 	// auth, proxy). Per-attempt timeouts come from Timeout, not the client.
 	Client *http.Client
+	// Headers are added to every request (e.g. X-Scope-OrgID).
+	Headers map[string]string
+	// Message is the protobuf message to send; MessageV1 if empty.
+	Message Message
+	// ExternalLabels are added to every series that lacks them, after
+	// RelabelConfigs are applied.
+	ExternalLabels labels.Labels
+	// RelabelConfigs are applied to every series before it is queued, as
+	// Prometheus' write_relabel_configs.
+	RelabelConfigs []*relabel.Config
 	// Timeout bounds one attempt, response included. Default 30s.
 	Timeout time.Duration
 	// MaxSamplesPerSend bounds the samples in one request. Default 2000.
 	MaxSamplesPerSend int
-	// BatchSendDeadline is how long a partial batch waits for more
-	// samples before it is sent anyway. Default 5s.
-	BatchSendDeadline time.Duration
-	// Capacity bounds the samples held in memory, the batch being sent
-	// included. When full, Append drops the oldest waiting samples and
-	// counts them under reason "queue_full". Default 500000; it must be at
-	// least MaxSamplesPerSend.
+	// Capacity bounds, per shard, the samples appended but not yet written
+	// to disk; beyond Capacity*MaxShards, Append drops the cycle and counts
+	// it under reason "append_backlog". Default 10000.
 	Capacity int
+	// MinShards and MaxShards bound the number of requests in flight; the
+	// queue adapts between them to keep up. Defaults 1 and 50.
+	MinShards, MaxShards int
 	// MinBackoff is the first wait after a recoverable failure; it doubles
-	// on each further failure of the same batch up to MaxBackoff.
+	// on each further failure of the same request up to MaxBackoff.
 	// Defaults 30ms and 5s.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
+	// RetryOnHTTP429 retries requests rejected with 429 Too Many Requests
+	// instead of dropping them.
+	RetryOnHTTP429 bool
+	// Metadata configures sending metric metadata with remote write 1.0;
+	// 2.0 carries it in every request.
+	Metadata MetadataOptions
 	// UserAgent is sent with every request, e.g. "pushgateway-bridge/0.1.0".
 	UserAgent string
 	// Logger defaults to discarding.
@@ -85,14 +131,28 @@ type Options struct {
 	Now func() time.Time
 }
 
+// MetadataOptions configure metadata requests of remote write 1.0.
+type MetadataOptions struct {
+	// Send enables them.
+	Send bool
+	// Interval between two rounds. Default 1m.
+	Interval time.Duration
+	// MaxPerSend bounds the metadata entries in one request. Default 2000.
+	MaxPerSend int
+}
+
 // Defaults for zero Options fields, as documented there.
 const (
 	defaultTimeout           = 30 * time.Second
 	defaultMaxSamplesPerSend = 2000
-	defaultBatchSendDeadline = 5 * time.Second
-	defaultCapacity          = 500000
+	defaultCapacity          = 10000
+	defaultMinShards         = 1
+	defaultMaxShards         = 50
+	defaultMaxDiskBytes      = 1 << 30
 	defaultMinBackoff        = 30 * time.Millisecond
 	defaultMaxBackoff        = 5 * time.Second
+	defaultMetadataInterval  = time.Minute
+	defaultMetadataPerSend   = 2000
 )
 
 // maxRetryAfter caps the wait a Retry-After header can ask for (unless
@@ -104,50 +164,123 @@ const maxRetryAfter = 5 * time.Minute
 // logInterval is the least time between two log lines of one kind per queue.
 const logInterval = 10 * time.Second
 
-// Queue batches samples for one remote write endpoint and sends them in
-// order. Append, Pending, Run and Flush are safe for concurrent use.
+// shardUpdateInterval is how often the number of shards is reconsidered.
+const shardUpdateInterval = 10 * time.Second
+
+// Queue sends samples to one remote write endpoint. Append and Pending are
+// safe for concurrent use; Run and then Flush are called once each.
 type Queue struct {
 	o      Options
 	m      *metrics
 	logger *slog.Logger
+	log    *diskLog
 
 	retryLog, dropLog, fullLog throttle
 
-	// notify wakes the sender after an Append; it holds at most one token.
-	notify chan struct{}
-	// sendSem is held by whoever is sending (Run or Flush). Only one batch
-	// is ever on the wire, which keeps each series' samples in order.
-	sendSem chan struct{}
+	// in carries appended cycles to the writer; inSamples counts the
+	// samples in it, bounded by Capacity*MaxShards.
+	in        chan []Sample
+	inSamples atomic.Int64
+	// wmu serializes writing to the log (the writer loop and Flush).
+	wmu       sync.Mutex
+	appendSeq uint64
+	enc       *encoder
+	encV2     *encoderV2
+	relabeled []Sample
+	lb        labels.Builder
+
+	// v1 is set once a 2.0 endpoint turned out not to speak 2.0.
+	v1 atomic.Bool
+	// shards is the current number of shards: the spread of new requests
+	// and the requests in flight at most.
+	shards atomic.Int32
+
+	// Rates for the shard calculation.
+	samplesIn, samplesOut, busyNanos atomic.Int64
 
 	mu       sync.Mutex
-	chunks   [][]Sample // waiting samples, oldest first, as appended
-	queued   int        // samples in chunks
-	inflight int        // samples in the batch being sent
+	inflight []*flight // read from the log, in log order, not yet committed
+	cond     *sync.Cond
+	sending  int   // flights started and not done
+	highestT int64 // highest timestamp acknowledged
 
-	// Owned by the holder of sendSem.
-	batch    []Sample
-	enc      *encoder
-	highestT int64
+	metaMu   sync.Mutex
+	metadata map[string]prompb.MetricMetadata // family -> metadata, from the last cycle
 }
 
-// NewQueue validates o, fills in defaults and registers the queue's metrics.
-// It starts nothing; call Run. Registering a second queue of the same Name on
-// one Registerer is an error, not a panic.
+// flight is a request read from the log.
+type flight struct {
+	rec  *record
+	end  logPos
+	done bool
+}
+
+// NewQueue validates o, fills in defaults, opens the on-disk queue and
+// registers the queue's metrics. It starts nothing; call Run. Registering a
+// second queue of the same Name on one Registerer is an error, not a panic.
 func NewQueue(o Options) (*Queue, error) {
+	if err := o.setDefaults(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(o.Registerer, o.Name)
+	if err != nil {
+		return nil, fmt.Errorf("remote write queue %q: %w", o.Name, err)
+	}
+	l, err := openLog(o.Dir, o.MaxDiskBytes)
+	if err != nil {
+		m.unregister(o.Registerer)
+		return nil, fmt.Errorf("remote write queue %q: %w", o.Name, err)
+	}
+	q := &Queue{
+		o:        o,
+		m:        m,
+		logger:   o.Logger,
+		log:      l,
+		retryLog: throttle{interval: logInterval},
+		dropLog:  throttle{interval: logInterval},
+		fullLog:  throttle{interval: logInterval},
+		// Bounded by samples (Capacity*MaxShards), not by cycles.
+		in:       make(chan []Sample, 1024),
+		enc:      newEncoder(),
+		encV2:    newEncoderV2(),
+		highestT: minInt64,
+		// Requests from before a restart are still in the log: new ones
+		// must not pass for parts of the same Append (see startable).
+		appendSeq: l.lastSeq,
+	}
+	q.cond = sync.NewCond(&q.mu)
+	q.shards.Store(int32(o.MinShards))
+	q.m.shards.Set(float64(o.MinShards))
+	q.m.diskBytes.Set(float64(l.size()))
+	q.m.pendingSamples.Set(float64(l.pendingUnread()))
+	return q, nil
+}
+
+func (o *Options) setDefaults() error {
 	if o.URL == nil {
-		return nil, errors.New("remote write options: URL is required")
+		return errors.New("remote write options: URL is required")
 	}
 	if o.URL.Scheme != "http" && o.URL.Scheme != "https" {
-		return nil, fmt.Errorf("remote write options: URL %s: scheme must be http or https", o.URL.Redacted())
+		return fmt.Errorf("remote write options: URL %s: scheme must be http or https", o.URL.Redacted())
 	}
 	if o.URL.Host == "" {
-		return nil, fmt.Errorf("remote write options: URL %s: host is missing", o.URL.Redacted())
+		return fmt.Errorf("remote write options: URL %s: host is missing", o.URL.Redacted())
 	}
 	if o.Name == "" {
-		return nil, errors.New("remote write options: Name is required")
+		return errors.New("remote write options: Name is required")
 	}
 	if o.Client == nil {
-		return nil, fmt.Errorf("remote write options for %q: Client is required", o.Name)
+		return fmt.Errorf("remote write options for %q: Client is required", o.Name)
+	}
+	if o.Dir == "" {
+		return fmt.Errorf("remote write options for %q: Dir is required", o.Name)
+	}
+	switch o.Message {
+	case "":
+		o.Message = MessageV1
+	case MessageV1, MessageV2:
+	default:
+		return fmt.Errorf("remote write options for %q: unknown Message %q", o.Name, o.Message)
 	}
 	for _, d := range []struct {
 		name string
@@ -155,12 +288,12 @@ func NewQueue(o Options) (*Queue, error) {
 		def  time.Duration
 	}{
 		{"Timeout", &o.Timeout, defaultTimeout},
-		{"BatchSendDeadline", &o.BatchSendDeadline, defaultBatchSendDeadline},
 		{"MinBackoff", &o.MinBackoff, defaultMinBackoff},
 		{"MaxBackoff", &o.MaxBackoff, defaultMaxBackoff},
+		{"Metadata.Interval", &o.Metadata.Interval, defaultMetadataInterval},
 	} {
 		if *d.v < 0 {
-			return nil, fmt.Errorf("remote write options for %q: %s must not be negative, got %s", o.Name, d.name, *d.v)
+			return fmt.Errorf("remote write options for %q: %s must not be negative, got %s", o.Name, d.name, *d.v)
 		}
 		if *d.v == 0 {
 			*d.v = d.def
@@ -173,19 +306,28 @@ func NewQueue(o Options) (*Queue, error) {
 	}{
 		{"MaxSamplesPerSend", &o.MaxSamplesPerSend, defaultMaxSamplesPerSend},
 		{"Capacity", &o.Capacity, defaultCapacity},
+		{"MinShards", &o.MinShards, defaultMinShards},
+		{"MaxShards", &o.MaxShards, defaultMaxShards},
+		{"Metadata.MaxPerSend", &o.Metadata.MaxPerSend, defaultMetadataPerSend},
 	} {
 		if *n.v < 0 {
-			return nil, fmt.Errorf("remote write options for %q: %s must not be negative, got %d", o.Name, n.name, *n.v)
+			return fmt.Errorf("remote write options for %q: %s must not be negative, got %d", o.Name, n.name, *n.v)
 		}
 		if *n.v == 0 {
 			*n.v = n.def
 		}
 	}
-	if o.MinBackoff > o.MaxBackoff {
-		return nil, fmt.Errorf("remote write options for %q: MinBackoff %s exceeds MaxBackoff %s", o.Name, o.MinBackoff, o.MaxBackoff)
+	if o.MaxDiskBytes < 0 {
+		return fmt.Errorf("remote write options for %q: MaxDiskBytes must not be negative, got %d", o.Name, o.MaxDiskBytes)
 	}
-	if o.Capacity < o.MaxSamplesPerSend {
-		return nil, fmt.Errorf("remote write options for %q: Capacity %d is below MaxSamplesPerSend %d", o.Name, o.Capacity, o.MaxSamplesPerSend)
+	if o.MaxDiskBytes == 0 {
+		o.MaxDiskBytes = defaultMaxDiskBytes
+	}
+	if o.MinBackoff > o.MaxBackoff {
+		return fmt.Errorf("remote write options for %q: MinBackoff %s exceeds MaxBackoff %s", o.Name, o.MinBackoff, o.MaxBackoff)
+	}
+	if o.MinShards > o.MaxShards || o.MaxShards > math.MaxUint16 {
+		return fmt.Errorf("remote write options for %q: MinShards %d and MaxShards %d must satisfy MinShards <= MaxShards <= %d", o.Name, o.MinShards, o.MaxShards, math.MaxUint16)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -193,198 +335,440 @@ func NewQueue(o Options) (*Queue, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	m, err := newMetrics(o.Registerer, o.Name)
-	if err != nil {
-		return nil, fmt.Errorf("remote write queue %q: %w", o.Name, err)
-	}
-	return &Queue{
-		o:        o,
-		m:        m,
-		logger:   o.Logger.With("component", "remotewrite", "remote_name", o.Name, "url", o.URL.Redacted()),
-		retryLog: throttle{interval: logInterval},
-		dropLog:  throttle{interval: logInterval},
-		fullLog:  throttle{interval: logInterval},
-		notify:   make(chan struct{}, 1),
-		sendSem:  make(chan struct{}, 1),
-		batch:    make([]Sample, 0, o.MaxSamplesPerSend),
-		enc:      newEncoder(),
-		highestT: minInt64,
-	}, nil
+	return nil
 }
 
 // Append queues samples for sending and returns at once. The queue takes
-// ownership of the slice: the caller must not touch it afterwards. Samples of
-// one series must be appended in timestamp order; they are sent in that
-// order. If the queue is over Capacity afterwards, the oldest waiting samples
-// are dropped and counted under reason "queue_full".
+// ownership of the slice. Samples of one series must be appended in
+// timestamp order, and one call holds each series at most once; they are
+// sent in that order. If more than Capacity*MaxShards samples wait to be
+// written to disk, the cycle is dropped and counted under reason
+// "append_backlog".
 func (q *Queue) Append(samples []Sample) {
 	if len(samples) == 0 {
 		return
 	}
-	q.mu.Lock()
-	q.chunks = append(q.chunks, samples)
-	q.queued += len(samples)
-	dropped := 0
-	if over := q.queued + q.inflight - q.o.Capacity; over > 0 {
-		dropped = q.dropOldestLocked(over)
+	n := int64(len(samples))
+	if q.inSamples.Load()+n > int64(q.o.Capacity)*int64(q.o.MaxShards) && q.inSamples.Load() > 0 {
+		q.dropAppend(len(samples))
+		return
 	}
-	pending := q.queued + q.inflight
-	q.m.pendingSamples.Set(float64(pending))
-	q.mu.Unlock()
+	q.inSamples.Add(n)
+	select {
+	case q.in <- samples:
+		q.samplesIn.Add(n)
+	default:
+		q.inSamples.Add(-n)
+		q.dropAppend(len(samples))
+	}
+}
 
+func (q *Queue) dropAppend(n int) {
+	q.m.samplesDropped.WithLabelValues(reasonAppendBacklog).Add(float64(n))
+	if ok, suppressed := q.fullLog.allow(q.o.Now()); ok {
+		q.logger.Warn("remote write queue cannot write to disk fast enough, dropped a cycle",
+			"dropped", n, "suppressed_logs", suppressed)
+	}
+}
+
+// Pending returns the samples not yet acknowledged or dropped: waiting in
+// memory or on disk, and in flight.
+func (q *Queue) Pending() int {
+	// In this order: a cycle is appended to the log before it leaves
+	// inSamples, and a request read from the log joins inflight under mu.
+	n := int(q.inSamples.Load())
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, f := range q.inflight {
+		if !f.done {
+			n += int(f.rec.samples)
+		}
+	}
+	return n + q.log.pendingUnread()
+}
+
+// Run writes appended samples to the on-disk queue and sends them until ctx
+// ends, then returns nil. Requests in flight when ctx ends stay on disk, to
+// be sent by Flush or after a restart.
+func (q *Queue) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() { q.writeLoop(ctx) })
+	wg.Go(func() { q.shardLoop(ctx) })
+	if q.o.Metadata.Send {
+		// Also for 2.0: after a fallback to 1.0, metadata goes separately.
+		wg.Go(func() { q.metadataLoop(ctx) })
+	}
+	q.dispatch(ctx, false)
+	wg.Wait()
+	return nil
+}
+
+// Flush writes what was appended to the on-disk queue, sends everything
+// until nothing is left or ctx ends, and closes the queue. It returns an
+// error naming how many samples were left unsent; they stay on disk for the
+// next start. Call it once, after Run returned.
+func (q *Queue) Flush(ctx context.Context) error {
+	q.drainIn()
+	q.dispatch(ctx, true)
+	left := q.Pending()
+	cerr := q.log.close()
+	q.m.diskBytes.Set(float64(q.log.size()))
+	if left > 0 {
+		return errors.Join(fmt.Errorf("flush remote write queue %q: %d samples left unsent on disk: %w", q.o.Name, left, context.Cause(ctx)), cerr)
+	}
+	return cerr
+}
+
+// writeLoop writes appended cycles to the log until ctx ends.
+func (q *Queue) writeLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s := <-q.in:
+			q.write(s)
+		}
+	}
+}
+
+// drainIn writes every cycle waiting in memory.
+func (q *Queue) drainIn() {
+	for {
+		select {
+		case s := <-q.in:
+			q.write(s)
+		default:
+			return
+		}
+	}
+}
+
+// write relabels one cycle's samples, spreads them over the shards, encodes
+// and appends the requests to the log.
+func (q *Queue) write(samples []Sample) {
+	q.wmu.Lock()
+	defer q.wmu.Unlock()
+
+	kept := q.relabel(samples)
+	q.noteMetadata(kept)
+	shards := int(q.shards.Load())
+	parts := make([][]Sample, shards)
+	for _, s := range kept {
+		i := 0
+		if shards > 1 {
+			i = int(s.Labels.Hash() % uint64(shards))
+		}
+		parts[i] = append(parts[i], s)
+	}
+	q.appendSeq++
+	format := formatV1
+	if q.o.Message == MessageV2 && !q.v1.Load() {
+		format = formatV2
+	}
+	for shard, part := range parts {
+		for len(part) > 0 {
+			n := min(len(part), q.o.MaxSamplesPerSend)
+			q.appendRecord(part[:n], format, shard, shards)
+			part = part[n:]
+		}
+	}
+	clear(q.relabeled)
+	q.inSamples.Add(-int64(len(samples)))
+	q.m.diskBytes.Set(float64(q.log.size()))
+	q.m.pendingSamples.Set(float64(q.Pending()))
+}
+
+func (q *Queue) appendRecord(batch []Sample, format byte, shard, shards int) {
+	var (
+		body []byte
+		st   encodeStats
+		err  error
+	)
+	if format == formatV2 {
+		body, st, err = q.encV2.encode(batch)
+	} else {
+		body, st, err = q.enc.encode(batch)
+	}
+	if err != nil {
+		q.drop(reasonEncode, len(batch), err)
+		return
+	}
+	dropped, err := q.log.append(&record{
+		format:     format,
+		shard:      uint16(shard),
+		shards:     uint16(shards),
+		appendSeq:  q.appendSeq,
+		samples:    uint32(st.samples),
+		histograms: uint32(st.histograms),
+		highestT:   st.highestT,
+		body:       body,
+	})
 	if dropped > 0 {
 		q.m.samplesDropped.WithLabelValues(reasonQueueFull).Add(float64(dropped))
 		if ok, suppressed := q.fullLog.allow(q.o.Now()); ok {
-			q.logger.Warn("remote write queue full, dropped oldest samples",
-				"dropped", dropped, "capacity", q.o.Capacity, "suppressed_logs", suppressed)
+			q.logger.Warn("remote write disk queue full, dropped the oldest samples",
+				"dropped", dropped, "max_bytes", q.o.MaxDiskBytes, "suppressed_logs", suppressed)
 		}
 	}
-	select {
-	case q.notify <- struct{}{}:
-	default:
-	}
-}
-
-// Pending returns the samples not yet acknowledged or dropped: those waiting
-// and those in the batch being sent.
-func (q *Queue) Pending() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.queued + q.inflight
-}
-
-// Run sends batches until ctx ends, then returns nil. A batch is sent when
-// MaxSamplesPerSend samples are waiting or BatchSendDeadline has passed with
-// some waiting. Run does not flush on return: a batch interrupted mid-retry
-// and the samples still waiting stay pending for Flush (or a later Run).
-// Run is meant to be called once at a time; Flush may run alongside it.
-func (q *Queue) Run(ctx context.Context) error {
-	timer := time.NewTimer(q.o.BatchSendDeadline)
-	defer timer.Stop()
-	for {
-		// Send full batches, and a batch left in flight by an
-		// interrupted send, without waiting for the deadline.
-		for q.ready() {
-			if err := q.send(ctx); err != nil {
-				return nil
-			}
-			timer.Reset(q.o.BatchSendDeadline)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-q.notify:
-		case <-timer.C:
-			if q.Pending() > 0 {
-				if err := q.send(ctx); err != nil {
-					return nil
-				}
-			}
-			timer.Reset(q.o.BatchSendDeadline)
-		}
-	}
-}
-
-// Flush sends everything pending, partial batches included, until nothing is
-// left or ctx ends. It returns nil when all was acknowledged or dropped, and
-// otherwise an error naming how many samples were left unsent; those stay
-// pending. Use it on shutdown with a deadline, after cancelling Run's
-// context: while Run is mid-retry, Flush waits for it. Samples appended
-// while Flush runs are sent too.
-func (q *Queue) Flush(ctx context.Context) error {
-	for q.Pending() > 0 {
-		if err := q.send(ctx); err != nil {
-			return fmt.Errorf("flush remote write queue %q: %d samples left unsent: %w", q.o.Name, q.Pending(), err)
-		}
-	}
-	return nil
-}
-
-// ready reports whether a batch should go out without waiting for the
-// deadline.
-func (q *Queue) ready() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.inflight > 0 || q.queued >= q.o.MaxSamplesPerSend
-}
-
-// send takes the send semaphore and sends one batch. It returns an error only
-// when ctx ended first.
-func (q *Queue) send(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	select {
-	case q.sendSem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-q.sendSem }()
-	return q.sendBatch(ctx)
-}
-
-// sendBatch sends the batch in flight, first taking one from the queue if
-// there is none. The batch ends acknowledged or dropped, unless ctx ends
-// first: then sendBatch returns ctx.Err() and the batch stays in flight for
-// the next call. The caller holds sendSem.
-func (q *Queue) sendBatch(ctx context.Context) error {
-	q.mu.Lock()
-	if q.inflight == 0 {
-		q.batch = q.takeLocked(q.batch[:0], q.o.MaxSamplesPerSend)
-		q.inflight = len(q.batch)
-	}
-	q.mu.Unlock()
-	if len(q.batch) == 0 {
-		return nil
-	}
-
-	n := len(q.batch)
-	body, st, err := q.enc.encode(q.batch)
 	if err != nil {
-		q.drop(reasonEncode, n, err)
-	} else {
-		err = q.sendWithBackoff(ctx, body, n)
+		q.drop(reasonDiskWrite, len(batch), err)
+	}
+}
+
+// relabel applies the relabel configs and external labels; it returns the
+// samples that are kept, in a slice reused between calls.
+func (q *Queue) relabel(samples []Sample) []Sample {
+	if len(q.o.RelabelConfigs) == 0 && q.o.ExternalLabels.IsEmpty() {
+		return samples
+	}
+	out := q.relabeled[:0]
+	for _, s := range samples {
+		q.lb.Reset(s.Labels)
+		if len(q.o.RelabelConfigs) > 0 && !relabel.ProcessBuilder(&q.lb, q.o.RelabelConfigs...) {
+			continue
+		}
+		q.o.ExternalLabels.Range(func(l labels.Label) {
+			if q.lb.Get(l.Name) == "" {
+				q.lb.Set(l.Name, l.Value)
+			}
+		})
+		s.Labels = q.lb.Labels()
+		out = append(out, s)
+	}
+	q.relabeled = out
+	return out
+}
+
+// dispatch reads requests from the log and sends them, as many at a time as
+// there are shards and as order allows. It returns when ctx ends, or, with
+// untilEmpty, when everything in the log was acknowledged or dropped.
+func (q *Queue) dispatch(ctx context.Context, untilEmpty bool) {
+	var wg sync.WaitGroup
+	defer func() {
+		// Stopped: what was read and not acknowledged is read again next
+		// time, whichever way the loop ended.
+		wg.Wait()
+		q.mu.Lock()
+		clear(q.inflight)
+		q.inflight = q.inflight[:0]
+		q.log.rewind()
+		q.mu.Unlock()
+		q.savePosition()
+	}()
+	stop := context.AfterFunc(ctx, func() {
+		q.mu.Lock()
+		q.cond.Broadcast()
+		q.mu.Unlock()
+	})
+	defer stop()
+
+	lastSave := time.Now()
+	for ctx.Err() == nil {
+		// Read and enter inflight at once, so that Pending never misses
+		// the request in between.
+		q.mu.Lock()
+		rec, end, ok, err := q.log.next()
+		var f *flight
+		if ok {
+			f = &flight{rec: rec, end: end}
+			q.inflight = append(q.inflight, f)
+		}
+		q.mu.Unlock()
+		if err != nil {
+			q.logger.Error("read remote write disk queue", "err", err)
+			return
+		}
+		if !ok {
+			if untilEmpty {
+				q.mu.Lock()
+				for q.sending > 0 && ctx.Err() == nil {
+					q.cond.Wait()
+				}
+				q.mu.Unlock()
+				if q.log.pendingUnread() == 0 {
+					return
+				}
+				continue
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-q.log.notify:
+			case <-time.After(time.Second):
+			}
+			if time.Since(lastSave) > time.Second {
+				q.savePosition()
+				lastSave = time.Now()
+			}
+			continue
+		}
+		q.mu.Lock()
+		for !q.startable(f) && ctx.Err() == nil {
+			q.cond.Wait()
+		}
+		if ctx.Err() != nil {
+			q.mu.Unlock()
+			return
+		}
+		q.sending++
+		q.mu.Unlock()
+		wg.Go(func() { q.sendFlight(ctx, f) })
+		if time.Since(lastSave) > time.Second {
+			q.savePosition()
+			lastSave = time.Now()
+		}
+	}
+}
+
+// startable tells whether f may be sent now: a shard is free and no earlier
+// request still in flight may hold one of its series. Two requests may share
+// a series unless they come from the same Append (which holds each series
+// once) or from different shards of the same spread.
+func (q *Queue) startable(f *flight) bool {
+	if q.sending >= int(q.shards.Load()) {
+		return false
+	}
+	r := f.rec
+	for _, g := range q.inflight {
+		if g == f {
+			break
+		}
+		if g.done {
+			continue
+		}
+		o := g.rec
+		if o.appendSeq != r.appendSeq && (o.shards != r.shards || o.shard == r.shard) {
+			return false
+		}
+	}
+	return true
+}
+
+// sendFlight sends one request, then commits every leading request that is
+// done.
+func (q *Queue) sendFlight(ctx context.Context, f *flight) {
+	ok := q.sendRecord(ctx, f.rec)
+
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.sending--
+	defer q.cond.Broadcast()
+	if !ok {
+		return // interrupted: stays unacknowledged, read again later
+	}
+	f.done = true
+	i := 0
+	for i < len(q.inflight) && q.inflight[i].done {
+		i++
+	}
+	if i > 0 {
+		q.log.commitTo(q.inflight[i-1].end)
+		clear(q.inflight[:i])
+		q.inflight = q.inflight[i:]
+	}
+}
+
+// sendRecord sends one request until it is acknowledged or dropped (true)
+// or ctx ends (false).
+func (q *Queue) sendRecord(ctx context.Context, r *record) bool {
+	n := int(r.samples)
+	body, format := r.body, r.format
+	for {
+		if format == formatV2 && q.v1.Load() {
+			b, err := convertV2ToV1(body)
+			if err != nil {
+				q.drop(reasonEncode, n, err)
+				return true
+			}
+			body, format = b, formatV1
+		}
+		err := q.sendWithBackoff(ctx, body, format, encodeStats{samples: n, histograms: int(r.histograms), highestT: r.highestT})
+		var pw *partialWriteError
 		switch {
 		case err == nil:
-			q.m.samplesSent.Add(float64(n))
-			q.m.histogramsSent.Add(float64(st.histograms))
-			if st.highestT > q.highestT {
-				q.highestT = st.highestT
-				q.m.highestSent.Set(float64(st.highestT) / 1000)
-			}
+			q.acknowledged(r, 0, 0)
+			return true
 		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
-			return err
-		default:
-			reason := reasonBuildRequest
-			if se := (*statusError)(nil); errors.As(err, &se) {
-				reason = "http_" + strconv.Itoa(se.code)
+			return false
+		case format == formatV2 && (errors.Is(err, errV2NotSupported) || isUnsupportedMediaType(statusCode(err))):
+			if q.v1.CompareAndSwap(false, true) {
+				q.logger.Warn("remote write endpoint does not accept remote write 2.0, falling back to 1.0", "err", err)
+				q.m.fallbacks.Inc()
 			}
-			q.drop(reason, n, err)
+			continue
+		case errors.Is(err, errBadWrittenHeader):
+			// The receiver said 2xx; only its accounting is unreadable.
+			q.acknowledged(r, 0, 0)
+			if ok, suppressed := q.dropLog.allow(q.o.Now()); ok {
+				q.logger.Warn("remote write 2.0 response has unreadable written-samples headers", "err", err, "suppressed_logs", suppressed)
+			}
+			return true
+		case errors.As(err, &pw):
+			// What the receiver did not write is dropped, not sent.
+			missing := pw.samples + pw.histograms
+			q.acknowledged(r, missing, pw.histograms)
+			q.drop(reasonPartialWrite, missing, err)
+			return true
+		default:
+			q.drop(dropReason(err), n, err)
+			return true
 		}
 	}
+}
 
-	clear(q.batch)
-	q.batch = q.batch[:0]
+// acknowledged counts the samples of r as sent, but for missing of them
+// (missingHists of those histograms) that the receiver said it did not write.
+func (q *Queue) acknowledged(r *record, missing, missingHists int) {
+	q.m.samplesSent.Add(float64(max(int(r.samples)-missing, 0)))
+	q.m.histogramsSent.Add(float64(max(int(r.histograms)-missingHists, 0)))
+	q.samplesOut.Add(int64(r.samples))
 	q.mu.Lock()
-	q.inflight = 0
-	q.m.pendingSamples.Set(float64(q.queued))
+	if r.highestT > q.highestT {
+		q.highestT = r.highestT
+		q.m.highestSent.Set(float64(r.highestT) / 1000)
+	}
 	q.mu.Unlock()
-	return nil
+}
+
+// dropReason names why a request was given up, telling apart rejections of
+// samples that are out of order or too old, so users can see them.
+func dropReason(err error) string {
+	var se *statusError
+	if !errors.As(err, &se) {
+		return reasonBuildRequest
+	}
+	msg := strings.ToLower(se.body)
+	switch {
+	case strings.Contains(msg, "out of order") || strings.Contains(msg, "out-of-order"):
+		return reasonOutOfOrder
+	case strings.Contains(msg, "too old") || strings.Contains(msg, "out of bounds") || strings.Contains(msg, "too-old"):
+		return reasonTooOld
+	}
+	return fmt.Sprintf("http_%d", se.code)
+}
+
+func statusCode(err error) int {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.code
+	}
+	return 0
 }
 
 // sendWithBackoff sends body until it is acknowledged (nil), fails for good
 // (that error), or ctx ends (ctx.Err()). Recoverable failures wait MinBackoff,
 // doubling up to MaxBackoff, or what Retry-After asks for (see
 // maxRetryAfter); the backoff sequence goes on doubling regardless.
-func (q *Queue) sendWithBackoff(ctx context.Context, body []byte, n int) error {
+func (q *Queue) sendWithBackoff(ctx context.Context, body []byte, format byte, st encodeStats) error {
+	n := st.samples
 	backoff := q.o.MinBackoff
 	for try := 0; ; try++ {
-		err := q.attempt(ctx, body, try)
+		err := q.attempt(ctx, body, format, st, try)
 		if err == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
-			// Interrupted rather than failed; the batch stays in flight.
+			// Interrupted rather than failed; the request stays queued.
 			return ctx.Err()
 		}
 		q.m.samplesFailed.Add(float64(n))
@@ -412,7 +796,7 @@ func (q *Queue) sendWithBackoff(ctx context.Context, body []byte, n int) error {
 	}
 }
 
-// drop counts and (throttled) logs a batch that will never be sent.
+// drop counts and (throttled) logs samples that will never be sent.
 func (q *Queue) drop(reason string, n int, err error) {
 	q.m.samplesDropped.WithLabelValues(reason).Add(float64(n))
 	if ok, suppressed := q.dropLog.allow(q.o.Now()); ok {
@@ -420,46 +804,56 @@ func (q *Queue) drop(reason string, n int, err error) {
 	}
 }
 
-// dropOldestLocked removes up to n of the oldest waiting samples and returns
-// how many it removed. The batch in flight is never touched.
-func (q *Queue) dropOldestLocked(n int) int {
-	dropped := 0
-	for n > 0 && len(q.chunks) > 0 {
-		c := q.chunks[0]
-		if len(c) > n {
-			clear(c[:n])
-			q.chunks[0] = c[n:]
-			dropped += n
-			break
-		}
-		clear(c)
-		q.chunks[0] = nil
-		q.chunks = q.chunks[1:]
-		n -= len(c)
-		dropped += len(c)
+func (q *Queue) savePosition() {
+	if err := q.log.savePosition(); err != nil {
+		q.logger.Error("save remote write queue position", "err", err)
 	}
-	q.queued -= dropped
-	return dropped
+	q.m.diskBytes.Set(float64(q.log.size()))
+	q.m.pendingSamples.Set(float64(q.Pending()))
 }
 
-// takeLocked moves up to n of the oldest waiting samples onto dst.
-func (q *Queue) takeLocked(dst []Sample, n int) []Sample {
-	for n > 0 && len(q.chunks) > 0 {
-		c := q.chunks[0]
-		k := min(n, len(c))
-		dst = append(dst, c[:k]...)
-		clear(c[:k])
-		if k == len(c) {
-			q.chunks[0] = nil
-			q.chunks = q.chunks[1:]
-		} else {
-			q.chunks[0] = c[k:]
+// shardLoop adapts the number of shards to keep up, every
+// shardUpdateInterval, until ctx ends.
+func (q *Queue) shardLoop(ctx context.Context) {
+	t := time.NewTicker(shardUpdateInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
-		q.queued -= k
-		n -= k
+		in := q.samplesIn.Swap(0)
+		out := q.samplesOut.Swap(0)
+		busy := time.Duration(q.busyNanos.Swap(0))
+		cur := int(q.shards.Load())
+		next := desiredShards(cur, in, out, busy, q.Pending(), shardUpdateInterval, q.o.MinShards, q.o.MaxShards)
+		if next != cur {
+			q.logger.Info("remote write shards changed", "from", cur, "to", next)
+			q.shards.Store(int32(next))
+			q.m.shards.Set(float64(next))
+			q.mu.Lock()
+			q.cond.Broadcast()
+			q.mu.Unlock()
+		}
 	}
-	if len(q.chunks) == 0 {
-		q.chunks = nil // let a grown backing array go
+}
+
+// desiredShards is how many requests should be in flight to send, within
+// one interval, what arrives in it plus the backlog. Busy is the summed time
+// requests were in flight while out samples were sent; without sends (an
+// outage) nothing is learnt and the count stays. Changes under 30% are not
+// worth a reshard, as in Prometheus.
+func desiredShards(cur int, in, out int64, busy time.Duration, pending int, interval time.Duration, lo, hi int) int {
+	if out == 0 || busy <= 0 {
+		return cur
 	}
-	return dst
+	perSample := busy.Seconds() / float64(out) // shard-seconds per sample
+	need := (float64(in) + float64(pending)) * perSample / interval.Seconds()
+	want := int(math.Ceil(need * 1.2))
+	want = min(max(want, lo), hi)
+	if d := math.Abs(float64(want-cur)) / float64(cur); d < 0.3 && want != lo && want != hi {
+		return cur
+	}
+	return want
 }

@@ -4,26 +4,36 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
+	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/model/value"
 )
 
 func TestNewQueueValidation(t *testing.T) {
 	u, _ := url.Parse("http://user:secret@127.0.0.1:9/write")
-	good := func() Options {
-		return Options{URL: u, Name: "a", Client: &http.Client{}}
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name    string
@@ -36,23 +46,39 @@ func TestNewQueueValidation(t *testing.T) {
 		{"no host", func(o *Options) { o.URL = &url.URL{Scheme: "http", Path: "/w"} }, "host is missing"},
 		{"no name", func(o *Options) { o.Name = "" }, "Name is required"},
 		{"no client", func(o *Options) { o.Client = nil }, "Client is required"},
+		{"no dir", func(o *Options) { o.Dir = "" }, "Dir is required"},
+		{"dir is a file", func(o *Options) { o.Dir = filepath.Join(notADir, "q") }, "create queue directory"},
+		{"unknown message", func(o *Options) { o.Message = "v3" }, `unknown Message "v3"`},
 		{"negative timeout", func(o *Options) { o.Timeout = -time.Second }, "Timeout must not be negative"},
 		{"negative capacity", func(o *Options) { o.Capacity = -1 }, "Capacity must not be negative"},
+		{"negative metadata interval", func(o *Options) { o.Metadata.Interval = -time.Second }, "Metadata.Interval must not be negative"},
+		{"negative disk bytes", func(o *Options) { o.MaxDiskBytes = -1 }, "MaxDiskBytes must not be negative"},
 		{"min over max backoff", func(o *Options) { o.MinBackoff = time.Minute }, "MinBackoff 1m0s exceeds MaxBackoff 5s"},
-		{"capacity below batch", func(o *Options) { o.Capacity = 10; o.MaxSamplesPerSend = 11 }, "Capacity 10 is below MaxSamplesPerSend 11"},
+		{"min over max shards", func(o *Options) { o.MinShards, o.MaxShards = 3, 2 }, "MinShards 3 and MaxShards 2 must satisfy"},
+		{"too many shards", func(o *Options) { o.MaxShards = 1 << 16 }, "MaxShards 65536 must satisfy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := good()
+			o := Options{URL: u, Name: "a", Client: &http.Client{}, Dir: t.TempDir()}
 			tc.mod(&o)
 			q, err := NewQueue(o)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("NewQueue: %v", err)
 				}
-				if q.o.Timeout != defaultTimeout || q.o.MaxSamplesPerSend != defaultMaxSamplesPerSend ||
-					q.o.BatchSendDeadline != defaultBatchSendDeadline || q.o.Capacity != defaultCapacity ||
-					q.o.MinBackoff != defaultMinBackoff || q.o.MaxBackoff != defaultMaxBackoff {
-					t.Errorf("defaults not applied: %+v", q.o)
+				defer q.log.close()
+				want := Options{
+					Message: MessageV1, Timeout: defaultTimeout, MaxSamplesPerSend: defaultMaxSamplesPerSend,
+					Capacity: defaultCapacity, MinShards: defaultMinShards, MaxShards: defaultMaxShards,
+					MaxDiskBytes: defaultMaxDiskBytes, MinBackoff: defaultMinBackoff, MaxBackoff: defaultMaxBackoff,
+					Metadata: MetadataOptions{Interval: defaultMetadataInterval, MaxPerSend: defaultMetadataPerSend},
+				}
+				got := q.o
+				got.URL, got.Name, got.Client, got.Dir, got.Logger, got.Now = nil, "", nil, "", nil, nil
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("defaults not applied:\n got %+v\nwant %+v", got, want)
+				}
+				if q.o.Logger == nil || q.o.Now == nil {
+					t.Error("Logger or Now left nil")
 				}
 				return
 			}
@@ -124,7 +150,6 @@ func TestSendContent(t *testing.T) {
 	}{
 		"histograms_sent":  {q.m.histogramsSent, 2},
 		"highest_sent":     {q.m.highestSent, 4},
-		"pending":          {q.m.pendingSamples, 0},
 		"failed":           {q.m.samplesFailed, 0},
 		"requests 204":     {q.m.requests.WithLabelValues("204"), 1},
 		"request_duration": {q.m.requestDuration, -1},
@@ -147,29 +172,37 @@ func TestSendContent(t *testing.T) {
 	}
 }
 
+// TestBatching checks how appended samples are cut into requests: per
+// Append and per shard, at most MaxSamplesPerSend each; never two Appends or
+// two shards in one request.
 func TestBatching(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		max       int
-		appends   []int // sizes of successive Append calls before Run starts
-		wantSizes []int
+		shards    int
+		appends   []int // series in successive Append calls before Run starts
+		wantSizes []int // request sizes, sorted
 	}{
-		{"exact batch", 10, []int{10}, []int{10}},
-		{"full batches then a partial", 10, []int{25}, []int{10, 10, 5}},
-		{"batches span appends", 10, []int{3, 4, 5, 6, 7}, []int{10, 10, 5}},
-		{"one per request", 1, []int{1, 1, 1}, []int{1, 1, 1}},
+		{"exact batch", 10, 1, []int{10}, []int{10}},
+		{"full batches then a partial", 10, 1, []int{25}, []int{5, 10, 10}},
+		{"one request per append", 10, 1, []int{3, 4, 5, 6, 7}, []int{3, 4, 5, 6, 7}},
+		{"one per request", 1, 1, []int{1, 1, 1}, []int{1, 1, 1}},
+		// With 2 shards, series 2, 3, 4 and 8 go to shard 0, the others
+		// to shard 1.
+		{"per shard", 4, 2, []int{10}, []int{2, 4, 4}},
+		{"per shard and append", 4, 2, []int{6, 12}, []int{3, 3, 4, 4, 4}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rc := newReceiver(t)
 			o := testOptions(t, rc)
 			o.MaxSamplesPerSend = tc.max
+			o.MinShards, o.MaxShards = tc.shards, tc.shards
 			q := mustQueue(t, o)
 
-			const nseries = 3
-			var total int
-			for _, n := range tc.appends {
-				q.Append(floats(n, nseries, int64(total)))
+			total := 0
+			for i, n := range tc.appends {
+				q.Append(cycle(seriesSet(n), int64(i)))
 				total += n
 			}
 			run(t, q)
@@ -177,26 +210,35 @@ func TestBatching(t *testing.T) {
 
 			var sizes []int
 			for _, req := range rc.deliveredRequests() {
-				n := 0
+				n, shard, seq := 0, -1, int64(-1)
 				for _, ts := range req.Timeseries {
+					lset := ts.ToLabels(&labels.ScratchBuilder{}, nil)
+					if s := int(lset.Hash() % uint64(tc.shards)); shard >= 0 && s != shard {
+						t.Errorf("request mixes shards %d and %d", shard, s)
+					} else {
+						shard = s
+					}
+					for _, smp := range ts.Samples {
+						// The timestamp is the number of the Append.
+						if seq >= 0 && smp.Timestamp != seq {
+							t.Errorf("request mixes appends %d and %d", seq, smp.Timestamp)
+						}
+						seq = smp.Timestamp
+					}
 					n += len(ts.Samples)
 				}
 				sizes = append(sizes, n)
 			}
+			slices.Sort(sizes)
 			if !slices.Equal(sizes, tc.wantSizes) {
 				t.Errorf("request sizes = %v, want %v", sizes, tc.wantSizes)
 			}
-			got := rc.deliveredTimestamps()
-			for k, ts := range got {
+			for k, ts := range rc.deliveredTimestamps() {
 				if !slices.IsSorted(ts) {
 					t.Errorf("series %s delivered out of order: %v", k, ts)
 				}
 			}
-			n := 0
-			for _, ts := range got {
-				n += len(ts)
-			}
-			if n != total {
+			if n := rc.deliveredSamples(); n != total {
 				t.Errorf("delivered %d samples, want %d", n, total)
 			}
 		})
@@ -252,6 +294,7 @@ func TestResponses(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		script      func(t *testing.T) []response
+		opts        func(*Options)
 		timeout     time.Duration
 		wantReqs    int
 		wantSent    float64
@@ -269,6 +312,48 @@ func TestResponses(t *testing.T) {
 			wantDropped: map[string]float64{"http_400": 5},
 			wantCodes:   map[string]float64{"400": 1},
 			wantLog:     "reason=http_400",
+		},
+		{
+			name: "400 out of order",
+			script: func(*testing.T) []response {
+				return []response{statusBody(http.StatusBadRequest, []byte("out of order sample"))}
+			},
+			wantReqs:    1,
+			wantDropped: map[string]float64{"out_of_order": 5},
+			wantCodes:   map[string]float64{"400": 1},
+			wantLog:     "reason=out_of_order",
+		},
+		{
+			name: "400 too old",
+			script: func(*testing.T) []response {
+				return []response{statusBody(http.StatusBadRequest, []byte("too old sample"))}
+			},
+			wantReqs:    1,
+			wantDropped: map[string]float64{"too_old": 5},
+		},
+		{
+			name: "400 out of bounds",
+			script: func(*testing.T) []response {
+				return []response{statusBody(http.StatusBadRequest, []byte("out of bounds"))}
+			},
+			wantReqs:    1,
+			wantDropped: map[string]float64{"too_old": 5},
+		},
+		{
+			name:        "429 dropped unless retried",
+			script:      func(*testing.T) []response { return []response{status(http.StatusTooManyRequests)} },
+			opts:        func(o *Options) { o.RetryOnHTTP429 = false },
+			wantReqs:    1,
+			wantDropped: map[string]float64{"http_429": 5},
+			wantCodes:   map[string]float64{"429": 1},
+		},
+		{
+			name: "429 retried",
+			script: func(*testing.T) []response {
+				return []response{status(http.StatusTooManyRequests), status(http.StatusOK)}
+			},
+			wantReqs: 2, wantSent: 5, wantRetried: 5,
+			wantCodes: map[string]float64{"429": 1, "200": 1},
 		},
 		{
 			name:        "413 dropped without retry",
@@ -355,6 +440,9 @@ func TestResponses(t *testing.T) {
 			if tc.timeout > 0 {
 				o.Timeout = tc.timeout
 			}
+			if tc.opts != nil {
+				tc.opts(&o)
+			}
 			o.Now = func() time.Time { return t0 }
 			o.URL.User = url.UserPassword("user", "secret")
 			var logs syncBuffer
@@ -417,60 +505,99 @@ func TestResponses(t *testing.T) {
 }
 
 func TestCapacity(t *testing.T) {
-	t.Run("drops oldest waiting", func(t *testing.T) {
+	t.Run("disk bound drops the oldest", func(t *testing.T) {
 		rc := newReceiver(t)
 		o := testOptions(t, rc)
-		o.Capacity, o.MaxSamplesPerSend = 10, 5
+		o.MaxDiskBytes, o.MaxSamplesPerSend = 16<<10, 10
 		q := mustQueue(t, o)
 
-		q.Append(floats(15, 1, 0)) // 0..14; 0..4 dropped
-		q.Append(floats(3, 1, 15)) // 15..17; 5..7 dropped
+		const cycles, perCycle, total = 30, 100, 30 * 100
+		for c := range cycles {
+			q.Append(floats(perCycle, 1, int64(c*perCycle)))
+		}
+		q.drainIn() // what the writer does; Run is not needed to fill the disk
+
+		dropped := int(testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reasonQueueFull)))
+		if dropped == 0 || dropped >= total {
+			t.Fatalf(`samples_dropped_total{reason="queue_full"} = %d, want some of %d`, dropped, total)
+		}
+		if q.Pending()+dropped != total {
+			t.Errorf("Pending = %d and %d dropped, want %d in all", q.Pending(), dropped, total)
+		}
+		if got := q.log.size(); got > o.MaxDiskBytes {
+			t.Errorf("disk queue holds %d bytes, bound is %d", got, o.MaxDiskBytes)
+		}
+		if got := testutil.ToFloat64(q.m.diskBytes); got <= 0 || got > float64(o.MaxDiskBytes) {
+			t.Errorf("queue_disk_bytes = %v, want in (0, %d]", got, o.MaxDiskBytes)
+		}
+
+		if err := q.Flush(context.Background()); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+		// What is left is the newest samples, all of them.
+		checkDelivered(t, rc.deliveredTimestamps(), 1, span(int64(dropped), total, 1), false)
+	})
+
+	t.Run("request in flight survives its segment", func(t *testing.T) {
+		rc := newReceiver(t)
+		rc.setFallback(status(http.StatusInternalServerError))
+		o := testOptions(t, rc)
+		o.MaxDiskBytes, o.MaxSamplesPerSend = 16<<10, 10
+		q := mustQueue(t, o)
+		run(t, q)
+
+		q.Append(floats(10, 1, 0)) // goes in flight and keeps failing
+		waitFor(t, "first attempt", func() bool { return rc.requests() > 0 })
+		const total = 10 + 30*100
+		for c := range 30 {
+			q.Append(floats(100, 1, int64(10+c*100)))
+		}
+		waitFor(t, "all written", func() bool { return q.inSamples.Load() == 0 })
+		dropped := func() int {
+			return int(testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reasonQueueFull)))
+		}
+		if dropped() == 0 {
+			t.Fatal("nothing dropped: the test does not fill the disk queue")
+		}
+		rc.setFallback(status(http.StatusOK))
+		waitFor(t, "all sent or dropped", func() bool { return q.Pending() == 0 })
+
+		got := rc.deliveredTimestamps()[`{__name__="m", i="a"}`]
+		if !slices.IsSorted(got) || len(got) < 10 || !slices.Equal(got[:10], span(0, 10, 1)) {
+			t.Errorf("delivered %v, want 0..9 (the request in flight) first, all in order", got)
+		}
+		if len(got)+dropped() != total {
+			t.Errorf("%d delivered and %d dropped, want %d in all", len(got), dropped(), total)
+		}
+		if sent := testutil.ToFloat64(q.m.samplesSent); int(sent) != len(got) {
+			t.Errorf("samples_sent_total = %v, want %d", sent, len(got))
+		}
+	})
+
+	t.Run("memory backlog drops the newest cycle", func(t *testing.T) {
+		rc := newReceiver(t)
+		o := testOptions(t, rc)
+		o.Capacity, o.MaxShards = 10, 1
+		q := mustQueue(t, o)
+
+		q.Append(floats(6, 1, 0))
+		q.Append(floats(5, 1, 6)) // 11 would wait: dropped
+		q.Append(floats(4, 1, 11))
+		if got := testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reasonAppendBacklog)); got != 5 {
+			t.Errorf(`samples_dropped_total{reason="append_backlog"} = %v, want 5`, got)
+		}
 		if q.Pending() != 10 {
 			t.Errorf("Pending = %d, want 10", q.Pending())
-		}
-		if got := testutil.ToFloat64(q.m.samplesDropped.WithLabelValues("queue_full")); got != 8 {
-			t.Errorf(`samples_dropped_total{reason="queue_full"} = %v, want 8`, got)
-		}
-		if got := testutil.ToFloat64(q.m.pendingSamples); got != 10 {
-			t.Errorf("pending_samples = %v, want 10", got)
 		}
 		if err := q.Flush(context.Background()); err != nil {
 			t.Fatalf("Flush: %v", err)
 		}
-		for _, ts := range rc.deliveredTimestamps() {
-			if want := []int64{8, 9, 10, 11, 12, 13, 14, 15, 16, 17}; !slices.Equal(ts, want) {
-				t.Errorf("delivered %v, want %v", ts, want)
-			}
-		}
-	})
-
-	t.Run("batch in flight is kept", func(t *testing.T) {
-		rc := newReceiver(t)
-		rc.setFallback(status(http.StatusInternalServerError))
-		o := testOptions(t, rc)
-		o.Capacity, o.MaxSamplesPerSend = 10, 5
-		q := mustQueue(t, o)
-		run(t, q)
-
-		q.Append(floats(5, 1, 0)) // goes in flight and keeps failing
-		waitFor(t, "first attempt", func() bool { return rc.requests() > 0 })
-		q.Append(floats(10, 1, 5)) // 5..14; room for 5 beside the batch in flight
-		if q.Pending() != 10 {
-			t.Errorf("Pending = %d, want 10", q.Pending())
-		}
-		rc.setFallback(status(http.StatusOK))
-		waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
-		for _, ts := range rc.deliveredTimestamps() {
-			if want := []int64{0, 1, 2, 3, 4, 10, 11, 12, 13, 14}; !slices.Equal(ts, want) {
-				t.Errorf("delivered %v, want %v", ts, want)
-			}
-		}
-		if got := testutil.ToFloat64(q.m.samplesDropped.WithLabelValues("queue_full")); got != 5 {
-			t.Errorf(`samples_dropped_total{reason="queue_full"} = %v, want 5`, got)
-		}
+		checkDelivered(t, rc.deliveredTimestamps(), 1, []int64{0, 1, 2, 3, 4, 5, 11, 12, 13, 14}, false)
 	})
 }
 
+// TestFlush checks that what Flush cannot send by its deadline stays on
+// disk, and that the next queue on the same directory sends it, once.
 func TestFlush(t *testing.T) {
 	rc := newReceiver(t)
 	rc.setFallback(status(http.StatusServiceUnavailable))
@@ -482,75 +609,557 @@ func TestFlush(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
 	err := q.Flush(ctx)
-	if err == nil || !strings.Contains(err.Error(), "7 samples left unsent") || !errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || !strings.Contains(err.Error(), "7 samples left unsent on disk") || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Flush error = %v, want 7 samples left unsent and DeadlineExceeded", err)
 	}
 	if q.Pending() != 7 {
 		t.Errorf("Pending = %d, want 7", q.Pending())
 	}
+	if got := testutil.ToFloat64(q.m.pendingSamples); got != 7 {
+		t.Errorf("pending_samples = %v, want 7", got)
+	}
+	if got := testutil.ToFloat64(q.m.diskBytes); got <= 0 {
+		t.Errorf("queue_disk_bytes = %v, want > 0", got)
+	}
+	if rc.requests() == 0 {
+		t.Error("Flush sent nothing")
+	}
 
-	// Once the receiver recovers, everything goes out, the batch that was
-	// in flight first.
+	// The receiver recovers; a new queue on the same directory (a restart)
+	// sends what was left, the request that was in flight first.
 	rc.setFallback(status(http.StatusOK))
-	if err := q.Flush(context.Background()); err != nil {
-		t.Fatalf("second Flush: %v", err)
+	o.Registerer = prometheus.NewRegistry()
+	q2 := mustQueue(t, o)
+	if q2.Pending() != 7 {
+		t.Errorf("Pending after restart = %d, want 7", q2.Pending())
 	}
-	for _, ts := range rc.deliveredTimestamps() {
-		if want := []int64{0, 1, 2, 3, 4, 5, 6}; !slices.Equal(ts, want) {
-			t.Errorf("delivered %v, want %v", ts, want)
-		}
+	stop := run(t, q2)
+	waitFor(t, "all sent", func() bool { return q2.Pending() == 0 })
+	stop()
+	if err := q2.Flush(context.Background()); err != nil {
+		t.Fatalf("Flush after sending all: %v", err)
 	}
+	checkDelivered(t, rc.deliveredTimestamps(), 1, span(0, 7, 1), false)
 	if n := len(rc.deliveredRequests()); n != 2 {
 		t.Errorf("delivered in %d requests, want 2 (batches of 4 and 3)", n)
+	}
+	if n := len(segments(t, o.Dir)); n != 1 {
+		t.Errorf("%d segment files left, want 1 (the one written to)", n)
+	}
+
+	// Nothing is sent twice by the next start.
+	o.Registerer = prometheus.NewRegistry()
+	q3 := mustQueue(t, o)
+	if q3.Pending() != 0 {
+		t.Errorf("Pending after a clean shutdown = %d, want 0", q3.Pending())
+	}
+	if err := q3.Flush(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // TestRunCancelThenFlush is the shutdown sequence: cancel Run while it is
-// retrying, then Flush what is left.
+// retrying, then Flush what is left, the request that was in flight first.
 func TestRunCancelThenFlush(t *testing.T) {
-	rc := newReceiver(t)
-	rc.setFallback(status(http.StatusInternalServerError))
-	o := testOptions(t, rc)
-	o.MaxSamplesPerSend = 3
+	for _, tc := range []struct {
+		name  string
+		first int // samples appended while Run runs, 3 a request
+	}{
+		// Run stops while waiting to start the second request.
+		{"a request waiting", 5},
+		// Run stops while waiting for more to read.
+		{"nothing waiting", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rc := newReceiver(t)
+			rc.setFallback(status(http.StatusInternalServerError))
+			o := testOptions(t, rc)
+			o.MaxSamplesPerSend = 3
+			q := mustQueue(t, o)
+			stop := run(t, q)
+
+			q.Append(floats(tc.first, 1, 0))
+			waitFor(t, "retries", func() bool { return rc.requests() >= 3 })
+			stop()
+			q.Append(floats(2, 1, int64(tc.first)))
+			if want := tc.first + 2; q.Pending() != want {
+				t.Errorf("Pending after Run = %d, want %d", q.Pending(), want)
+			}
+
+			rc.setFallback(status(http.StatusOK))
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if err := q.Flush(ctx); err != nil {
+				t.Fatalf("Flush: %v", err)
+			}
+			checkDelivered(t, rc.deliveredTimestamps(), 1, span(0, int64(tc.first+2), 1), false)
+		})
+	}
+}
+
+// TestKillAndRestart stops a queue the way kill -9 does, without Flush,
+// while its endpoint is down, and checks that the next queue on the same
+// directory sends every sample, each series in order, alongside what is
+// appended after the restart.
+func TestKillAndRestart(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		before, after int // cycles appended before the kill and after the restart
+	}{
+		// One cycle each: after the restart, the first new Append must not
+		// pass for the one before the kill.
+		{"one cycle on disk", 1, 1},
+		{"several cycles on disk", 8, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			const nseries = 40
+			series := seriesSet(nseries)
+
+			down := newReceiver(t)
+			down.setFallback(status(http.StatusServiceUnavailable))
+			o := testOptions(t, down)
+			o.MinShards, o.MaxShards, o.MaxSamplesPerSend = 4, 4, 10
+			q := mustQueue(t, o)
+			kill := run(t, q)
+			for c := range tc.before {
+				q.Append(cycle(series, int64(c)))
+			}
+			waitFor(t, "written and tried", func() bool { return q.inSamples.Load() == 0 && down.requests() >= 4 })
+			kill() // and never Flush: the files are left as they are
+
+			// The samples from before the kill are sent slowly, so that a
+			// new request that does not wait for them overtakes them.
+			up := newReceiver(t)
+			up.setFallback(func(w http.ResponseWriter, r *http.Request) {
+				old := false
+				for _, ts := range gotFrom(r).v1.Timeseries {
+					old = old || len(ts.Samples) > 0 && ts.Samples[0].Timestamp < int64(tc.before)
+				}
+				d := time.Duration(rand.IntN(3)) * time.Millisecond
+				if old {
+					d += 20 * time.Millisecond
+				}
+				time.Sleep(d)
+				w.WriteHeader(http.StatusNoContent)
+			})
+			o2 := testOptions(t, up)
+			o2.Dir, o2.MinShards, o2.MaxShards, o2.MaxSamplesPerSend = o.Dir, 4, 4, 10
+			q2 := mustQueue(t, o2)
+			if got, want := q2.Pending(), tc.before*nseries; got != want {
+				t.Errorf("Pending after restart = %d, want %d", got, want)
+			}
+			run(t, q2)
+			for c := tc.before; c < tc.before+tc.after; c++ {
+				q2.Append(cycle(series, int64(c)))
+			}
+			waitFor(t, "all sent", func() bool { return q2.Pending() == 0 })
+			checkDelivered(t, up.deliveredTimestamps(), nseries, span(0, int64(tc.before+tc.after), 1), true)
+		})
+	}
+}
+
+// TestKillWhileSending copies the queue's directory while it sends, as a
+// kill -9 would leave it, and checks that a queue started on the copy sends
+// at least what the first had not sent yet, each series in order.
+func TestKillWhileSending(t *testing.T) {
+	const nseries, cycles = 40, 20
+	series := seriesSet(nseries)
+	before := newReceiver(t)
+	before.setFallback(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(time.Duration(rand.IntN(3)) * time.Millisecond)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	o := testOptions(t, before)
+	o.MinShards, o.MaxShards, o.MaxSamplesPerSend = 4, 4, 10
 	q := mustQueue(t, o)
+	for c := range cycles {
+		q.Append(cycle(series, int64(c)))
+	}
+	q.drainIn()
 	stop := run(t, q)
-
-	q.Append(floats(5, 1, 0))
-	waitFor(t, "retries", func() bool { return rc.requests() >= 3 })
+	waitFor(t, "a third sent", func() bool { return before.deliveredSamples() >= nseries*cycles/3 })
+	snapshot := t.TempDir()
+	copyDir(t, o.Dir, snapshot)
 	stop()
-	q.Append(floats(2, 1, 5))
-	if q.Pending() != 7 {
-		t.Errorf("Pending after Run = %d, want 7", q.Pending())
+	if before.deliveredSamples() == nseries*cycles {
+		t.Log("all sent before the snapshot was complete; the test proves less")
 	}
 
-	rc.setFallback(status(http.StatusOK))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := q.Flush(ctx); err != nil {
-		t.Fatalf("Flush: %v", err)
+	after := newReceiver(t)
+	o2 := testOptions(t, after)
+	o2.Dir, o2.MinShards, o2.MaxShards, o2.MaxSamplesPerSend = snapshot, 4, 4, 10
+	q2 := mustQueue(t, o2)
+	run(t, q2)
+	waitFor(t, "all sent", func() bool { return q2.Pending() == 0 })
+
+	got := after.deliveredTimestamps()
+	for k, ts := range got {
+		if !slices.IsSorted(ts) {
+			t.Errorf("series %s: sent %v after the restart, out of order", k, ts)
+		}
 	}
-	for _, ts := range rc.deliveredTimestamps() {
-		if want := []int64{0, 1, 2, 3, 4, 5, 6}; !slices.Equal(ts, want) {
-			t.Errorf("delivered %v, want %v", ts, want)
+	// Each (series, timestamp) arrived at one of the two at least.
+	for k, ts := range before.deliveredTimestamps() {
+		got[k] = append(got[k], ts...)
+	}
+	for k, ts := range got {
+		slices.Sort(ts)
+		got[k] = slices.Compact(ts)
+	}
+	checkDelivered(t, got, nseries, span(0, cycles, 1), false)
+}
+
+// copyDir copies the files of src to dst, skipping those that vanish while
+// it runs (segments deleted once sent).
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
 
-func TestFlushAlongsideRun(t *testing.T) {
+// TestShardedOrder sends with four shards to a receiver of random latency
+// and checks that requests overlap and yet every series arrives in order.
+func TestShardedOrder(t *testing.T) {
 	rc := newReceiver(t)
+	rc.setFallback(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(time.Duration(rand.IntN(21)) * time.Millisecond)
+		w.WriteHeader(http.StatusNoContent)
+	})
 	o := testOptions(t, rc)
-	o.MaxSamplesPerSend = 2
-	o.BatchSendDeadline = time.Hour // only Flush sends the partial batch
+	o.MinShards, o.MaxShards = 4, 4
+	o.Capacity = 10000 // room for every cycle in memory
 	q := mustQueue(t, o)
 	run(t, q)
-	q.Append(floats(9, 1, 0))
-	if err := q.Flush(context.Background()); err != nil {
-		t.Fatalf("Flush: %v", err)
+
+	const cycles, nseries = 50, 500
+	series := seriesSet(nseries)
+	for c := range cycles {
+		q.Append(cycle(series, int64(c)))
 	}
-	for _, ts := range rc.deliveredTimestamps() {
-		if !slices.Equal(ts, []int64{0, 1, 2, 3, 4, 5, 6, 7, 8}) {
-			t.Errorf("delivered %v, want 0..8 in order", ts)
+	waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
+
+	checkDelivered(t, rc.deliveredTimestamps(), nseries, span(0, cycles, 1), false)
+	if got := testutil.ToFloat64(q.m.samplesSent); got != cycles*nseries {
+		t.Errorf("samples_sent_total = %v, want %d", got, cycles*nseries)
+	}
+	if got := rc.maxInFlight(); got < 2 {
+		t.Errorf("at most %d request in flight at once, want several", got)
+	}
+	if got := testutil.ToFloat64(q.m.shards); got != 4 {
+		t.Errorf("shards = %v, want 4", got)
+	}
+}
+
+// TestRemoteWrite2 sends 2.0 to receivers that speak it, do not, or lose
+// samples. Part of the samples are on disk as 2.0 before the first answer.
+func TestRemoteWrite2(t *testing.T) {
+	// v2Only answers 415 to 2.0 requests and 204 to 1.0 ones.
+	v2Only := func(w http.ResponseWriter, r *http.Request) {
+		if gotFrom(r).v2 != nil {
+			w.WriteHeader(http.StatusUnsupportedMediaType)
+			return
 		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+	// partial claims two float samples fewer than the request held.
+	partial := func(w http.ResponseWriter, r *http.Request) {
+		n := 0
+		for _, ts := range gotFrom(r).v2.Timeseries {
+			n += len(ts.Samples)
+		}
+		w.Header().Set(headerSamplesWritten, strconv.Itoa(n-2))
+		w.WriteHeader(http.StatusOK)
+	}
+	for _, tc := range []struct {
+		name          string
+		written       bool // the receiver sends the Written headers
+		script        []response
+		fallback      response
+		wantV1        bool // samples arrive as 1.0, after a fallback
+		wantDropped   map[string]float64
+		wantCodes     map[string]float64
+		wantMetadata  bool // 1.0 metadata requests arrive
+		wantFallbacks float64
+	}{
+		{
+			name:      "2.0 receiver",
+			written:   true,
+			wantCodes: map[string]float64{"204": 5},
+		},
+		{
+			name:          "415 falls back to 1.0",
+			fallback:      v2Only,
+			wantV1:        true,
+			wantMetadata:  true,
+			wantFallbacks: 1,
+			wantCodes:     map[string]float64{"415": 1},
+		},
+		{
+			name:          "2xx without Written headers falls back to 1.0",
+			wantV1:        true,
+			wantMetadata:  true,
+			wantFallbacks: 1,
+		},
+		{
+			name:        "partial write",
+			written:     true,
+			script:      []response{partial},
+			wantDropped: map[string]float64{reasonPartialWrite: 2},
+			wantCodes:   map[string]float64{"200": 1, "204": 4},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rc := newReceiver(t, tc.script...)
+			rc.setWritten(tc.written)
+			if tc.fallback != nil {
+				rc.setFallback(tc.fallback)
+			}
+			o := testOptions(t, rc)
+			o.Message = MessageV2
+			o.Metadata = MetadataOptions{Send: true, Interval: 10 * time.Millisecond}
+			var logs syncBuffer
+			o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			q := mustQueue(t, o)
+
+			const nseries, cycles = 10, 5
+			meta := &metadata.Metadata{Type: model.MetricTypeGauge, Help: "Some gauge.", Unit: "seconds"}
+			add := func(c int) {
+				s := cycle(seriesSet(nseries), int64(c))
+				for i := range s {
+					s[i].Meta = meta
+				}
+				q.Append(s)
+			}
+			for c := range 3 {
+				add(c)
+			}
+			q.drainIn() // on disk as 2.0 before anything is sent
+			run(t, q)
+			for c := 3; c < cycles; c++ {
+				add(c)
+			}
+			waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
+			if tc.wantMetadata {
+				waitFor(t, "metadata sent", func() bool { return testutil.ToFloat64(q.m.metadataSent) > 0 })
+			}
+
+			var kept []*gotRequest // the deliveries that count
+			for _, g := range rc.deliveredGot() {
+				if len(g.v1.Metadata) > 0 {
+					if !tc.wantMetadata {
+						t.Errorf("unexpected 1.0 metadata request: %v", g.v1.Metadata)
+					}
+					continue
+				}
+				if (g.v2 == nil) != tc.wantV1 {
+					if g.v2 != nil && tc.wantV1 {
+						continue // a 1.0 receiver acknowledging what it cannot read
+					}
+					t.Errorf("delivered a request of the wrong version (2.0: %v)", g.v2 != nil)
+				}
+				kept = append(kept, g)
+			}
+			got := map[string][]int64{}
+			missing := 0
+			for _, g := range kept {
+				for _, ts := range g.v1.Timeseries {
+					k := ts.ToLabels(&labels.ScratchBuilder{}, nil).String()
+					for _, s := range ts.Samples {
+						got[k] = append(got[k], s.Timestamp)
+					}
+				}
+				if g.v2 == nil {
+					continue
+				}
+				for _, ts := range g.v2.Timeseries {
+					md, err := ts.ToMetadata(g.v2.Symbols)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if md != *meta {
+						t.Errorf("2.0 series metadata = %+v, want %+v", md, *meta)
+					}
+				}
+			}
+			if tc.wantDropped == nil {
+				checkDelivered(t, got, nseries, span(0, cycles, 1), false)
+			} else {
+				for _, ts := range got {
+					missing += cycles - len(ts)
+				}
+				if missing != 0 {
+					t.Errorf("receiver lacks %d samples; it only claimed not to write some", missing)
+				}
+			}
+
+			if got := testutil.ToFloat64(q.m.fallbacks); got != tc.wantFallbacks {
+				t.Errorf("protocol_fallbacks_total = %v, want %v", got, tc.wantFallbacks)
+			}
+			if got, want := strings.Count(logs.String(), "falling back to 1.0"), int(tc.wantFallbacks); got != want {
+				t.Errorf("fallback logged %d times, want %d:\n%s", got, want, logs.String())
+			}
+			if got := testutil.CollectAndCount(q.m.samplesDropped); got != len(tc.wantDropped) {
+				t.Errorf("samples_dropped_total has %d reasons, want %v", got, tc.wantDropped)
+			}
+			dropped := 0.0
+			for reason, want := range tc.wantDropped {
+				got := testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reason))
+				if got != want {
+					t.Errorf("samples_dropped_total{reason=%q} = %v, want %v", reason, got, want)
+				}
+				dropped += got
+			}
+			if got, want := testutil.ToFloat64(q.m.samplesSent), float64(nseries*cycles)-dropped; got != want {
+				t.Errorf("samples_sent_total = %v, want %v", got, want)
+			}
+			for code, want := range tc.wantCodes {
+				if got := testutil.ToFloat64(q.m.requests.WithLabelValues(code)); got < want {
+					t.Errorf("requests_total{code=%q} = %v, want at least %v", code, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestRelabel checks write relabeling and external labels at the receiver.
+func TestRelabel(t *testing.T) {
+	dropDev := &relabel.Config{
+		SourceLabels: model.LabelNames{"env"}, Separator: ";", Regex: relabel.MustNewRegexp("dev"), Action: relabel.Drop,
+	}
+	dropTmp := &relabel.Config{}
+	*dropTmp = relabel.DefaultRelabelConfig
+	dropTmp.Regex, dropTmp.Action = relabel.MustNewRegexp("tmp"), relabel.LabelDrop
+	for _, c := range []*relabel.Config{dropDev, dropTmp} {
+		if err := c.Validate(model.UTF8Validation); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rc := newReceiver(t)
+	o := testOptions(t, rc)
+	o.RelabelConfigs = []*relabel.Config{dropDev, dropTmp}
+	o.ExternalLabels = labels.FromStrings("cluster", "eu", "job", "bridge")
+	q := mustQueue(t, o)
+	run(t, q)
+
+	q.Append([]Sample{
+		{Labels: labels.FromStrings("__name__", "a", "env", "prod", "tmp", "x"), T: 1},
+		{Labels: labels.FromStrings("__name__", "b", "env", "dev"), T: 1},
+		{Labels: labels.FromStrings("__name__", "c", "job", "own"), T: 1},
+		{Labels: labels.FromStrings("__name__", "d", "cluster", "us", "job", "own"), T: 1},
+	})
+	waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
+
+	var got []string
+	for k := range rc.deliveredTimestamps() {
+		got = append(got, k)
+	}
+	slices.Sort(got)
+	want := []string{
+		`{__name__="a", cluster="eu", env="prod", job="bridge"}`,
+		`{__name__="c", cluster="eu", job="own"}`,
+		`{__name__="d", cluster="us", job="own"}`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("series at the receiver:\n got %q\nwant %q", got, want)
+	}
+	if got := testutil.ToFloat64(q.m.samplesSent); got != 3 {
+		t.Errorf("samples_sent_total = %v, want 3 (dropped series are not counted)", got)
+	}
+}
+
+// TestMetadataV1 checks the metadata requests of remote write 1.0.
+func TestMetadataV1(t *testing.T) {
+	rc := newReceiver(t)
+	o := testOptions(t, rc)
+	o.Metadata = MetadataOptions{Send: true, Interval: 10 * time.Millisecond, MaxPerSend: 2}
+	q := mustQueue(t, o)
+	run(t, q)
+
+	hist := &metadata.Metadata{Type: model.MetricTypeHistogram, Help: "Latency.", Unit: "seconds"}
+	sum := &metadata.Metadata{Type: model.MetricTypeSummary, Help: "RPCs."}
+	gauge := &metadata.Metadata{Type: model.MetricTypeGauge, Help: "Temperature."}
+	q.Append([]Sample{
+		{Labels: labels.FromStrings("__name__", "lat_seconds_bucket", "le", "1"), T: 1, Meta: hist},
+		{Labels: labels.FromStrings("__name__", "lat_seconds_bucket", "le", "+Inf"), T: 1, Meta: hist},
+		{Labels: labels.FromStrings("__name__", "lat_seconds_sum"), T: 1, Meta: hist},
+		{Labels: labels.FromStrings("__name__", "lat_seconds_count"), T: 1, Meta: hist},
+		{Labels: labels.FromStrings("__name__", "rpc_count"), T: 1, Meta: sum},
+		{Labels: labels.FromStrings("__name__", "temp"), T: 1, Meta: gauge},
+		{Labels: labels.FromStrings("__name__", "unknown"), T: 1},
+	})
+	waitFor(t, "a metadata round", func() bool { return testutil.ToFloat64(q.m.metadataSent) >= 3 })
+
+	var got []string
+	for _, req := range rc.deliveredRequests() {
+		if len(req.Metadata) == 0 {
+			continue
+		}
+		if len(req.Timeseries) != 0 {
+			t.Errorf("metadata request holds %d series", len(req.Timeseries))
+		}
+		if len(req.Metadata) > 2 {
+			t.Errorf("metadata request holds %d entries, want at most MaxPerSend 2", len(req.Metadata))
+		}
+		for _, m := range req.Metadata {
+			got = append(got, fmt.Sprintf("%s %s %q %q", m.MetricFamilyName, m.Type, m.Help, m.Unit))
+		}
+		if len(got) >= 3 {
+			break
+		}
+	}
+	want := []string{
+		`lat_seconds HISTOGRAM "Latency." "seconds"`,
+		`rpc SUMMARY "RPCs." ""`,
+		`temp GAUGE "Temperature." ""`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("first metadata round:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestDesiredShards(t *testing.T) {
+	const interval = 10 * time.Second
+	for _, tc := range []struct {
+		name            string
+		cur             int
+		in, out         int64
+		busy            time.Duration
+		pending, lo, hi int
+		want            int
+	}{
+		{name: "nothing sent: unchanged", cur: 3, in: 1000, busy: time.Second, lo: 1, hi: 10, want: 3},
+		{name: "no busy time: unchanged", cur: 3, in: 1000, out: 1000, lo: 1, hi: 10, want: 3},
+		// 10ms a sample, 1000 in: 10s of work in 10s, plus 20% headroom.
+		{name: "one shard is not enough", cur: 1, in: 1000, out: 1000, busy: 10 * time.Second, lo: 1, hi: 10, want: 2},
+		{name: "backlog counts", cur: 1, in: 1000, out: 1000, busy: 10 * time.Second, pending: 4000, lo: 1, hi: 10, want: 6},
+		{name: "capped at max", cur: 2, in: 100000, out: 1000, busy: 10 * time.Second, lo: 1, hi: 10, want: 10},
+		{name: "idle shrinks to min", cur: 8, in: 10, out: 1000, busy: time.Second, lo: 2, hi: 10, want: 2},
+		{name: "change under 30% ignored", cur: 10, in: 9000, out: 1000, busy: 10 * time.Second, lo: 1, hi: 20, want: 10},
+		{name: "change of 30% done", cur: 10, in: 11000, out: 1000, busy: 10 * time.Second, lo: 1, hi: 20, want: 14},
+		{name: "small change to a bound done", cur: 9, in: 9000, out: 1000, busy: 10 * time.Second, lo: 1, hi: 10, want: 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := desiredShards(tc.cur, tc.in, tc.out, tc.busy, tc.pending, interval, tc.lo, tc.hi); got != tc.want {
+				t.Errorf("desiredShards = %d, want %d", got, tc.want)
+			}
+		})
 	}
 }
 
@@ -568,6 +1177,15 @@ func TestMetrics(t *testing.T) {
 	o.Name, o.Registerer = "a", reg
 	if _, err := NewQueue(o); err == nil || !strings.Contains(err.Error(), `remote_name "a"`) {
 		t.Errorf("second queue named a: err = %v, want a registration error", err)
+	}
+	// A queue that cannot open its directory leaves no metrics behind.
+	o.Name, o.Dir = "c", filepath.Join(o.Dir, "file")
+	if err := os.WriteFile(o.Dir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o.Dir = filepath.Join(o.Dir, "q")
+	if _, err := NewQueue(o); err == nil {
+		t.Error("queue in an unusable directory: no error")
 	}
 
 	qs[0].Append(floats(3, 1, 0))
@@ -609,7 +1227,11 @@ func TestMetrics(t *testing.T) {
 	want := []string{
 		"pushgateway_bridge_remote_write_highest_sent_timestamp_seconds",
 		"pushgateway_bridge_remote_write_histograms_sent_total",
+		"pushgateway_bridge_remote_write_metadata_dropped_total",
+		"pushgateway_bridge_remote_write_metadata_sent_total",
 		"pushgateway_bridge_remote_write_pending_samples",
+		"pushgateway_bridge_remote_write_protocol_fallbacks_total",
+		"pushgateway_bridge_remote_write_queue_disk_bytes",
 		"pushgateway_bridge_remote_write_request_duration_seconds",
 		"pushgateway_bridge_remote_write_requests_total",
 		"pushgateway_bridge_remote_write_samples_dropped_total",
@@ -617,6 +1239,7 @@ func TestMetrics(t *testing.T) {
 		"pushgateway_bridge_remote_write_samples_retried_total",
 		"pushgateway_bridge_remote_write_samples_sent_total",
 		"pushgateway_bridge_remote_write_sent_bytes_total",
+		"pushgateway_bridge_remote_write_shards",
 	}
 	if !slices.Equal(names, want) {
 		t.Errorf("metric names:\n got %v\nwant %v", names, want)

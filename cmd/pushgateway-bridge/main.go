@@ -8,9 +8,10 @@
 //	--pushgateway.url                    Pushgateway to scrape (default http://localhost:9091)
 //	--pushgateway.forward-own-metrics    also forward the gateway's go_*, process_*, pushgateway_*
 //	--remote-write.url                   endpoint to send to (or remote_write in --config.file)
-//	--remote-write.max-samples-per-send  batch size bound (default 2000)
-//	--remote-write.queue-capacity        samples held in memory per endpoint (default 500000)
+//	--remote-write.max-samples-per-send  batch size bound of that endpoint (default 2000)
 //	--remote-write.flush-deadline        how long shutdown waits to send what is pending (default 1m)
+//	--storage.path                       on-disk queues and state (default data/)
+//	--storage.queue-max-bytes            bound of each endpoint's on-disk queue (default 1GiB)
 //	--scrape.interval, --scrape.timeout  cycle interval (15s) and scrape timeout (10s)
 //	--synth.up-metric-name               name of the per-group pseudo-up (default up)
 //	--config.file                        YAML configuration
@@ -18,7 +19,7 @@
 //	--log.level, --log.format, --version
 //
 // Endpoints: /metrics (self-metrics), /-/healthy, /-/ready (200 after the
-// first complete cycle).
+// first complete cycle), /debug/pprof/ (profiles).
 //
 // Bad flags or configuration print one line naming the problem and exit 2
 // before anything starts.
@@ -28,15 +29,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/alecthomas/units"
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -71,8 +77,9 @@ type flags struct {
 	forwardOwn        bool
 	remoteWriteURL    *url.URL
 	maxSamplesPerSend int
-	queueCapacity     int
 	flushDeadline     time.Duration
+	storagePath       string
+	queueMaxBytes     units.Base2Bytes
 	interval, timeout time.Duration
 	timeoutSet        bool
 	upMetric          string
@@ -92,9 +99,10 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("pushgateway.url", "URL of the Pushgateway to scrape.").Default("http://localhost:9091").URLVar(&f.pushgatewayURL)
 	app.Flag("pushgateway.forward-own-metrics", "Also forward the Pushgateway's own metrics (go_*, process_*, pushgateway_*), which belong to no group.").BoolVar(&f.forwardOwn)
 	app.Flag("remote-write.url", "Remote-write endpoint to send to. Required unless --config.file lists remote_write endpoints.").URLVar(&f.remoteWriteURL)
-	app.Flag("remote-write.max-samples-per-send", "Most samples in one remote-write request.").Default("2000").IntVar(&f.maxSamplesPerSend)
-	app.Flag("remote-write.queue-capacity", "Most samples held in memory per endpoint while it cannot keep up; beyond it the oldest are dropped and counted.").Default("500000").IntVar(&f.queueCapacity)
-	app.Flag("remote-write.flush-deadline", "How long shutdown waits for pending samples to be sent.").Default("1m").DurationVar(&f.flushDeadline)
+	app.Flag("remote-write.max-samples-per-send", "Most samples in one request to --remote-write.url.").Default("2000").IntVar(&f.maxSamplesPerSend)
+	app.Flag("remote-write.flush-deadline", "How long shutdown waits for pending samples to be sent; the rest stays on disk.").Default("1m").DurationVar(&f.flushDeadline)
+	app.Flag("storage.path", "Directory of the on-disk remote-write queues and the bridge's state.").Default("data/").StringVar(&f.storagePath)
+	app.Flag("storage.queue-max-bytes", "Bound of each endpoint's on-disk queue; beyond it the oldest samples are dropped and counted.").Default("1GiB").BytesVar(&f.queueMaxBytes)
 	app.Flag("scrape.interval", "How often to scrape the Pushgateway and send.").Default("15s").DurationVar(&f.interval)
 	app.Flag("scrape.timeout", "Timeout of one scrape; at most the interval.").Default("10s").IsSetByUser(&f.timeoutSet).DurationVar(&f.timeout)
 	app.Flag("synth.up-metric-name", "Name of the synthesized per-group up series.").Default(synth.DefaultUpMetric).StringVar(&f.upMetric)
@@ -111,7 +119,7 @@ func parseFlags(args []string) (*flags, error) {
 // settings is everything the flags and the file say, validated.
 type settings struct {
 	*flags
-	endpoints []config.RemoteWriteConfig
+	cfg *config.Config
 }
 
 func validate(f *flags) (*settings, error) {
@@ -132,24 +140,33 @@ func validate(f *flags) (*settings, error) {
 	if !model.LegacyValidation.IsValidMetricName(f.upMetric) {
 		return nil, fmt.Errorf("--synth.up-metric-name %q is not a valid metric name", f.upMetric)
 	}
-	if f.maxSamplesPerSend <= 0 || f.queueCapacity < f.maxSamplesPerSend {
-		return nil, errors.New("--remote-write.max-samples-per-send must be positive and at most --remote-write.queue-capacity")
+	if f.queueMaxBytes < 1<<20 {
+		return nil, fmt.Errorf("--storage.queue-max-bytes %s is below 1MiB", f.queueMaxBytes)
 	}
-	s := &settings{flags: f}
+	s := &settings{flags: f, cfg: &config.Config{}}
 	if f.configFile != "" {
 		c, err := config.Load(f.configFile)
 		if err != nil {
 			return nil, err
 		}
-		s.endpoints = c.RemoteWrite
+		s.cfg = c
 	}
 	if f.remoteWriteURL != nil {
-		if err := config.CheckEndpointURL(f.remoteWriteURL); err != nil {
+		rw := config.DefaultRemoteWriteConfig()
+		rw.URL = &commoncfg.URL{URL: f.remoteWriteURL}
+		rw.QueueConfig.MaxSamplesPerSend = f.maxSamplesPerSend
+		rw.QueueConfig.Capacity = max(rw.QueueConfig.Capacity, f.maxSamplesPerSend)
+		if err := rw.Validate(); err != nil {
 			return nil, fmt.Errorf("--remote-write.url: %w", err)
 		}
-		s.endpoints = append(s.endpoints, config.RemoteWriteConfig{URL: &commoncfg.URL{URL: f.remoteWriteURL}, Name: f.remoteWriteURL.Host})
+		for i, other := range s.cfg.RemoteWrite {
+			if other.Name == rw.Name {
+				return nil, fmt.Errorf("--remote-write.url: name %q already used by remote_write[%d] in --config.file", rw.Name, i)
+			}
+		}
+		s.cfg.RemoteWrite = append(s.cfg.RemoteWrite, rw)
 	}
-	if len(s.endpoints) == 0 {
+	if len(s.cfg.RemoteWrite) == 0 {
 		return nil, errors.New("--remote-write.url is required unless --config.file lists remote_write endpoints")
 	}
 	return s, nil
@@ -194,23 +211,13 @@ func serve(s *settings, logger *slog.Logger) error {
 		queues  []*remotewrite.Queue
 		senders []bridge.Sender
 	)
-	for _, ep := range s.endpoints {
-		client, err := commoncfg.NewClientFromConfig(commoncfg.DefaultHTTPClientConfig, "remote_write")
-		if err != nil {
-			return fmt.Errorf("remote write %s: HTTP client: %w", ep.Name, err)
-		}
-		q, err := remotewrite.NewQueue(remotewrite.Options{
-			URL:               ep.URL.URL,
-			Name:              ep.Name,
-			Client:            client,
-			MaxSamplesPerSend: s.maxSamplesPerSend,
-			// A cycle arrives whole: waiting long for more only delays it.
-			BatchSendDeadline: min(5*time.Second, s.interval/10),
-			Capacity:          s.queueCapacity,
-			UserAgent:         userAgent,
-			Logger:            logger.With("component", "remotewrite", "remote_name", ep.Name),
-			Registerer:        reg,
-		})
+	unlock, err := lockStorage(s.storagePath)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	for _, ep := range s.cfg.RemoteWrite {
+		q, err := newQueue(ep, s, userAgent, logger, reg)
 		if err != nil {
 			return fmt.Errorf("remote write %s: %w", ep.Name, err)
 		}
@@ -225,10 +232,14 @@ func serve(s *settings, logger *slog.Logger) error {
 		Interval:              s.interval,
 		Timeout:               s.timeout,
 		ForwardGatewayMetrics: s.forwardOwn,
-		Synth:                 synth.Options{UpMetric: s.upMetric},
-		Senders:               senders,
-		Logger:                logger.With("component", "bridge"),
-		Registerer:            reg,
+		Synth: synth.Options{
+			UpMetric: s.upMetric,
+			Rules:    s.cfg.SynthRules(),
+			Expected: s.cfg.ExpectedGroups,
+		},
+		Senders:    senders,
+		Logger:     logger.With("component", "bridge"),
+		Registerer: reg,
 	})
 	if err != nil {
 		return err
@@ -293,9 +304,81 @@ func serve(s *settings, logger *slog.Logger) error {
 	return g.Run()
 }
 
+// newQueue builds the queue of one endpoint from its configuration.
+func newQueue(ep config.RemoteWriteConfig, s *settings, userAgent string, logger *slog.Logger, reg prometheus.Registerer) (*remotewrite.Queue, error) {
+	client, err := commoncfg.NewClientFromConfig(ep.HTTPClientConfig, "remote_write_"+ep.Name)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP client: %w", err)
+	}
+	qc := ep.QueueConfig
+	return remotewrite.NewQueue(remotewrite.Options{
+		URL:               ep.URL.URL,
+		Name:              ep.Name,
+		Dir:               filepath.Join(s.storagePath, "queue", dirName(ep.Name)),
+		MaxDiskBytes:      int64(s.queueMaxBytes),
+		Client:            client,
+		Headers:           ep.Headers,
+		Message:           remotewrite.Message(ep.ProtobufMessage),
+		ExternalLabels:    s.cfg.Global.ExternalLabels,
+		RelabelConfigs:    ep.WriteRelabelConfigs,
+		Timeout:           time.Duration(ep.RemoteTimeout),
+		MaxSamplesPerSend: qc.MaxSamplesPerSend,
+		Capacity:          qc.Capacity,
+		MinShards:         qc.MinShards,
+		MaxShards:         qc.MaxShards,
+		MinBackoff:        time.Duration(qc.MinBackoff),
+		MaxBackoff:        time.Duration(qc.MaxBackoff),
+		RetryOnHTTP429:    qc.RetryOnHTTP429,
+		Metadata: remotewrite.MetadataOptions{
+			Send:       ep.MetadataConfig.Send,
+			Interval:   time.Duration(ep.MetadataConfig.SendInterval),
+			MaxPerSend: ep.MetadataConfig.MaxSamplesPerSend,
+		},
+		UserAgent:  userAgent,
+		Logger:     logger.With("component", "remotewrite", "remote_name", ep.Name),
+		Registerer: reg,
+	})
+}
+
+// dirName turns an endpoint name into a directory name: safe characters
+// kept, others replaced, and a hash of the name so that two names never
+// share a directory.
+func dirName(name string) string {
+	safe := strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r == '.' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') {
+			return r
+		}
+		return '_'
+	}, name)
+	return fmt.Sprintf("%s-%08x", safe, crc32.ChecksumIEEE([]byte(name)))
+}
+
+// lockStorage takes an exclusive lock on the storage directory, so that two
+// bridges never share queues and state.
+func lockStorage(dir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create --storage.path: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open --storage.path lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--storage.path %s is in use by another process: %w", dir, err)
+	}
+	return func() { f.Close() }, nil
+}
+
 func handler(reg *prometheus.Registry, br *bridge.Bridge) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	// Profiles, as Prometheus serves them.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy.")
 	})

@@ -1,0 +1,592 @@
+package remotewrite
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// record is one encoded request waiting in the log: a remote-write body and
+// what is needed to send it in order and to account for it.
+type record struct {
+	format     byte   // formatV1 or formatV2: how body is encoded
+	shard      uint16 // shard of every series in the body
+	shards     uint16 // how many shards the series were spread over
+	appendSeq  uint64 // the Append call the samples came from
+	samples    uint32 // all samples, histograms included
+	histograms uint32
+	highestT   int64
+	body       []byte // snappy-compressed protobuf
+}
+
+// Body formats.
+const (
+	formatV1 byte = 1
+	formatV2 byte = 2
+)
+
+const (
+	recordHeaderLen = 4 + 4                     // payload length, CRC32-C of the payload
+	recordMetaLen   = 1 + 2 + 2 + 8 + 4 + 4 + 8 // the record fields before body
+	// maxRecordLen bounds what a corrupt length field can make us allocate.
+	maxRecordLen  = 256 << 20
+	segmentSuffix = ".seg"
+	positionFile  = "position"
+	// Segments are an eighth of the bound, so that dropping the oldest
+	// loses little; within these limits. The lower one stays far below
+	// any sensible bound, or the bound would not hold.
+	minSegmentSize = 4 << 10
+	maxSegmentSize = 64 << 20
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// logPos is a place in the log: a segment and a byte offset in it.
+type logPos struct {
+	seg int
+	off int64
+}
+
+func (p logPos) less(q logPos) bool {
+	return p.seg < q.seg || (p.seg == q.seg && p.off < q.off)
+}
+
+// segment is one file of the log.
+type segment struct {
+	n       int   // number in the file name; ascending
+	size    int64 // bytes
+	samples int   // samples in all its records
+	read    int   // samples in records already handed to the reader
+}
+
+// diskLog is an append-only log of records in numbered segment files under
+// one directory, bounded in bytes. The reader reads records in order; what
+// it has sent is committed, persisted in a position file, and whole segments
+// behind the committed position are deleted. When an append would exceed the
+// bound, the oldest segments are deleted, read or not, and the samples lost
+// are reported.
+//
+// Appends are written without fsync: they survive the process being killed
+// (the kernel has them), and a torn record at the tail after a machine crash
+// is detected by its checksum and cut off at open.
+//
+// Safe for concurrent use by one appender and one reader.
+type diskLog struct {
+	dir     string
+	max     int64
+	segSize int64
+
+	mu      sync.Mutex
+	segs    []*segment // ascending; the last one is written to
+	w       *os.File
+	bw      *bufio.Writer
+	total   int64  // bytes in all segments
+	readPos logPos // next record to hand out
+	commit  logPos // everything before it is acknowledged or dropped
+	r       *os.File
+	rbuf    *bufio.Reader
+	rseg    int // segment r is open on, -1 if none
+	roff    int64
+	unread  int           // samples appended but not yet read
+	notify  chan struct{} // signalled after an append
+	hdrBuf  [recordHeaderLen + recordMetaLen]byte
+	dirty   bool   // commit moved since the last savePosition
+	lastSeq uint64 // highest appendSeq of the records found at open
+}
+
+// openLog opens or creates the log in dir. A truncated or corrupt tail is cut
+// off; an unreadable position file restarts reading at the oldest segment.
+func openLog(dir string, maxBytes int64) (*diskLog, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create queue directory: %w", err)
+	}
+	l := &diskLog{
+		dir:     dir,
+		max:     maxBytes,
+		segSize: min(max(maxBytes/8, minSegmentSize), maxSegmentSize),
+		rseg:    -1,
+		notify:  make(chan struct{}, 1),
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read queue directory: %w", err)
+	}
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), segmentSuffix)
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(name)
+		if err != nil {
+			continue
+		}
+		l.segs = append(l.segs, &segment{n: n})
+	}
+	slices.SortFunc(l.segs, func(a, b *segment) int { return a.n - b.n })
+	l.commit = l.loadPosition()
+	for i, s := range l.segs {
+		if err := l.scan(s, i == len(l.segs)-1); err != nil {
+			return nil, err
+		}
+		l.total += s.size
+	}
+	if len(l.segs) == 0 {
+		l.segs = append(l.segs, &segment{n: 1})
+	}
+	first := l.segs[0]
+	switch s := l.segment(l.commit.seg); {
+	case l.commit.seg < first.n:
+		// The segments it points into were deleted after it was saved.
+		l.commit = logPos{seg: first.n}
+	case s == nil || l.commit.off < 0:
+		// Garbage: start from the oldest segment; sending some records
+		// twice beats losing them.
+		l.commit = logPos{seg: first.n}
+	case l.commit.off > s.size:
+		// The segment's tail was lost (a machine crash before it reached
+		// the disk) after it had been sent.
+		l.commit.off = s.size
+	}
+	if s := l.segment(l.commit.seg); s != nil && l.commit.off > 0 {
+		_, exact, err := l.samplesBefore(s, l.commit.off)
+		if err != nil {
+			return nil, err
+		}
+		if !exact {
+			// Not where a record starts: garbage, as above.
+			l.commit = logPos{seg: first.n}
+		}
+	}
+	// Samples before the committed position count as read.
+	for _, s := range l.segs {
+		switch {
+		case s.n < l.commit.seg:
+			s.read = s.samples
+		case s.n == l.commit.seg:
+			n, _, err := l.samplesBefore(s, l.commit.off)
+			if err != nil {
+				return nil, err
+			}
+			s.read = n
+		}
+		l.unread += s.samples - s.read
+	}
+	l.readPos = l.commit
+	last := l.segs[len(l.segs)-1]
+	l.w, err = os.OpenFile(l.segPath(last.n), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open queue segment: %w", err)
+	}
+	l.bw = bufio.NewWriterSize(l.w, 64<<10)
+	return l, nil
+}
+
+func (l *diskLog) segPath(n int) string {
+	return filepath.Join(l.dir, fmt.Sprintf("%08d%s", n, segmentSuffix))
+}
+
+// scan reads a segment at open to count its bytes and samples. A bad record
+// ends the segment there; in the last segment the bad tail is cut off, in an
+// older one the rest of it is skipped.
+func (l *diskLog) scan(s *segment, last bool) error {
+	f, err := os.Open(l.segPath(s.n))
+	if err != nil {
+		return fmt.Errorf("open queue segment: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 64<<10)
+	var off int64
+	for {
+		rec, n, err := readRecord(br, nil)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && last {
+				if terr := os.Truncate(l.segPath(s.n), off); terr != nil {
+					return fmt.Errorf("cut corrupt queue tail: %w", terr)
+				}
+			}
+			break
+		}
+		off += n
+		s.samples += int(rec.samples)
+		l.lastSeq = max(l.lastSeq, rec.appendSeq)
+	}
+	s.size = off
+	return nil
+}
+
+// samplesBefore counts the samples in the records of s before offset off,
+// and tells whether off is where a record starts (or the end).
+func (l *diskLog) samplesBefore(s *segment, off int64) (samples int, exact bool, err error) {
+	if off == 0 {
+		return 0, true, nil
+	}
+	f, err := os.Open(l.segPath(s.n))
+	if err != nil {
+		return 0, false, fmt.Errorf("open queue segment: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	var pos int64
+	for pos < off {
+		rec, n, err := readRecord(br, nil)
+		if err != nil {
+			break
+		}
+		pos += n
+		samples += int(rec.samples)
+	}
+	return samples, pos == off, nil
+}
+
+// append writes a record. It returns the samples of older records that had to
+// be deleted, unsent, to keep the log within its bound.
+func (l *diskLog) append(r *record) (dropped int, err error) {
+	payload := recordMetaLen + len(r.body)
+	size := int64(recordHeaderLen + payload)
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	last := l.segs[len(l.segs)-1]
+	if last.size > 0 && last.size+size > l.segSize {
+		if err := l.rotateLocked(); err != nil {
+			return 0, err
+		}
+		last = l.segs[len(l.segs)-1]
+	}
+	for l.total+size > l.max && len(l.segs) > 1 {
+		dropped += l.dropOldestLocked()
+	}
+	h := l.hdrBuf[:]
+	binary.LittleEndian.PutUint32(h[0:], uint32(payload))
+	m := h[recordHeaderLen:]
+	m[0] = r.format
+	binary.LittleEndian.PutUint16(m[1:], r.shard)
+	binary.LittleEndian.PutUint16(m[3:], r.shards)
+	binary.LittleEndian.PutUint64(m[5:], r.appendSeq)
+	binary.LittleEndian.PutUint32(m[13:], r.samples)
+	binary.LittleEndian.PutUint32(m[17:], r.histograms)
+	binary.LittleEndian.PutUint64(m[21:], uint64(r.highestT))
+	crc := crc32.Update(crc32.Checksum(m, castagnoli), castagnoli, r.body)
+	binary.LittleEndian.PutUint32(h[4:], crc)
+	if _, err := l.bw.Write(h); err != nil {
+		return dropped, fmt.Errorf("write queue segment: %w", err)
+	}
+	if _, err := l.bw.Write(r.body); err != nil {
+		return dropped, fmt.Errorf("write queue segment: %w", err)
+	}
+	// Hand the record to the kernel now: a kill -9 must not lose it.
+	if err := l.bw.Flush(); err != nil {
+		return dropped, fmt.Errorf("write queue segment: %w", err)
+	}
+	last.size += size
+	last.samples += int(r.samples)
+	l.total += size
+	l.unread += int(r.samples)
+	select {
+	case l.notify <- struct{}{}:
+	default:
+	}
+	return dropped, nil
+}
+
+func (l *diskLog) rotateLocked() error {
+	if err := l.bw.Flush(); err != nil {
+		return fmt.Errorf("write queue segment: %w", err)
+	}
+	// A full segment is synced once: it is what a machine crash would
+	// otherwise lose.
+	if err := l.w.Sync(); err != nil {
+		return fmt.Errorf("sync queue segment: %w", err)
+	}
+	if err := l.w.Close(); err != nil {
+		return fmt.Errorf("close queue segment: %w", err)
+	}
+	n := l.segs[len(l.segs)-1].n + 1
+	w, err := os.OpenFile(l.segPath(n), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("create queue segment: %w", err)
+	}
+	l.w = w
+	l.bw.Reset(w)
+	l.segs = append(l.segs, &segment{n: n})
+	return nil
+}
+
+// dropOldestLocked deletes the oldest segment and returns its unread samples.
+func (l *diskLog) dropOldestLocked() int {
+	s := l.segs[0]
+	l.segs = l.segs[1:]
+	_ = os.Remove(l.segPath(s.n))
+	l.total -= s.size
+	lost := s.samples - s.read
+	l.unread -= lost
+	next := logPos{seg: l.segs[0].n}
+	if l.readPos.less(next) {
+		l.readPos = next
+	}
+	if l.commit.less(next) {
+		l.commit = next
+		l.dirty = true
+	}
+	if l.rseg == s.n {
+		l.closeReaderLocked()
+	}
+	return lost
+}
+
+func (l *diskLog) closeReaderLocked() {
+	if l.r != nil {
+		_ = l.r.Close()
+	}
+	l.r, l.rseg = nil, -1
+}
+
+// next returns the next unread record and the position after it, or ok false
+// when everything appended has been read. The record's body is its own.
+func (l *diskLog) next() (r *record, end logPos, ok bool, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		s := l.segment(l.readPos.seg)
+		if s == nil {
+			return nil, logPos{}, false, nil
+		}
+		if l.readPos.off >= s.size {
+			if s == l.segs[len(l.segs)-1] {
+				return nil, logPos{}, false, nil
+			}
+			l.readPos = logPos{seg: l.readPos.seg + 1}
+			continue
+		}
+		if l.rseg != s.n || l.roff != l.readPos.off {
+			if err := l.openReaderLocked(s.n, l.readPos.off); err != nil {
+				return nil, logPos{}, false, err
+			}
+		}
+		if s == l.segs[len(l.segs)-1] {
+			if err := l.bw.Flush(); err != nil {
+				return nil, logPos{}, false, fmt.Errorf("write queue segment: %w", err)
+			}
+		}
+		rec, n, err := readRecord(l.rbuf, nil)
+		if err != nil {
+			// Cannot happen for records this process wrote, unless the
+			// disk fails: skip the rest of the segment, and forget its
+			// samples, or Pending would never reach 0. New records go to a
+			// new segment, beyond the bad bytes.
+			l.closeReaderLocked()
+			if s == l.segs[len(l.segs)-1] {
+				if err := l.rotateLocked(); err != nil {
+					return nil, logPos{}, false, err
+				}
+			}
+			l.unread -= s.samples - s.read
+			s.samples = s.read
+			l.total -= s.size - l.readPos.off
+			s.size = l.readPos.off
+			continue
+		}
+		l.roff += n
+		l.readPos.off += n
+		s.read += int(rec.samples)
+		l.unread -= int(rec.samples)
+		return rec, l.readPos, true, nil
+	}
+}
+
+func (l *diskLog) openReaderLocked(n int, off int64) error {
+	l.closeReaderLocked()
+	f, err := os.Open(l.segPath(n))
+	if err != nil {
+		return fmt.Errorf("open queue segment: %w", err)
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		f.Close()
+		return fmt.Errorf("seek queue segment: %w", err)
+	}
+	l.r, l.rseg, l.roff = f, n, off
+	if l.rbuf == nil {
+		l.rbuf = bufio.NewReaderSize(f, 256<<10)
+	} else {
+		l.rbuf.Reset(f)
+	}
+	return nil
+}
+
+func (l *diskLog) segment(n int) *segment {
+	i, ok := slices.BinarySearchFunc(l.segs, n, func(s *segment, n int) int { return s.n - n })
+	if !ok {
+		return nil
+	}
+	return l.segs[i]
+}
+
+// commitTo marks everything before pos as done and deletes segments wholly
+// behind it. The position file is written by savePosition.
+func (l *diskLog) commitTo(pos logPos) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.commit.less(pos) {
+		return
+	}
+	l.commit = pos
+	l.dirty = true
+	for len(l.segs) > 1 && l.segs[0].n < pos.seg {
+		s := l.segs[0]
+		if l.rseg == s.n {
+			l.closeReaderLocked()
+		}
+		_ = os.Remove(l.segPath(s.n))
+		l.total -= s.size
+		l.segs = l.segs[1:]
+	}
+}
+
+// rewind makes the next read start again at the committed position: records
+// read but not acknowledged are read again.
+func (l *diskLog) rewind() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.segs {
+		switch {
+		case s.n < l.commit.seg:
+		case s.n == l.commit.seg:
+			// Recount from the file: cheap, and only on reshard/restart.
+			n, _, err := l.samplesBefore(s, l.commit.off)
+			if err == nil {
+				l.unread += s.read - n
+				s.read = n
+			}
+		default:
+			l.unread += s.read
+			s.read = 0
+		}
+	}
+	l.readPos = l.commit
+	l.closeReaderLocked()
+}
+
+// pending returns the samples appended and not yet read.
+func (l *diskLog) pendingUnread() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.unread
+}
+
+// size returns the bytes the log holds on disk.
+func (l *diskLog) size() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total
+}
+
+// savePosition persists the committed position if it moved: write a temporary
+// file, sync it, rename it over the old one.
+func (l *diskLog) savePosition() error {
+	l.mu.Lock()
+	if !l.dirty {
+		l.mu.Unlock()
+		return nil
+	}
+	pos := l.commit
+	l.dirty = false
+	l.mu.Unlock()
+	err := l.writePosition(pos)
+	if err != nil {
+		l.mu.Lock()
+		l.dirty = true // try again next time
+		l.mu.Unlock()
+	}
+	return err
+}
+
+func (l *diskLog) writePosition(pos logPos) error {
+
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[0:], uint64(pos.seg))
+	binary.LittleEndian.PutUint64(b[8:], uint64(pos.off))
+	tmp := filepath.Join(l.dir, positionFile+".tmp")
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("save queue position: %w", err)
+	}
+	_, werr := f.Write(b[:])
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		return fmt.Errorf("save queue position: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(l.dir, positionFile)); err != nil {
+		return fmt.Errorf("save queue position: %w", err)
+	}
+	return nil
+}
+
+func (l *diskLog) loadPosition() logPos {
+	b, err := os.ReadFile(filepath.Join(l.dir, positionFile))
+	if err != nil || len(b) != 16 {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			// Unreadable: start from the oldest segment; sending some
+			// records twice beats losing them.
+			return logPos{}
+		}
+		return logPos{}
+	}
+	return logPos{seg: int(binary.LittleEndian.Uint64(b[0:])), off: int64(binary.LittleEndian.Uint64(b[8:]))}
+}
+
+// close flushes, saves the position and closes the files.
+func (l *diskLog) close() error {
+	perr := l.savePosition()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closeReaderLocked()
+	ferr := l.bw.Flush()
+	cerr := l.w.Close()
+	return errors.Join(perr, ferr, cerr)
+}
+
+// readRecord reads one record. It returns io.EOF at a clean end and another
+// error for a truncated or corrupt record, and the bytes it consumed.
+func readRecord(br *bufio.Reader, _ []byte) (*record, int64, error) {
+	var h [recordHeaderLen]byte
+	if _, err := io.ReadFull(br, h[:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, 0, io.EOF
+		}
+		return nil, 0, fmt.Errorf("truncated record header: %w", err)
+	}
+	n := binary.LittleEndian.Uint32(h[0:])
+	if n < recordMetaLen || n > maxRecordLen {
+		return nil, 0, fmt.Errorf("bad record length %d", n)
+	}
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(br, payload); err != nil {
+		return nil, 0, fmt.Errorf("truncated record: %w", err)
+	}
+	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(h[4:]) {
+		return nil, 0, errors.New("record checksum mismatch")
+	}
+	m := payload
+	r := &record{
+		format:     m[0],
+		shard:      binary.LittleEndian.Uint16(m[1:]),
+		shards:     binary.LittleEndian.Uint16(m[3:]),
+		appendSeq:  binary.LittleEndian.Uint64(m[5:]),
+		samples:    binary.LittleEndian.Uint32(m[13:]),
+		histograms: binary.LittleEndian.Uint32(m[17:]),
+		highestT:   int64(binary.LittleEndian.Uint64(m[21:])),
+		body:       payload[recordMetaLen:],
+	}
+	return r, int64(recordHeaderLen) + int64(n), nil
+}
