@@ -39,11 +39,6 @@ type scrapeCache struct {
 	// comparing a key with the entry at the same place is cheaper than a
 	// map lookup. shift realigns the two after an insertion or removal.
 	order, nextOrder []*cacheEntry
-
-	// groupsGen identifies the set of grouping keys (and contentGen also
-	// their push times) of the last scrape; attributions made under other
-	// ones are redone.
-	groupsGen, contentGen uint64
 }
 
 type cacheEntry struct {
