@@ -80,6 +80,9 @@ type Options struct {
 	Registerer            prometheus.Registerer
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
+	// StatePath is the file the series state is kept in across restarts;
+	// none if empty.
+	StatePath string
 }
 
 // Bridge runs cycles. Create it with New.
@@ -94,6 +97,8 @@ type Bridge struct {
 	// seen is, per gateway, its start time and groups at the last
 	// successful scrape, to tell groups lost in a restart.
 	seen []gatewaySeen
+	// nextSave is when the state may be saved again.
+	nextSave time.Time
 }
 
 // New validates the options and returns a Bridge.
@@ -116,13 +121,27 @@ func New(o Options) (*Bridge, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Bridge{
+	b := &Bridge{
 		o:       o,
 		m:       newMetrics(o.Registerer),
 		state:   newSeriesState(),
 		failing: make([]bool, len(o.Gateways)),
 		seen:    make([]gatewaySeen, len(o.Gateways)),
-	}, nil
+	}
+	if o.StatePath != "" {
+		st, last, err := loadState(o.StatePath)
+		switch {
+		case err != nil:
+			// A damaged state costs staleness markers for what vanished
+			// meanwhile, never the bridge.
+			b.m.stateLoadFailures.Inc()
+			o.Logger.Error("state unreadable, starting without it", "path", o.StatePath, "err", err)
+		case st.len() > 0:
+			b.state = st
+			o.Logger.Info("state loaded", "series", st.len(), "last_cycle", last)
+		}
+	}
+	return b, nil
 }
 
 // Ready tells whether a complete cycle has been handed to the senders.
@@ -133,6 +152,7 @@ func (b *Bridge) Ready() bool { return b.ready.Load() }
 func (b *Bridge) Run(ctx context.Context) error {
 	t := time.NewTicker(b.o.Interval)
 	defer t.Stop()
+	defer b.saveState(b.o.Now(), true)
 	for {
 		b.Cycle(ctx)
 		select {
@@ -141,6 +161,23 @@ func (b *Bridge) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// saveState writes the series state, unless saving it took so long last
+// time that doing it again now would spend more than a tenth of the time
+// on it (large states save every few cycles; force saves anyway).
+func (b *Bridge) saveState(now time.Time, force bool) {
+	if b.o.StatePath == "" || (!force && now.Before(b.nextSave)) {
+		return
+	}
+	start := time.Now()
+	if err := saveState(b.o.StatePath, b.state, now); err != nil {
+		b.o.Logger.Error("save state", "err", err)
+		return
+	}
+	took := time.Since(start)
+	b.nextSave = now.Add(10 * took)
+	b.m.stateSaveDuration.Observe(took.Seconds())
 }
 
 // scrapeResult is one gateway's outcome in a cycle.
@@ -196,6 +233,9 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 		stale = b.state.advance(series, nil)
 	}
 	b.send(now, series, stale)
+	if complete && b.state.changed {
+		b.saveState(now, false)
+	}
 
 	b.m.cycles.Inc()
 	b.m.cycleDuration.Observe(b.o.Now().Sub(now).Seconds())

@@ -8,17 +8,19 @@ import (
 // metrics are the bridge's self-metrics about cycles and scrapes. The
 // gateway label is the gateway's configured name, never its URL.
 type metrics struct {
-	cycles         prometheus.Counter
-	cycleDuration  prometheus.Histogram
-	lastComplete   prometheus.Gauge
-	groups         prometheus.Gauge
-	series         prometheus.Gauge
-	staleMarkers   prometheus.Counter
-	scrapes        *prometheus.CounterVec
-	scrapeFailures *prometheus.CounterVec
-	scrapeDuration *prometheus.HistogramVec
-	groupsLost     *prometheus.CounterVec
-	groupsDeleted  prometheus.Counter
+	cycles            prometheus.Counter
+	cycleDuration     prometheus.Histogram
+	lastComplete      prometheus.Gauge
+	groups            prometheus.Gauge
+	series            prometheus.Gauge
+	staleMarkers      prometheus.Counter
+	scrapes           *prometheus.CounterVec
+	scrapeFailures    *prometheus.CounterVec
+	scrapeDuration    *prometheus.HistogramVec
+	groupsLost        *prometheus.CounterVec
+	groupsDeleted     prometheus.Counter
+	stateLoadFailures prometheus.Counter
+	stateSaveDuration prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -66,6 +68,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "pushgateway_bridge_groups_lost_total",
 			Help: "Groups a Pushgateway lost in a restart: its start time changed and they vanished.",
 		}, []string{"gateway"}),
+		stateLoadFailures: f.NewCounter(prometheus.CounterOpts{
+			Name: "pushgateway_bridge_state_load_failures_total",
+			Help: "State files found unreadable at start; the bridge started without them.",
+		}),
+		stateSaveDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "pushgateway_bridge_state_save_duration_seconds",
+			Help:    "Time writing the series state to --storage.path took.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
+		}),
 		groupsDeleted: f.NewCounter(prometheus.CounterOpts{
 			Name: "pushgateway_bridge_groups_deleted_total",
 			Help: "Expired groups deleted from the Pushgateway under a rule with delete_expired.",

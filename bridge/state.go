@@ -17,8 +17,11 @@ import (
 //
 // It is not safe for concurrent use; the loop owns it.
 type seriesState struct {
-	cycle  uint64
-	byHash map[uint64]stateEntry
+	cycle uint64
+	// changed tells whether the last advance added or removed a series:
+	// whether the state needs saving.
+	changed bool
+	byHash  map[uint64]stateEntry
 	// collisions holds the rare second label set of an already taken hash,
 	// keyed by its string form.
 	collisions map[string]stateEntry
@@ -37,12 +40,18 @@ func newSeriesState() *seriesState {
 // stale the labels of every series of the previous one that is not in it.
 func (s *seriesState) advance(series []pushgateway.Series, stale []labels.Labels) []labels.Labels {
 	s.cycle++
+	before := len(stale)
+	known := 0
 	for i := range series {
 		ls := series[i].Labels
 		h := ls.Hash()
-		if e, ok := s.byHash[h]; ok && !labels.Equal(e.labels, ls) {
+		e, ok := s.byHash[h]
+		if ok && !labels.Equal(e.labels, ls) {
 			s.collisions[ls.String()] = stateEntry{labels: ls, cycle: s.cycle}
 			continue
+		}
+		if ok {
+			known++
 		}
 		s.byHash[h] = stateEntry{labels: ls, cycle: s.cycle}
 	}
@@ -62,5 +71,22 @@ func (s *seriesState) advance(series []pushgateway.Series, stale []labels.Labels
 		}
 		delete(s.collisions, k)
 	}
+	s.changed = len(stale) > before || known+len(s.collisions) != len(series)
 	return stale
 }
+
+// load fills an empty state with series sent before a restart. They count
+// as sent by the cycle before the next one.
+func (s *seriesState) load(series []labels.Labels) {
+	for _, ls := range series {
+		h := ls.Hash()
+		if e, ok := s.byHash[h]; ok && !labels.Equal(e.labels, ls) {
+			s.collisions[ls.String()] = stateEntry{labels: ls, cycle: s.cycle}
+			continue
+		}
+		s.byHash[h] = stateEntry{labels: ls, cycle: s.cycle}
+	}
+}
+
+// len is the number of series the state holds.
+func (s *seriesState) len() int { return len(s.byHash) + len(s.collisions) }

@@ -1,0 +1,155 @@
+package bridge
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// The state file keeps the series the last complete cycle sent, so that a
+// bridge restarted after a crash still writes staleness markers for what
+// vanished while it was down. Format, all integers unsigned varints unless
+// said otherwise:
+//
+//	"pushgateway-bridge state 1\n"
+//	cycle time in milliseconds (zigzag varint), number of series
+//	per series: number of labels, then per label: len, name, len, value
+//	CRC32-C of everything before, 4 bytes little endian
+//
+// It is written to a temporary file, synced and renamed over the old one,
+// so a crash leaves either the old or the new state, never a mix.
+const stateMagic = "pushgateway-bridge state 1\n"
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// saveState writes the series of s and the cycle time to path.
+func saveState(path string, s *seriesState, cycle time.Time) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	crc := crc32.New(castagnoli)
+	w := bufio.NewWriterSize(io.MultiWriter(f, crc), 1<<20)
+	var buf [binary.MaxVarintLen64]byte
+	uvarint := func(v uint64) { _, _ = w.Write(buf[:binary.PutUvarint(buf[:], v)]) }
+	str := func(v string) { uvarint(uint64(len(v))); _, _ = w.WriteString(v) }
+
+	_, _ = w.WriteString(stateMagic)
+	_, _ = w.Write(buf[:binary.PutVarint(buf[:], cycle.UnixMilli())])
+	uvarint(uint64(len(s.byHash) + len(s.collisions)))
+	write := func(ls labels.Labels) {
+		uvarint(uint64(ls.Len()))
+		ls.Range(func(l labels.Label) { str(l.Name); str(l.Value) })
+	}
+	for _, e := range s.byHash {
+		write(e.labels)
+	}
+	for _, e := range s.collisions {
+		write(e.labels)
+	}
+	err = w.Flush()
+	if err == nil {
+		_, err = f.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32()))
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("save state: %w", err)
+	}
+	// Make the rename itself durable.
+	if d, derr := os.Open(filepath.Dir(path)); derr == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
+
+// loadState reads a state file into a new series state. A missing file is
+// no error: the state is empty. Any damage is an error; the caller starts
+// fresh.
+func loadState(path string) (*seriesState, time.Time, error) {
+	s := newSeriesState()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, time.Time{}, nil
+	}
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("load state: %w", err)
+	}
+	if len(b) < len(stateMagic)+4 || string(b[:len(stateMagic)]) != stateMagic {
+		return nil, time.Time{}, errors.New("load state: not a state file")
+	}
+	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
+	if crc32.Checksum(body, castagnoli) != sum {
+		return nil, time.Time{}, errors.New("load state: checksum mismatch (truncated or corrupt)")
+	}
+	r := body[len(stateMagic):]
+	bad := errors.New("load state: malformed")
+	uvarint := func() (uint64, bool) {
+		v, n := binary.Uvarint(r)
+		if n <= 0 {
+			return 0, false
+		}
+		r = r[n:]
+		return v, true
+	}
+	str := func() (string, bool) {
+		n, ok := uvarint()
+		if !ok || n > uint64(len(r)) {
+			return "", false
+		}
+		v := string(r[:n])
+		r = r[n:]
+		return v, true
+	}
+	ms, n := binary.Varint(r)
+	if n <= 0 {
+		return nil, time.Time{}, bad
+	}
+	r = r[n:]
+	count, ok := uvarint()
+	if !ok || count > uint64(len(r)) {
+		return nil, time.Time{}, bad
+	}
+	var lb labels.ScratchBuilder
+	series := make([]labels.Labels, 0, count)
+	for range count {
+		nl, ok := uvarint()
+		if !ok || nl > uint64(len(r)) {
+			return nil, time.Time{}, bad
+		}
+		lb.Reset()
+		for range nl {
+			name, ok1 := str()
+			value, ok2 := str()
+			if !ok1 || !ok2 {
+				return nil, time.Time{}, bad
+			}
+			lb.Add(name, value)
+		}
+		lb.Sort()
+		series = append(series, lb.Labels())
+	}
+	if len(r) != 0 {
+		return nil, time.Time{}, bad
+	}
+	s.load(series)
+	return s, time.UnixMilli(ms), nil
+}

@@ -1,0 +1,120 @@
+package bridge
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
+)
+
+func TestStateRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state")
+	s := newSeriesState()
+	s.advance([]pushgateway.Series{
+		series("a", 1, "job", "x"),
+		series("b", 1, "job", "x", "path", "/var/tmp", "empty_looking", " "),
+	}, nil)
+	at := time.UnixMilli(1_795_600_000_123)
+	if err := saveState(path, s, at); err != nil {
+		t.Fatal(err)
+	}
+	got, gotAt, err := loadState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !gotAt.Equal(at) || got.len() != 2 {
+		t.Fatalf("loaded %d series at %v, want 2 at %v", got.len(), gotAt, at)
+	}
+	// What was loaded diffs against the next cycle as if it had been sent.
+	stale := got.advance([]pushgateway.Series{series("a", 1, "job", "x")}, nil)
+	if len(stale) != 1 || stale[0].Get("__name__") != "b" {
+		t.Errorf("stale after load = %v, want b", stale)
+	}
+}
+
+func TestStateDamaged(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	s := newSeriesState()
+	s.advance([]pushgateway.Series{series("a", 1, "job", "x")}, nil)
+	if err := saveState(good, s, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(good)
+	flipped := append([]byte(nil), b...)
+	flipped[len(stateMagic)+3] ^= 0xff
+	for name, content := range map[string][]byte{
+		"truncated": b[:len(b)/2],
+		"flipped":   flipped,
+		"empty":     {},
+		"garbage":   []byte("not a state file at all, longer than the magic string"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name)
+			if err := os.WriteFile(path, content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := loadState(path); err == nil {
+				t.Fatal("damaged state loaded without error")
+			}
+		})
+	}
+	if st, _, err := loadState(filepath.Join(dir, "missing")); err != nil || st.len() != 0 {
+		t.Errorf("missing state: %v, %d series; want empty, no error", err, st.len())
+	}
+}
+
+// TestStateAcrossRestart: a group deleted while the bridge was down gets its
+// staleness markers in the first cycle after the restart; a corrupt state
+// costs only those.
+func TestStateAcrossRestart(t *testing.T) {
+	pt := float64(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC).Unix())
+	a := group(pt, []pushgateway.Series{series("done", 1, "job", "a")}, "job", "a")
+	b := group(pt, []pushgateway.Series{series("bytes", 5, "job", "b")}, "job", "b")
+	path := filepath.Join(t.TempDir(), "state")
+	start := func(script ...func() (*pushgateway.Snapshot, error)) (*Bridge, *recorder) {
+		rec := &recorder{}
+		br, err := New(Options{
+			Gateways:  []Gateway{{Name: "pgw", Source: &fakeSource{script: script}}},
+			Interval:  time.Second,
+			Senders:   []Sender{rec},
+			StatePath: path,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return br, rec
+	}
+	first, _ := start(snap(a, b))
+	first.Cycle(context.Background()) // saved: the set changed
+
+	// "kill -9": no shutdown save; b is deleted meanwhile.
+	second, rec := start(snap(a))
+	second.Cycle(context.Background())
+	got := lines(rec.cycles[0])
+	for _, want := range []string{`bytes{job="b"} stale`, `up{job="b"} stale`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("first cycle after restart lacks %s:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, `done{job="a"} stale`) {
+		t.Errorf("a survived but was marked stale:\n%s", got)
+	}
+
+	if err := os.WriteFile(path, []byte("corrupt"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	third, rec := start(snap(a))
+	if ok := third.Cycle(context.Background()); !ok || !strings.Contains(lines(rec.cycles[0]), `done{job="a"} 1`) {
+		t.Errorf("with a corrupt state the bridge must still forward:\n%s", lines(rec.cycles[0]))
+	}
+	if got := testutil.ToFloat64(third.m.stateLoadFailures); got != 1 {
+		t.Errorf("state load failures = %v, want 1", got)
+	}
+}
