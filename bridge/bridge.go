@@ -99,6 +99,8 @@ type Bridge struct {
 	seen []gatewaySeen
 	// nextSave is when the state may be saved again.
 	nextSave time.Time
+	// synth holds the rules in force; a reload swaps them between cycles.
+	synth atomic.Pointer[synth.Options]
 }
 
 // New validates the options and returns a Bridge.
@@ -128,6 +130,7 @@ func New(o Options) (*Bridge, error) {
 		failing: make([]bool, len(o.Gateways)),
 		seen:    make([]gatewaySeen, len(o.Gateways)),
 	}
+	b.synth.Store(&o.Synth)
 	if o.StatePath != "" {
 		st, last, err := loadState(o.StatePath)
 		switch {
@@ -143,6 +146,10 @@ func New(o Options) (*Bridge, error) {
 	}
 	return b, nil
 }
+
+// SetSynthOptions replaces the rules and expected groups from the next
+// cycle on. Safe to call while Run runs.
+func (b *Bridge) SetSynthOptions(o synth.Options) { b.synth.Store(&o) }
 
 // Ready tells whether a complete cycle has been handed to the senders.
 func (b *Bridge) Ready() bool { return b.ready.Load() }
@@ -214,13 +221,14 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 			}
 		}
 	}
-	b.verdicts = synth.Judge(b.verdicts[:0], in, now, b.o.Synth)
+	so := *b.synth.Load()
+	b.verdicts = synth.Judge(b.verdicts[:0], in, now, so)
 	for i := range b.verdicts {
 		if v := &b.verdicts[i]; v.ForwardPushed() {
 			series = append(series, v.Group.Series...)
 		}
 	}
-	series = synth.AppendSeries(series, in.Gateways, b.verdicts, b.o.Synth)
+	series = synth.AppendSeries(series, in.Gateways, b.verdicts, so)
 	if complete {
 		for i, r := range results {
 			b.detectLost(i, r.snap)

@@ -37,7 +37,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -47,6 +49,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
@@ -55,6 +58,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	webflag "github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	"go.yaml.in/yaml/v2"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/bridge"
 	"github.com/pushgateway-bridge/pushgateway-bridge/config"
@@ -84,6 +88,7 @@ type flags struct {
 	timeoutSet        bool
 	upMetric          string
 	configFile        string
+	enableLifecycle   bool
 	web               *web.FlagConfig
 	log               promslog.Config
 }
@@ -106,7 +111,8 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("scrape.interval", "How often to scrape the Pushgateway and send.").Default("15s").DurationVar(&f.interval)
 	app.Flag("scrape.timeout", "Timeout of one scrape; at most the interval.").Default("10s").IsSetByUser(&f.timeoutSet).DurationVar(&f.timeout)
 	app.Flag("synth.up-metric-name", "Name of the synthesized per-group up series.").Default(synth.DefaultUpMetric).StringVar(&f.upMetric)
-	app.Flag("config.file", "Path of the YAML configuration file.").StringVar(&f.configFile)
+	app.Flag("config.file", "Path of the YAML configuration file. Reloaded on SIGHUP (and POST /-/reload with --web.enable-lifecycle): group_rules and expected_groups take effect at the next cycle; other changes need a restart.").StringVar(&f.configFile)
+	app.Flag("web.enable-lifecycle", "Enable reloading the configuration via HTTP POST /-/reload.").BoolVar(&f.enableLifecycle)
 	f.web = webflag.AddFlags(app, ":9098")
 	promslogflag.AddFlags(app, &f.log)
 
@@ -119,7 +125,8 @@ func parseFlags(args []string) (*flags, error) {
 // settings is everything the flags and the file say, validated.
 type settings struct {
 	*flags
-	cfg *config.Config
+	// fileCfg is --config.file as loaded; cfg adds --remote-write.url.
+	fileCfg, cfg *config.Config
 }
 
 func validate(f *flags) (*settings, error) {
@@ -143,14 +150,17 @@ func validate(f *flags) (*settings, error) {
 	if f.queueMaxBytes < 1<<20 {
 		return nil, fmt.Errorf("--storage.queue-max-bytes %s is below 1MiB", f.queueMaxBytes)
 	}
-	s := &settings{flags: f, cfg: &config.Config{}}
+	s := &settings{flags: f, fileCfg: &config.Config{}}
 	if f.configFile != "" {
 		c, err := config.Load(f.configFile)
 		if err != nil {
 			return nil, err
 		}
-		s.cfg = c
+		s.fileCfg = c
 	}
+	cfg := *s.fileCfg
+	cfg.RemoteWrite = slices.Clone(cfg.RemoteWrite)
+	s.cfg = &cfg
 	if f.remoteWriteURL != nil {
 		rw := config.DefaultRemoteWriteConfig()
 		rw.URL = &commoncfg.URL{URL: f.remoteWriteURL}
@@ -232,20 +242,32 @@ func serve(s *settings, logger *slog.Logger) error {
 		Interval:              s.interval,
 		Timeout:               s.timeout,
 		ForwardGatewayMetrics: s.forwardOwn,
-		Synth: synth.Options{
-			UpMetric: s.upMetric,
-			Rules:    s.cfg.SynthRules(),
-			Expected: s.cfg.ExpectedGroups,
-		},
-		Senders:    senders,
-		Logger:     logger.With("component", "bridge"),
-		Registerer: reg,
+		Synth:                 synthOptions(s.cfg, s.upMetric),
+		Senders:               senders,
+		Logger:                logger.With("component", "bridge"),
+		Registerer:            reg,
 	})
 	if err != nil {
 		return err
 	}
 
+	rl := &reloader{file: s.configFile, running: s.fileCfg, br: br, upMetric: s.upMetric, logger: logger, m: newReloadMetrics(reg)}
 	var g run.Group
+	{
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		cancel := make(chan struct{})
+		g.Add(func() error {
+			for {
+				select {
+				case <-hup:
+					_ = rl.reload()
+				case <-cancel:
+					return nil
+				}
+			}
+		}, func(error) { close(cancel) })
+	}
 	{
 		term := make(chan os.Signal, 1)
 		signal.Notify(term, os.Interrupt, syscall.SIGTERM)
@@ -288,7 +310,15 @@ func serve(s *settings, logger *slog.Logger) error {
 		})
 	}
 	{
-		srv := &http.Server{Handler: handler(reg, br), ReadHeaderTimeout: 10 * time.Second}
+		h := handler(reg, br)
+		if s.enableLifecycle {
+			h.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
+				if err := rl.reload(); err != nil {
+					http.Error(w, err.Error(), http.StatusInternalServerError)
+				}
+			})
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		g.Add(func() error {
 			if err := web.ListenAndServe(srv, s.web, logger); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("web server: %w", err)
@@ -302,6 +332,82 @@ func serve(s *settings, logger *slog.Logger) error {
 	}
 	logger.Info("starting", "version", version.Info(), "pushgateway", s.pushgatewayURL.Redacted(), "interval", s.interval)
 	return g.Run()
+}
+
+func synthOptions(c *config.Config, upMetric string) synth.Options {
+	return synth.Options{UpMetric: upMetric, Rules: c.SynthRules(), Expected: c.ExpectedGroups}
+}
+
+// reloader reloads --config.file: rules and expected groups are swapped in
+// for the next cycle; a bad file keeps the running configuration.
+type reloader struct {
+	mu       sync.Mutex
+	file     string
+	running  *config.Config
+	br       *bridge.Bridge
+	upMetric string
+	logger   *slog.Logger
+	m        reloadMetrics
+}
+
+type reloadMetrics struct {
+	success   prometheus.Gauge
+	timestamp prometheus.Gauge
+}
+
+func newReloadMetrics(reg prometheus.Registerer) reloadMetrics {
+	f := promauto.With(reg)
+	m := reloadMetrics{
+		success: f.NewGauge(prometheus.GaugeOpts{
+			Name: "pushgateway_bridge_config_last_reload_successful",
+			Help: "Whether the last configuration reload attempt succeeded.",
+		}),
+		timestamp: f.NewGauge(prometheus.GaugeOpts{
+			Name: "pushgateway_bridge_config_last_reload_success_timestamp_seconds",
+			Help: "Time of the last successful configuration reload (or of the start).",
+		}),
+	}
+	m.success.Set(1)
+	m.timestamp.SetToCurrentTime()
+	return m
+}
+
+func (r *reloader) reload() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.file == "" {
+		r.logger.Info("reload requested without --config.file: nothing to reload")
+		return nil
+	}
+	c, err := config.Load(r.file)
+	if err != nil {
+		r.m.success.Set(0)
+		r.logger.Error("reload failed, keeping the running configuration", "err", err)
+		return err
+	}
+	if !sameDelivery(r.running, c) {
+		r.logger.Warn("remote_write or global changed in the configuration file: restart to apply them; group_rules and expected_groups are applied")
+	}
+	r.br.SetSynthOptions(synthOptions(c, r.upMetric))
+	r.running.GroupRules, r.running.ExpectedGroups = c.GroupRules, c.ExpectedGroups
+	r.m.success.Set(1)
+	r.m.timestamp.SetToCurrentTime()
+	r.logger.Info("configuration reloaded", "group_rules", len(c.GroupRules), "expected_groups", len(c.ExpectedGroups))
+	return nil
+}
+
+// sameDelivery tells whether two configurations agree on what only a
+// restart applies.
+func sameDelivery(a, b *config.Config) bool {
+	ya, erra := yaml.Marshal(struct {
+		G  config.GlobalConfig        `yaml:"global"`
+		RW []config.RemoteWriteConfig `yaml:"remote_write"`
+	}{a.Global, a.RemoteWrite})
+	yb, errb := yaml.Marshal(struct {
+		G  config.GlobalConfig        `yaml:"global"`
+		RW []config.RemoteWriteConfig `yaml:"remote_write"`
+	}{b.Global, b.RemoteWrite})
+	return erra == nil && errb == nil && string(ya) == string(yb)
 }
 
 // newQueue builds the queue of one endpoint from its configuration.
@@ -370,7 +476,7 @@ func lockStorage(dir string) (unlock func(), err error) {
 	return func() { f.Close() }, nil
 }
 
-func handler(reg *prometheus.Registry, br *bridge.Bridge) http.Handler {
+func handler(reg *prometheus.Registry, br *bridge.Bridge) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	// Profiles, as Prometheus serves them.
