@@ -244,6 +244,7 @@ func serve(s *settings, logger *slog.Logger) error {
 		ForwardGatewayMetrics: s.forwardOwn,
 		Synth:                 synthOptions(s.cfg, s.upMetric),
 		Senders:               senders,
+		StatePath:             filepath.Join(s.storagePath, "state"),
 		Logger:                logger.With("component", "bridge"),
 		Registerer:            reg,
 	})
