@@ -2,7 +2,10 @@ package bridge
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 
@@ -36,4 +39,31 @@ func BenchmarkStalenessDiff(b *testing.B) {
 		}
 		stale = st.advance(cur, stale[:0])
 	}
+}
+
+// BenchmarkStateSave1M saves the state of 1,000,000 series of realistic
+// shape (name, job, instance, two more labels) and reports the file size.
+func BenchmarkStateSave1M(b *testing.B) {
+	const n = 1_000_000
+	s := newSeriesState()
+	series := make([]pushgateway.Series, 0, n)
+	for i := range n {
+		series = append(series, pushgateway.Series{Labels: labels.FromStrings("__name__", fmt.Sprintf("batch_metric_%d", i%50),
+			"instance", fmt.Sprintf("host-%d", i/100), "job", fmt.Sprintf("nightly_job_%d", i%20),
+			"shard", fmt.Sprint(i%4), "table", fmt.Sprintf("t%d", i%100))})
+	}
+	s.advance(series, nil)
+	path := filepath.Join(b.TempDir(), "state")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := saveState(path, s, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(fi.Size()), "file-bytes")
+	b.ReportMetric(float64(fi.Size())/n, "bytes/series")
 }
