@@ -101,6 +101,10 @@ type Bridge struct {
 	nextSave time.Time
 	// synth holds the rules in force; a reload swaps them between cycles.
 	synth atomic.Pointer[synth.Options]
+	// status is what the last cycle found.
+	status atomic.Pointer[Status]
+	// lostGroups counts, per gateway, groups lost in its restarts.
+	lostGroups []int
 }
 
 // New validates the options and returns a Bridge.
@@ -129,6 +133,8 @@ func New(o Options) (*Bridge, error) {
 		state:   newSeriesState(),
 		failing: make([]bool, len(o.Gateways)),
 		seen:    make([]gatewaySeen, len(o.Gateways)),
+
+		lostGroups: make([]int, len(o.Gateways)),
 	}
 	b.synth.Store(&o.Synth)
 	if o.StatePath != "" {
@@ -191,6 +197,7 @@ func (b *Bridge) saveState(now time.Time, force bool) {
 type scrapeResult struct {
 	snap *pushgateway.Snapshot
 	err  error
+	took time.Duration
 }
 
 // Cycle runs one cycle now and reports whether it was complete.
@@ -235,6 +242,7 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 		}
 		b.deleteExpired(ctx)
 	}
+	b.recordStatus(now, complete, results)
 
 	var stale []labels.Labels
 	if complete {
@@ -267,8 +275,9 @@ func (b *Bridge) scrape(ctx context.Context) []scrapeResult {
 			defer cancel()
 			start := b.o.Now()
 			snap, err := gw.Source.Scrape(sctx)
-			b.m.scrapeDuration.WithLabelValues(gw.Name).Observe(b.o.Now().Sub(start).Seconds())
-			results[i] = scrapeResult{snap: snap, err: err}
+			took := b.o.Now().Sub(start)
+			b.m.scrapeDuration.WithLabelValues(gw.Name).Observe(took.Seconds())
+			results[i] = scrapeResult{snap: snap, err: err, took: took}
 		})
 	}
 	wg.Wait()
@@ -311,6 +320,7 @@ func (b *Bridge) detectLost(i int, snap *pushgateway.Snapshot) {
 		return
 	}
 	b.m.groupsLost.WithLabelValues(name).Add(float64(len(lost)))
+	b.lostGroups[i] += len(lost)
 	slices.Sort(lost)
 	if len(lost) > maxLostLogged {
 		lost = append(lost[:maxLostLogged], "...")

@@ -233,3 +233,44 @@ func TestRuleCycles(t *testing.T) {
 	}
 	golden(t, "rule_cycles.golden", got.String())
 }
+
+func TestStatus(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	pt := float64(t0.Add(-10 * time.Second).Unix())
+	a := group(pt, []pushgateway.Series{series("done", 1, "job", "a"), series("rows", 3, "job", "a")}, "job", "a")
+	src := &fakeSource{script: []func() (*pushgateway.Snapshot, error){snap(a), unreachable}}
+	now := t0
+	br, err := New(Options{
+		Gateways: []Gateway{{Name: "pgw", Source: src}},
+		Interval: 15 * time.Second,
+		Synth:    synth.Options{Expected: []labels.Labels{labels.FromStrings("job", "c")}},
+		Now:      func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if br.Status() != nil {
+		t.Fatal("status before the first cycle")
+	}
+	br.Cycle(context.Background())
+	st := br.Status()
+	if !st.Complete || len(st.Gateways) != 1 || !st.Gateways[0].Up || st.Gateways[0].Groups != 1 || st.Gateways[0].Series != 2 {
+		t.Fatalf("gateways: %+v", st.Gateways)
+	}
+	if len(st.Groups) != 2 {
+		t.Fatalf("groups: %+v", st.Groups)
+	}
+	ga, gc := st.Groups[0], st.Groups[1]
+	if ga.Gateway != "pgw" || ga.Status != synth.StatusOK || !ga.HasAge || ga.Age != 10*time.Second || ga.Series != 2 || ga.PushTime.Unix() != int64(pt) {
+		t.Errorf("group a: %+v", ga)
+	}
+	if gc.Gateway != "" || gc.Status != synth.StatusMissing || !gc.Expected || gc.Up {
+		t.Errorf("group c: %+v", gc)
+	}
+	now = now.Add(15 * time.Second)
+	br.Cycle(context.Background())
+	st = br.Status()
+	if st.Complete || st.Gateways[0].Up || st.Gateways[0].Error == "" || st.Gateways[0].Groups != 1 || len(st.Groups) != 2 {
+		t.Errorf("after a failed scrape, the gateway is down and the groups are the last known: %+v", st)
+	}
+}

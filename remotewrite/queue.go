@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -203,6 +204,9 @@ type Queue struct {
 	cond     *sync.Cond
 	sending  int   // flights started and not done
 	highestT int64 // highest timestamp acknowledged
+	// For Status.
+	lastSuccess time.Time
+	dropped     map[string]int
 
 	metaMu   sync.Mutex
 	metadata map[string]prompb.MetricMetadata // family -> metadata, from the last cycle
@@ -247,6 +251,7 @@ func NewQueue(o Options) (*Queue, error) {
 		// Requests from before a restart are still in the log: new ones
 		// must not pass for parts of the same Append (see startable).
 		appendSeq: l.lastSeq,
+		dropped:   map[string]int{},
 	}
 	q.cond = sync.NewCond(&q.mu)
 	q.shards.Store(int32(o.MinShards))
@@ -369,6 +374,38 @@ func (q *Queue) dropAppend(n int) {
 		q.logger.Warn("remote write queue cannot write to disk fast enough, dropped a cycle",
 			"dropped", n, "suppressed_logs", suppressed)
 	}
+}
+
+// QueueStatus is what the status page shows of a queue.
+type QueueStatus struct {
+	Name string
+	// Message is what the queue sends now: MessageV1 after a fallback.
+	Message     Message
+	LastSuccess time.Time // zero if nothing was acknowledged yet
+	Pending     int
+	DiskBytes   int64
+	Shards      int
+	// Dropped counts the samples given up since the start, by reason.
+	Dropped map[string]int
+}
+
+// Status returns the queue's current state. Safe for concurrent use.
+func (q *Queue) Status() QueueStatus {
+	st := QueueStatus{
+		Name:      q.o.Name,
+		Message:   q.o.Message,
+		Pending:   q.Pending(),
+		DiskBytes: q.log.size(),
+		Shards:    int(q.shards.Load()),
+	}
+	if q.v1.Load() {
+		st.Message = MessageV1
+	}
+	q.mu.Lock()
+	st.LastSuccess = q.lastSuccess
+	st.Dropped = maps.Clone(q.dropped)
+	q.mu.Unlock()
+	return st
 }
 
 // Pending returns the samples not yet acknowledged or dropped: waiting in
@@ -727,6 +764,7 @@ func (q *Queue) acknowledged(r *record, missing, missingHists int) {
 		q.highestT = r.highestT
 		q.m.highestSent.Set(float64(r.highestT) / 1000)
 	}
+	q.lastSuccess = q.o.Now()
 	q.mu.Unlock()
 }
 
@@ -799,6 +837,9 @@ func (q *Queue) sendWithBackoff(ctx context.Context, body []byte, format byte, s
 // drop counts and (throttled) logs samples that will never be sent.
 func (q *Queue) drop(reason string, n int, err error) {
 	q.m.samplesDropped.WithLabelValues(reason).Add(float64(n))
+	q.mu.Lock()
+	q.dropped[reason] += n
+	q.mu.Unlock()
 	if ok, suppressed := q.dropLog.allow(q.o.Now()); ok {
 		q.logger.Error("remote write dropped samples", "reason", reason, "samples", n, "err", err, "suppressed_logs", suppressed)
 	}

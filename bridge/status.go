@@ -1,0 +1,106 @@
+package bridge
+
+import (
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
+)
+
+// Status is what the last cycle found: the facts the status page, the
+// groups API and --dry-run show. It is built once per cycle and never
+// changed afterwards; readers share it.
+type Status struct {
+	// Time is the cycle's time, the timestamp of its samples.
+	Time time.Time
+	// Complete tells whether every gateway could be scraped.
+	Complete bool
+	Gateways []GatewayStatus
+	// Groups holds every group judged in the last complete cycle, present
+	// or expected, sorted by grouping key.
+	Groups []GroupStatus
+}
+
+// GatewayStatus is one Pushgateway's part of a cycle.
+type GatewayStatus struct {
+	Name           string
+	Up             bool
+	Error          string // why the last scrape failed; empty if it did not
+	LastScrape     time.Time
+	ScrapeDuration time.Duration
+	Groups, Series int // of the last successful scrape
+	// LostGroups counts the groups lost in restarts since the bridge started.
+	LostGroups int
+}
+
+// GroupStatus is one group's verdict and facts.
+type GroupStatus struct {
+	Labels labels.Labels
+	// Gateway names the gateway whose copy is forwarded; empty if absent.
+	Gateway                   string
+	PushTime, PushFailureTime time.Time // zero if never
+	Age                       time.Duration
+	HasAge                    bool
+	MaxAge                    time.Duration // 0 if its rule has none
+	Status                    synth.Status
+	Up                        bool
+	Series                    int // pushed series, forwarded or not
+	Rule                      string
+	Expected                  bool
+}
+
+// Status returns what the last cycle found, nil before the first cycle.
+// Safe for concurrent use.
+func (b *Bridge) Status() *Status { return b.status.Load() }
+
+// recordStatus builds the status of a cycle from its results and verdicts.
+func (b *Bridge) recordStatus(now time.Time, complete bool, results []scrapeResult) {
+	st := &Status{Time: now, Complete: complete, Gateways: make([]GatewayStatus, len(b.o.Gateways))}
+	prev := b.status.Load()
+	for i, gw := range b.o.Gateways {
+		g := GatewayStatus{Name: gw.Name, Up: results[i].err == nil, LastScrape: now, ScrapeDuration: results[i].took, LostGroups: b.lostGroups[i]}
+		if r := results[i]; r.err != nil {
+			g.Error = r.err.Error()
+			if prev != nil {
+				g.Groups, g.Series = prev.Gateways[i].Groups, prev.Gateways[i].Series
+			}
+		} else {
+			g.Groups = len(r.snap.Groups)
+			for _, grp := range r.snap.Groups {
+				g.Series += len(grp.Series)
+			}
+		}
+		st.Gateways[i] = g
+	}
+	if !complete && prev != nil {
+		st.Groups = prev.Groups // the groups are what the last complete cycle knew
+	} else {
+		st.Groups = make([]GroupStatus, 0, len(b.verdicts))
+		for i := range b.verdicts {
+			v := &b.verdicts[i]
+			gs := GroupStatus{
+				Labels: v.Labels, Age: v.Age, HasAge: v.HasAge, MaxAge: v.MaxAge(),
+				Status: v.Status, Up: v.Up(), Expected: v.Expected,
+			}
+			if v.Rule != nil {
+				gs.Rule = v.Rule.Name
+			}
+			if g := v.Group; g != nil {
+				gs.Gateway = b.o.Gateways[0].Name
+				gs.PushTime, gs.PushFailureTime = unixTime(g.PushTime), unixTime(g.PushFailureTime)
+				gs.Series = len(g.Series)
+			}
+			st.Groups = append(st.Groups, gs)
+		}
+	}
+	b.status.Store(st)
+}
+
+func unixTime(s float64) time.Time {
+	if s <= 0 {
+		return time.Time{}
+	}
+	sec := int64(s)
+	return time.Unix(sec, int64((s-float64(sec))*1e9))
+}
