@@ -66,8 +66,8 @@ type Gateway struct {
 
 // Options configure a Bridge.
 type Options struct {
-	// Gateways to scrape. Exactly one for now; merging several into one
-	// view is a separate step that will sit between scraping and synth.
+	// Gateways to scrape. Their groups are merged by grouping key; the copy
+	// with the newest push time wins.
 	Gateways []Gateway
 	// Interval between cycles, and Timeout for each scrape.
 	Interval, Timeout time.Duration
@@ -83,6 +83,10 @@ type Options struct {
 	// StatePath is the file the series state is kept in across restarts;
 	// none if empty.
 	StatePath string
+	// OutageHold is how long a gateway that cannot be scraped keeps
+	// contributing the groups of its last successful scrape; 0 forwards
+	// nothing while any gateway is down.
+	OutageHold time.Duration
 }
 
 // Bridge runs cycles. Create it with New.
@@ -105,12 +109,17 @@ type Bridge struct {
 	status atomic.Pointer[Status]
 	// lostGroups counts, per gateway, groups lost in its restarts.
 	lostGroups []int
+	// gw holds, per gateway, its last successful scrape for the outage hold.
+	gw []heldGateway
+	// merged is the last complete cycle's groups with their gateways,
+	// parallel to the verdicts' groups.
+	merged []merged
 }
 
 // New validates the options and returns a Bridge.
 func New(o Options) (*Bridge, error) {
-	if len(o.Gateways) != 1 {
-		return nil, errors.New("bridge: exactly one Pushgateway is supported")
+	if len(o.Gateways) == 0 {
+		return nil, errors.New("bridge: no Pushgateway to scrape")
 	}
 	if o.Interval <= 0 {
 		return nil, errors.New("bridge: interval must be positive")
@@ -135,6 +144,7 @@ func New(o Options) (*Bridge, error) {
 		seen:    make([]gatewaySeen, len(o.Gateways)),
 
 		lostGroups: make([]int, len(o.Gateways)),
+		gw:         make([]heldGateway, len(o.Gateways)),
 	}
 	b.synth.Store(&o.Synth)
 	if o.StatePath != "" {
@@ -193,6 +203,13 @@ func (b *Bridge) saveState(now time.Time, force bool) {
 	b.m.stateSaveDuration.Observe(took.Seconds())
 }
 
+// heldGateway is a gateway's last successful scrape.
+type heldGateway struct {
+	last   *pushgateway.Snapshot
+	lastOK time.Time
+	gone   bool // the hold ran out (logged)
+}
+
 // scrapeResult is one gateway's outcome in a cycle.
 type scrapeResult struct {
 	snap *pushgateway.Snapshot
@@ -210,10 +227,16 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 	}
 
 	in := synth.Input{Gateways: make([]synth.Gateway, len(b.o.Gateways))}
+	snaps := make([]*pushgateway.Snapshot, len(b.o.Gateways))
 	complete := true
 	for i, r := range results {
 		in.Gateways[i] = synth.Gateway{Name: b.o.Gateways[i].Name, Up: r.err == nil}
-		if r.err != nil {
+		switch b.viewOf(i, now, r) {
+		case viewFresh:
+			snaps[i] = r.snap
+		case viewHeld:
+			snaps[i] = b.gw[i].last
+		case viewUnknown:
 			complete = false
 		}
 	}
@@ -221,12 +244,21 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 	if complete {
 		// Only a complete cycle knows the groups; an incomplete one
 		// forwards which gateway is down and nothing else.
-		for _, r := range results {
-			in.Groups = append(in.Groups, r.snap.Groups...)
-			if b.o.ForwardGatewayMetrics {
-				series = append(series, r.snap.Own...)
+		b.merged = mergeGroups(snaps)
+		in.Groups = make([]pushgateway.Group, len(b.merged))
+		for i, m := range b.merged {
+			in.Groups[i] = *m.group
+		}
+		if b.o.ForwardGatewayMetrics {
+			for _, r := range results {
+				if r.err == nil {
+					series = append(series, r.snap.Own...)
+				}
 			}
 		}
+	} else {
+		in.Partial = true
+		b.merged = b.merged[:0]
 	}
 	so := *b.synth.Load()
 	b.verdicts = synth.Judge(b.verdicts[:0], in, now, so)
@@ -238,7 +270,9 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 	series = synth.AppendSeries(series, in.Gateways, b.verdicts, so)
 	if complete {
 		for i, r := range results {
-			b.detectLost(i, r.snap)
+			if r.err == nil {
+				b.detectLost(i, r.snap)
+			}
 		}
 		b.deleteExpired(ctx)
 	}
@@ -285,6 +319,27 @@ func (b *Bridge) scrape(ctx context.Context) []scrapeResult {
 		b.report(i, r.err)
 	}
 	return results
+}
+
+// viewOf decides what gateway i contributes to a cycle, remembers a fresh
+// snapshot and logs when a hold runs out.
+func (b *Bridge) viewOf(i int, now time.Time, r scrapeResult) view {
+	g := &b.gw[i]
+	switch {
+	case r.err == nil:
+		g.last, g.lastOK, g.gone = r.snap, now, false
+		return viewFresh
+	case b.o.OutageHold <= 0 || g.last == nil:
+		return viewUnknown
+	case now.Sub(g.lastOK) <= b.o.OutageHold:
+		return viewHeld
+	}
+	if !g.gone {
+		g.gone = true
+		b.o.Logger.Warn("pushgateway unreachable for longer than the outage hold: its groups count as gone",
+			"gateway", b.o.Gateways[i].Name, "hold", b.o.OutageHold, "groups", len(g.last.Groups))
+	}
+	return viewGone
 }
 
 // gatewaySeen is what the last successful scrape of a gateway found.

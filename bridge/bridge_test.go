@@ -274,3 +274,100 @@ func TestStatus(t *testing.T) {
 		t.Errorf("after a failed scrape, the gateway is down and the groups are the last known: %+v", st)
 	}
 }
+
+// TestOutageHold: a gateway that cannot be scraped keeps contributing its
+// last groups for the hold (values unchanged, age still growing, no
+// staleness markers), then its groups count as gone (markers once).
+func TestOutageHold(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	pt := float64(t0.Add(-10 * time.Second).Unix())
+	a := group(pt, []pushgateway.Series{series("done", 1, "job", "a")}, "job", "a")
+	src := &fakeSource{script: []func() (*pushgateway.Snapshot, error){
+		snap(a),
+		unreachable, // held: 15s since the last success
+		unreachable, // held: 30s
+		unreachable, // 45s > hold: gone, markers once
+		unreachable, // still gone: nothing of a
+		snap(a),     // back
+	}}
+	rec := &recorder{}
+	now := t0
+	br, err := New(Options{
+		Gateways:   []Gateway{{Name: "pgw", Source: src}},
+		Interval:   15 * time.Second,
+		OutageHold: 30 * time.Second,
+		Synth:      synth.Options{Expected: []labels.Labels{labels.FromStrings("job", "a")}},
+		Senders:    []Sender{rec},
+		Now:        func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	for i := range src.script {
+		complete := br.Cycle(context.Background())
+		fmt.Fprintf(&got, "# cycle %d, complete: %v\n%s\n", i, complete, onlyInteresting(lines(rec.cycles[i])))
+		now = now.Add(15 * time.Second)
+	}
+	golden(t, "outage_hold.golden", got.String())
+}
+
+// onlyInteresting drops the status series that are 0, to keep goldens short.
+func onlyInteresting(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "pushgateway_group_status") && strings.Contains(l, "} 0 @") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestMergeGateways: groups of two gateways merged by grouping key, the
+// newest push wins whole, a tie goes to the first gateway, a group on one
+// gateway only comes from it, and a gateway that is down contributes what
+// it last held.
+func TestMergeGateways(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	old, newer := float64(t0.Add(-60*time.Second).Unix()), float64(t0.Add(-10*time.Second).Unix())
+	x := func(pt float64, v float64, extra ...pushgateway.Series) pushgateway.Group {
+		return group(pt, append([]pushgateway.Series{series("value", v, "job", "x")}, extra...), "job", "x")
+	}
+	tie := func(v float64) pushgateway.Group {
+		return group(old, []pushgateway.Series{series("value", v, "job", "tie")}, "job", "tie")
+	}
+	onlyB := group(old, []pushgateway.Series{series("value", 7, "job", "b_only")}, "job", "b_only")
+	gwA := &fakeSource{script: []func() (*pushgateway.Snapshot, error){
+		snap(x(old, 1, series("extra_from_a", 1, "job", "x")), tie(1)),
+		snap(x(newer+30, 3), tie(1)), // A gets a newer push
+		snap(x(newer+30, 3), tie(1)),
+	}}
+	gwB := &fakeSource{script: []func() (*pushgateway.Snapshot, error){
+		snap(x(newer, 2), tie(2), onlyB), // B's x is newer: B's copy whole (no extra_from_a)
+		snap(x(newer, 2), tie(2), onlyB),
+		unreachable, // held: b_only stays
+	}}
+	rec := &recorder{}
+	now := t0
+	br, err := New(Options{
+		Gateways:   []Gateway{{Name: "a", Source: gwA}, {Name: "b", Source: gwB}},
+		Interval:   15 * time.Second,
+		OutageHold: time.Hour,
+		Senders:    []Sender{rec},
+		Now:        func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	for i := range gwA.script {
+		complete := br.Cycle(context.Background())
+		fmt.Fprintf(&got, "# cycle %d, complete: %v\n%s\n", i, complete, onlyInteresting(lines(rec.cycles[i])))
+		for _, g := range br.Status().Groups {
+			fmt.Fprintf(&got, "# %s from %s\n", g.Labels, g.Gateway)
+		}
+		now = now.Add(15 * time.Second)
+	}
+	golden(t, "merge.golden", got.String())
+}

@@ -76,6 +76,11 @@ func (b *Bridge) recordStatus(now time.Time, complete bool, results []scrapeResu
 	if !complete && prev != nil {
 		st.Groups = prev.Groups // the groups are what the last complete cycle knew
 	} else {
+		// Which gateway's copy each group is, by grouping key.
+		from := make(map[uint64]int, len(b.merged))
+		for _, m := range b.merged {
+			from[m.group.Labels.Hash()] = m.gateway
+		}
 		st.Groups = make([]GroupStatus, 0, len(b.verdicts))
 		for i := range b.verdicts {
 			v := &b.verdicts[i]
@@ -87,7 +92,7 @@ func (b *Bridge) recordStatus(now time.Time, complete bool, results []scrapeResu
 				gs.Rule = v.Rule.Name
 			}
 			if g := v.Group; g != nil {
-				gs.Gateway = b.o.Gateways[0].Name
+				gs.Gateway = b.o.Gateways[from[g.Labels.Hash()]].Name
 				gs.PushTime, gs.PushFailureTime = unixTime(g.PushTime), unixTime(g.PushFailureTime)
 				gs.Series = len(g.Series)
 			}

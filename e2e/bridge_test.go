@@ -232,7 +232,7 @@ func TestDeleteGroupMarksStale(t *testing.T) {
 	mustPush(t, g.URL, http.MethodPut, groupPath("gone", "k", "v"), "e2e_gone 1\n")
 	mustPush(t, g.URL, http.MethodPut, groupPath("stay"), "e2e_stay 1\n")
 	eventually(t, arrive, func() error {
-		return expectMetrics(r.URL, `{job=~"gone|stay"}`,
+		return expectMetrics(r.URL, `{job=~"gone|stay",__name__!="pushgateway_group_status"}`,
 			`e2e_gone{job="gone",k="v"}`,
 			`up{job="gone",k="v"}`,
 			`pushgateway_group_age_seconds{job="gone",k="v"}`,
@@ -251,7 +251,7 @@ func TestDeleteGroupMarksStale(t *testing.T) {
 		return expectEmpty(r.URL, `{job="gone"}`)
 	})
 	t.Logf("group gone vanished %v after the DELETE", took.Round(time.Millisecond))
-	if err := expectMetrics(r.URL, `{job=~"gone|stay"}`,
+	if err := expectMetrics(r.URL, `{job=~"gone|stay",__name__!="pushgateway_group_status"}`,
 		`e2e_stay{job="stay"}`,
 		`up{job="stay"}`,
 		`pushgateway_group_age_seconds{job="stay"}`,
@@ -277,8 +277,14 @@ func TestPushgatewayDown(t *testing.T) {
 		}
 		return expectVector(r.URL, `e2e_persist`, `e2e_persist{job="persist"} 7`)
 	})
-	groupSeries := `{job="persist"}`
+	// While the gateway is down the bridge forwards what it last held
+	// (--pushgateway.outage-hold): the same values, only the age grows.
+	groupSeries := `{job="persist",__name__!="pushgateway_group_age_seconds"}`
 	before := query(t, r.URL, groupSeries)
+	ageBefore, err := scalarOf(r.URL, `pushgateway_group_age_seconds{job="persist"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	g.Stop()
 	eventually(t, arrive, func() error { return expectVector(r.URL, upExpr, upWant(0)) })
@@ -292,6 +298,9 @@ func TestPushgatewayDown(t *testing.T) {
 		}
 		return nil
 	})
+	if ageDown, err := scalarOf(r.URL, `pushgateway_group_age_seconds{job="persist"}`); err != nil || ageDown < ageBefore+4 {
+		t.Errorf("age while the gateway is down = %v (%v), want it still growing from %v", ageDown, err, ageBefore)
+	}
 	tsDown, err := scalarOf(r.URL, `timestamp(e2e_persist)`)
 	if err != nil {
 		t.Fatal(err)

@@ -47,9 +47,9 @@
 // bridge's usual diff, once. Series does Judge and AppendSeries in one call
 // for callers that forward no pushed series.
 //
-// Absence is only known when every gateway could be scraped: if one of
-// Input.Gateways is down, Judge reports no expected group missing (the
-// bridge sends no group in such a cycle anyway).
+// Absence is only known when Groups holds what every gateway holds: with
+// Input.Partial, Judge reports no expected group missing. (A gateway that
+// is down but whose last groups the bridge still holds is not partial.)
 package synth
 
 import (
@@ -175,6 +175,10 @@ type Gateway struct {
 type Input struct {
 	Gateways []Gateway
 	Groups   []pushgateway.Group
+	// Partial tells that Groups may lack groups the gateways hold (one
+	// could not be scraped and nothing is known of it): absence then proves
+	// nothing, and no expected group is reported missing.
+	Partial bool
 }
 
 // Status says why a group is healthy or not.
@@ -313,10 +317,8 @@ func judge(in Input, now time.Time, o Options, f func(v *Verdict)) {
 		v.Health = Evaluate(g, now, FirstMatch(o.Rules, g.Labels))
 		f(&v)
 	}
-	for _, gw := range in.Gateways {
-		if !gw.Up {
-			return
-		}
+	if in.Partial {
+		return
 	}
 	for j, key := range o.Expected {
 		if found[j] {

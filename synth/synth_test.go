@@ -121,7 +121,7 @@ func TestSeries(t *testing.T) {
 		{
 			// Absence is unknown while the gateway cannot be scraped.
 			name: "missing_gateway_down",
-			in:   Input{Gateways: []Gateway{{Name: "pgw:9091", Up: false}}},
+			in:   Input{Gateways: []Gateway{{Name: "pgw:9091", Up: false}}, Partial: true},
 			opts: Options{
 				Rules:    []Rule{nightly},
 				Expected: []labels.Labels{labels.FromStrings("job", "nightly_backup", "instance", "db-7")},
@@ -415,8 +415,9 @@ func TestJudge(t *testing.T) {
 		t.Errorf("Series gives\n%s\nAppendSeries(Judge) gives\n%s", a.String(), b.String())
 	}
 
-	// No absent group is judged while a gateway is down.
+	// No absent group is judged while the groups are partial.
 	in.Gateways = append(in.Gateways, Gateway{Name: "b"})
+	in.Partial = true
 	if vs := Judge(vs[:0], in, now, o); len(vs) != len(in.Groups) {
 		t.Errorf("with a gateway down: %d verdicts, want the %d present groups", len(vs), len(in.Groups))
 	}

@@ -5,7 +5,8 @@
 //
 // Flags:
 //
-//	--pushgateway.url                    Pushgateway to scrape (default http://localhost:9091)
+//	--pushgateway.url                    Pushgateway to scrape, repeatable (default http://localhost:9091)
+//	--pushgateway.outage-hold            how long an unreachable gateway's groups are still forwarded (default 1h)
 //	--pushgateway.forward-own-metrics    also forward the gateway's go_*, process_*, pushgateway_*
 //	--remote-write.url                   endpoint to send to (or remote_write in --config.file)
 //	--remote-write.max-samples-per-send  batch size bound of that endpoint (default 2000)
@@ -77,7 +78,8 @@ func main() { os.Exit(realMain()) }
 
 // flags holds the parsed command line.
 type flags struct {
-	pushgatewayURL    *url.URL
+	pushgatewayURLs   []*url.URL
+	outageHold        time.Duration
 	forwardOwn        bool
 	remoteWriteURL    *url.URL
 	maxSamplesPerSend int
@@ -101,7 +103,8 @@ func parseFlags(args []string) (*flags, error) {
 	app := kingpin.New(name, "Forwards a Prometheus Pushgateway to remote-write endpoints, with a pseudo-up and freshness per group and staleness markers.")
 	app.Version(version.Print(name))
 	app.HelpFlag.Short('h')
-	app.Flag("pushgateway.url", "URL of the Pushgateway to scrape.").Default("http://localhost:9091").URLVar(&f.pushgatewayURL)
+	app.Flag("pushgateway.url", "URL of a Pushgateway to scrape; repeat it for several, whose groups are merged (the newest push of a group wins).").Default("http://localhost:9091").URLListVar(&f.pushgatewayURLs)
+	app.Flag("pushgateway.outage-hold", "How long a Pushgateway that cannot be scraped keeps contributing the groups it last held (0: forward nothing while one is down).").Default("1h").DurationVar(&f.outageHold)
 	app.Flag("pushgateway.forward-own-metrics", "Also forward the Pushgateway's own metrics (go_*, process_*, pushgateway_*), which belong to no group.").BoolVar(&f.forwardOwn)
 	app.Flag("remote-write.url", "Remote-write endpoint to send to. Required unless --config.file lists remote_write endpoints.").URLVar(&f.remoteWriteURL)
 	app.Flag("remote-write.max-samples-per-send", "Most samples in one request to --remote-write.url.").Default("2000").IntVar(&f.maxSamplesPerSend)
@@ -130,8 +133,18 @@ type settings struct {
 }
 
 func validate(f *flags) (*settings, error) {
-	if err := config.CheckEndpointURL(f.pushgatewayURL); err != nil {
-		return nil, fmt.Errorf("--pushgateway.url: %w", err)
+	names := map[string]bool{}
+	for _, u := range f.pushgatewayURLs {
+		if err := config.CheckEndpointURL(u); err != nil {
+			return nil, fmt.Errorf("--pushgateway.url: %w", err)
+		}
+		if names[u.Host] {
+			return nil, fmt.Errorf("--pushgateway.url: %s given twice", u.Host)
+		}
+		names[u.Host] = true
+	}
+	if f.outageHold < 0 {
+		return nil, errors.New("--pushgateway.outage-hold must not be negative")
 	}
 	if f.interval <= 0 {
 		return nil, errors.New("--scrape.interval must be positive")
@@ -234,11 +247,15 @@ func serve(s *settings, logger *slog.Logger) error {
 		queues = append(queues, q)
 		senders = append(senders, q)
 	}
+	var gateways []bridge.Gateway
+	for _, u := range s.pushgatewayURLs {
+		// The name is the host and port: never the URL, which may hold
+		// credentials.
+		gateways = append(gateways, bridge.Gateway{Name: u.Host, Source: pushgateway.NewClient(u, pgwClient, userAgent)})
+	}
 	br, err := bridge.New(bridge.Options{
-		Gateways: []bridge.Gateway{{
-			Name:   s.pushgatewayURL.Host,
-			Source: pushgateway.NewClient(s.pushgatewayURL, pgwClient, userAgent),
-		}},
+		Gateways:              gateways,
+		OutageHold:            s.outageHold,
 		Interval:              s.interval,
 		Timeout:               s.timeout,
 		ForwardGatewayMetrics: s.forwardOwn,
@@ -331,7 +348,7 @@ func serve(s *settings, logger *slog.Logger) error {
 			_ = srv.Shutdown(ctx)
 		})
 	}
-	logger.Info("starting", "version", version.Info(), "pushgateway", s.pushgatewayURL.Redacted(), "interval", s.interval)
+	logger.Info("starting", "version", version.Info(), "pushgateways", len(gateways), "interval", s.interval)
 	return g.Run()
 }
 
