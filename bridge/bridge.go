@@ -87,6 +87,10 @@ type Options struct {
 	// contributing the groups of its last successful scrape; 0 forwards
 	// nothing while any gateway is down.
 	OutageHold time.Duration
+	// BackfillMaxWindow bounds how far back the first cycle after a start
+	// fills the ticks missed since the last cycle sent (see backfill.go);
+	// 0 fills nothing. Needs StatePath.
+	BackfillMaxWindow time.Duration
 }
 
 // Bridge runs cycles. Create it with New.
@@ -114,6 +118,9 @@ type Bridge struct {
 	// merged is the last complete cycle's groups with their gateways,
 	// parallel to the verdicts' groups.
 	merged []merged
+	// lastCycle is the time of the last cycle sent before this process
+	// started, until the first complete cycle filled the gap since.
+	lastCycle time.Time
 }
 
 // New validates the options and returns a Bridge.
@@ -158,6 +165,9 @@ func New(o Options) (*Bridge, error) {
 		case st.len() > 0:
 			b.state = st
 			o.Logger.Info("state loaded", "series", st.len(), "last_cycle", last)
+		}
+		if b.lastCycle, err = loadLastCycle(b.lastCyclePath()); err != nil {
+			o.Logger.Error("last cycle time unreadable, not filling the gap", "err", err)
 		}
 	}
 	return b, nil
@@ -281,8 +291,17 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 	var stale []labels.Labels
 	if complete {
 		stale = b.state.advance(series, nil)
+		if !b.lastCycle.IsZero() {
+			b.backfill(now, in.Groups, so)
+			b.lastCycle = time.Time{}
+		}
 	}
 	b.send(now, series, stale)
+	if complete && b.o.StatePath != "" {
+		if err := saveLastCycle(b.lastCyclePath(), now); err != nil {
+			b.o.Logger.Error("save last cycle time", "err", err)
+		}
+	}
 	if complete && b.state.changed {
 		b.saveState(now, false)
 	}

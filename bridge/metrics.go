@@ -21,6 +21,7 @@ type metrics struct {
 	groupsDeleted     prometheus.Counter
 	stateLoadFailures prometheus.Counter
 	stateSaveDuration prometheus.Histogram
+	backfillSamples   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -76,6 +77,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name:    "pushgateway_bridge_state_save_duration_seconds",
 			Help:    "Time writing the series state to --storage.path took.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
+		}),
+		backfillSamples: f.NewCounter(prometheus.CounterOpts{
+			Name: "pushgateway_bridge_backfill_samples_total",
+			Help: "Samples sent for ticks missed while the bridge was down.",
 		}),
 		groupsDeleted: f.NewCounter(prometheus.CounterOpts{
 			Name: "pushgateway_bridge_groups_deleted_total",

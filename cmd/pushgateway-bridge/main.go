@@ -7,6 +7,7 @@
 //
 //	--pushgateway.url                    Pushgateway to scrape, repeatable (default http://localhost:9091)
 //	--pushgateway.outage-hold            how long an unreachable gateway's groups are still forwarded (default 1h)
+//	--backfill.max-window                how far back a restart fills missed ticks (default 1h)
 //	--pushgateway.forward-own-metrics    also forward the gateway's go_*, process_*, pushgateway_*
 //	--remote-write.url                   endpoint to send to (or remote_write in --config.file)
 //	--remote-write.max-samples-per-send  batch size bound of that endpoint (default 2000)
@@ -80,6 +81,7 @@ func main() { os.Exit(realMain()) }
 type flags struct {
 	pushgatewayURLs   []*url.URL
 	outageHold        time.Duration
+	backfillWindow    time.Duration
 	forwardOwn        bool
 	remoteWriteURL    *url.URL
 	maxSamplesPerSend int
@@ -106,6 +108,7 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("pushgateway.url", "URL of a Pushgateway to scrape; repeat it for several, whose groups are merged (the newest push of a group wins).").Default("http://localhost:9091").URLListVar(&f.pushgatewayURLs)
 	app.Flag("pushgateway.outage-hold", "How long a Pushgateway that cannot be scraped keeps contributing the groups it last held (0: forward nothing while one is down).").Default("1h").DurationVar(&f.outageHold)
 	app.Flag("pushgateway.forward-own-metrics", "Also forward the Pushgateway's own metrics (go_*, process_*, pushgateway_*), which belong to no group.").BoolVar(&f.forwardOwn)
+	app.Flag("backfill.max-window", "After a restart, fill the ticks missed since the last cycle sent, at most this far back (0: off).").Default("1h").DurationVar(&f.backfillWindow)
 	app.Flag("remote-write.url", "Remote-write endpoint to send to. Required unless --config.file lists remote_write endpoints.").URLVar(&f.remoteWriteURL)
 	app.Flag("remote-write.max-samples-per-send", "Most samples in one request to --remote-write.url.").Default("2000").IntVar(&f.maxSamplesPerSend)
 	app.Flag("remote-write.flush-deadline", "How long shutdown waits for pending samples to be sent; the rest stays on disk.").Default("1m").DurationVar(&f.flushDeadline)
@@ -142,6 +145,9 @@ func validate(f *flags) (*settings, error) {
 			return nil, fmt.Errorf("--pushgateway.url: %s given twice", u.Host)
 		}
 		names[u.Host] = true
+	}
+	if f.backfillWindow < 0 {
+		return nil, errors.New("--backfill.max-window must not be negative")
 	}
 	if f.outageHold < 0 {
 		return nil, errors.New("--pushgateway.outage-hold must not be negative")
@@ -256,6 +262,7 @@ func serve(s *settings, logger *slog.Logger) error {
 	br, err := bridge.New(bridge.Options{
 		Gateways:              gateways,
 		OutageHold:            s.outageHold,
+		BackfillMaxWindow:     s.backfillWindow,
 		Interval:              s.interval,
 		Timeout:               s.timeout,
 		ForwardGatewayMetrics: s.forwardOwn,

@@ -1,0 +1,123 @@
+package bridge
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
+	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
+)
+
+// Backfill fills the gap a bridge restart leaves. A group's series are
+// constant between pushes, so at every interval tick the bridge missed, the
+// gateway would have served exactly what it serves now for every group
+// whose last push is older than the tick: those are the samples a running
+// bridge would have sent. A group pushed while the bridge was down is
+// filled from its new push time on; what it held before is unknown and left
+// empty. Groups deleted meanwhile are not filled (when they went is
+// unknown); they get their staleness markers in the live cycle. The
+// synthesized series are computed per tick; whether the gateway was
+// reachable at a tick is unknown, so pushgateway_up is not filled.
+//
+// The time of the last cycle sent is kept next to the state file, written
+// every cycle (rename, no fsync: it must survive the process, not the
+// machine).
+
+// lastCyclePath is where the time of the last cycle sent is kept.
+func (b *Bridge) lastCyclePath() string { return b.o.StatePath + ".last-cycle" }
+
+func saveLastCycle(path string, t time.Time) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, binary.LittleEndian.AppendUint64(nil, uint64(t.UnixMilli())), 0o644); err != nil {
+		return fmt.Errorf("save last cycle time: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("save last cycle time: %w", err)
+	}
+	return nil
+}
+
+func loadLastCycle(path string) (time.Time, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("load last cycle time: %w", err)
+	}
+	if len(b) != 8 {
+		return time.Time{}, errors.New("load last cycle time: malformed")
+	}
+	return time.UnixMilli(int64(binary.LittleEndian.Uint64(b))), nil
+}
+
+// backfillTicks returns the ticks missed between the last cycle sent and
+// now: last+interval, last+2*interval, ... before now, no older than
+// now-maxWindow.
+func backfillTicks(last, now time.Time, interval, maxWindow time.Duration) []time.Time {
+	if last.IsZero() || maxWindow <= 0 || interval <= 0 {
+		return nil
+	}
+	var ticks []time.Time
+	earliest := now.Add(-maxWindow)
+	t := last.Add(interval)
+	if t.Before(earliest) {
+		// Skip to the first tick inside the window, on the same grid.
+		t = t.Add(earliest.Sub(t).Truncate(interval))
+		if t.Before(earliest) {
+			t = t.Add(interval)
+		}
+	}
+	for ; t.Before(now.Add(-interval / 2)); t = t.Add(interval) {
+		ticks = append(ticks, t)
+	}
+	return ticks
+}
+
+// backfill sends what the missed ticks would have sent, given the groups of
+// the first complete cycle after the start.
+func (b *Bridge) backfill(now time.Time, groups []pushgateway.Group, so synth.Options) {
+	ticks := backfillTicks(b.lastCycle, now, b.o.Interval, b.o.BackfillMaxWindow)
+	if len(ticks) == 0 {
+		return
+	}
+	var (
+		samples  int
+		filled   = map[uint64]bool{}
+		verdicts []synth.Verdict
+		tickIn   []pushgateway.Group
+	)
+	for _, t := range ticks {
+		// The groups as they were at t: pushed by then, a failure not yet
+		// seen if it came later.
+		tickIn = tickIn[:0]
+		sec := float64(t.UnixNano()) / 1e9
+		for _, g := range groups {
+			if !g.PushedOK() || g.PushTime > sec {
+				continue
+			}
+			if g.PushFailureTime > sec {
+				g.PushFailureTime = 0
+			}
+			tickIn = append(tickIn, g)
+		}
+		in := synth.Input{Groups: tickIn}
+		verdicts = synth.Judge(verdicts[:0], in, t, so)
+		var series []pushgateway.Series
+		for i := range verdicts {
+			if v := &verdicts[i]; v.ForwardPushed() {
+				series = append(series, v.Group.Series...)
+				filled[v.Group.Labels.Hash()] = true
+			}
+		}
+		series = synth.AppendSeries(series, nil, verdicts, so)
+		b.send(t, series, nil)
+		samples += len(series)
+	}
+	b.m.backfillSamples.Add(float64(samples))
+	b.o.Logger.Info("filled the gap since the last cycle before the restart",
+		"from", ticks[0], "to", ticks[len(ticks)-1], "ticks", len(ticks), "groups", len(filled), "samples", samples)
+}
