@@ -80,6 +80,7 @@ func main() { os.Exit(realMain()) }
 // flags holds the parsed command line.
 type flags struct {
 	pushgatewayURLs   []*url.URL
+	pushgatewaySet    bool
 	outageHold        time.Duration
 	backfillWindow    time.Duration
 	forwardOwn        bool
@@ -105,7 +106,7 @@ func parseFlags(args []string) (*flags, error) {
 	app := kingpin.New(name, "Forwards a Prometheus Pushgateway to remote-write endpoints, with a pseudo-up and freshness per group and staleness markers.")
 	app.Version(version.Print(name))
 	app.HelpFlag.Short('h')
-	app.Flag("pushgateway.url", "URL of a Pushgateway to scrape; repeat it for several, whose groups are merged (the newest push of a group wins).").Default("http://localhost:9091").URLListVar(&f.pushgatewayURLs)
+	app.Flag("pushgateway.url", "URL of a Pushgateway to scrape; repeat it for several, whose groups are merged (the newest push of a group wins).").Default("http://localhost:9091").IsSetByUser(&f.pushgatewaySet).URLListVar(&f.pushgatewayURLs)
 	app.Flag("pushgateway.outage-hold", "How long a Pushgateway that cannot be scraped keeps contributing the groups it last held (0: forward nothing while one is down).").Default("1h").DurationVar(&f.outageHold)
 	app.Flag("pushgateway.forward-own-metrics", "Also forward the Pushgateway's own metrics (go_*, process_*, pushgateway_*), which belong to no group.").BoolVar(&f.forwardOwn)
 	app.Flag("backfill.max-window", "After a restart, fill the ticks missed since the last cycle sent, at most this far back (0: off).").Default("1h").DurationVar(&f.backfillWindow)
@@ -136,16 +137,6 @@ type settings struct {
 }
 
 func validate(f *flags) (*settings, error) {
-	names := map[string]bool{}
-	for _, u := range f.pushgatewayURLs {
-		if err := config.CheckEndpointURL(u); err != nil {
-			return nil, fmt.Errorf("--pushgateway.url: %w", err)
-		}
-		if names[u.Host] {
-			return nil, fmt.Errorf("--pushgateway.url: %s given twice", u.Host)
-		}
-		names[u.Host] = true
-	}
 	if f.backfillWindow < 0 {
 		return nil, errors.New("--backfill.max-window must not be negative")
 	}
@@ -179,7 +170,26 @@ func validate(f *flags) (*settings, error) {
 	}
 	cfg := *s.fileCfg
 	cfg.RemoteWrite = slices.Clone(cfg.RemoteWrite)
+	cfg.Pushgateways = slices.Clone(cfg.Pushgateways)
 	s.cfg = &cfg
+	// --pushgateway.url adds gateways; its default applies only when the
+	// file lists none.
+	if f.pushgatewaySet || len(cfg.Pushgateways) == 0 {
+		for _, u := range f.pushgatewayURLs {
+			gw := config.PushgatewayConfig{URL: &commoncfg.URL{URL: u}, HTTPClientConfig: commoncfg.DefaultHTTPClientConfig}
+			if err := gw.Validate(); err != nil {
+				return nil, fmt.Errorf("--pushgateway.url: %w", err)
+			}
+			cfg.Pushgateways = append(cfg.Pushgateways, gw)
+		}
+	}
+	names := map[string]bool{}
+	for _, gw := range cfg.Pushgateways {
+		if names[gw.Name] {
+			return nil, fmt.Errorf("--pushgateway.url: %s already scraped (flag given twice, or also in --config.file)", gw.Name)
+		}
+		names[gw.Name] = true
+	}
 	if f.remoteWriteURL != nil {
 		rw := config.DefaultRemoteWriteConfig()
 		rw.URL = &commoncfg.URL{URL: f.remoteWriteURL}
@@ -232,10 +242,6 @@ func serve(s *settings, logger *slog.Logger) error {
 	)
 	userAgent := name + "/" + version.Version
 
-	pgwClient, err := commoncfg.NewClientFromConfig(commoncfg.DefaultHTTPClientConfig, "pushgateway")
-	if err != nil {
-		return fmt.Errorf("pushgateway HTTP client: %w", err)
-	}
 	var (
 		queues  []*remotewrite.Queue
 		senders []bridge.Sender
@@ -254,10 +260,14 @@ func serve(s *settings, logger *slog.Logger) error {
 		senders = append(senders, q)
 	}
 	var gateways []bridge.Gateway
-	for _, u := range s.pushgatewayURLs {
-		// The name is the host and port: never the URL, which may hold
-		// credentials.
-		gateways = append(gateways, bridge.Gateway{Name: u.Host, Source: pushgateway.NewClient(u, pgwClient, userAgent)})
+	for _, gw := range s.cfg.Pushgateways {
+		client, err := commoncfg.NewClientFromConfig(gw.HTTPClientConfig, "pushgateway_"+gw.Name)
+		if err != nil {
+			return fmt.Errorf("pushgateway %s: HTTP client: %w", gw.Name, err)
+		}
+		// The name is the configured one or the host and port: never the
+		// URL, which may hold credentials.
+		gateways = append(gateways, bridge.Gateway{Name: gw.Name, Source: pushgateway.NewClient(gw.URL.URL, client, userAgent)})
 	}
 	br, err := bridge.New(bridge.Options{
 		Gateways:              gateways,
