@@ -12,6 +12,10 @@
 //
 //	go test ./e2e/ -count=1 -v
 //
+// TestReceiverOutageLosesNothing stops the receiver for 10 minutes, which
+// CI runs; E2E_OUTAGE=1m shortens that for a local run. The tests run in
+// parallel, 12 at a time unless -parallel says otherwise.
+//
 // Every process the tests start listens on 127.0.0.1 on a free port and is
 // stopped when its test ends; its output is printed when the test fails.
 package e2e

@@ -26,8 +26,12 @@ import (
 	"github.com/golang/snappy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/push"
+	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/prompb"
+	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 )
 
 const (
@@ -264,12 +268,73 @@ func (g *pushgateway) Stop() {
 }
 
 // receiver is a remote-write receiver with a PromQL HTTP API: Prometheus
-// 2 or 3, or VictoriaMetrics.
+// 2 or 3, or VictoriaMetrics. Stop and Start restart it on the same address
+// with the same data folder, as a receiver outage does.
 type receiver struct {
 	// URL is the base URL of the PromQL HTTP API, e.g. http://127.0.0.1:PORT.
 	URL string
 	// WriteURL is the remote-write endpoint.
 	WriteURL string
+	// Addr is host:port.
+	Addr string
+
+	t        testing.TB
+	name     string
+	bin      string
+	args     []string
+	readyURL string
+	output   *syncBuffer
+	proc     *process
+}
+
+// startReceiverProcess runs bin with args as the receiver listening on addr,
+// writing to writePath and ready once readyPath answers 200. It is killed
+// when the test ends: call it after creating the temp dirs it writes to, so
+// that it is killed before they are removed.
+func startReceiverProcess(t testing.TB, name, bin, addr, writePath, readyPath string, args ...string) *receiver {
+	t.Helper()
+	r := &receiver{
+		URL:      "http://" + addr,
+		WriteURL: "http://" + addr + writePath,
+		Addr:     addr,
+		t:        t,
+		name:     name,
+		bin:      bin,
+		args:     args,
+		readyURL: "http://" + addr + readyPath,
+		output:   &syncBuffer{},
+	}
+	logOnFailure(t, name+" "+addr, r.output)
+	t.Cleanup(func() {
+		if r.proc != nil {
+			r.proc.kill()
+		}
+	})
+	r.Start()
+	return r
+}
+
+// Start (re)starts the receiver with its flags, on its address and data
+// folder, and waits until it is ready.
+func (r *receiver) Start() {
+	r.t.Helper()
+	if r.proc != nil && !r.proc.exited() {
+		r.t.Fatalf("%s %s: Start while running", r.name, r.Addr)
+	}
+	r.proc = startProcess(r.t, r.name, r.output, r.bin, r.args...)
+	waitHTTP200(r.t, r.proc, r.readyURL)
+}
+
+// Stop sends SIGTERM and waits for a clean exit; the receiver's data stays
+// for Start.
+func (r *receiver) Stop() {
+	r.t.Helper()
+	if err := r.proc.stop(); err != nil {
+		r.t.Fatalf("stop %s %s: %v", r.name, r.Addr, err)
+	}
+	if listening(r.Addr) {
+		r.t.Fatalf("%s %s still listening after stop", r.name, r.Addr)
+	}
 }
 
 // startPrometheusReceiver starts Prometheus with the remote-write receiver
@@ -296,8 +361,6 @@ func startPrometheusBin(t testing.TB, name, bin string, lookback time.Duration, 
 		t.Fatal(err)
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	out := &syncBuffer{}
-	logOnFailure(t, name+" "+addr, out)
 	args := append([]string{
 		"--web.enable-remote-write-receiver",
 		"--storage.tsdb.path=" + filepath.Join(dir, "tsdb"),
@@ -305,12 +368,7 @@ func startPrometheusBin(t testing.TB, name, bin string, lookback time.Duration, 
 		"--web.listen-address=" + addr,
 		"--query.lookback-delta=" + model.Duration(lookback).String(),
 	}, extra...)
-	p := startProcess(t, name, out, bin, args...)
-	// Kill before t.TempDir's cleanup removes the TSDB folder under it.
-	t.Cleanup(p.kill)
-	r := &receiver{URL: "http://" + addr, WriteURL: "http://" + addr + "/api/v1/write"}
-	waitHTTP200(t, p, r.URL+"/-/ready")
-	return r
+	return startReceiverProcess(t, name, bin, addr, "/api/v1/write", "/-/ready", args...)
 }
 
 // bridge is a running pushgateway-bridge.
@@ -403,6 +461,88 @@ func (b *bridge) Ready() bool {
 	return err == nil && code == http.StatusOK
 }
 
+// Output returns what the bridge logged so far.
+func (b *bridge) Output() string { return b.proc.output.String() }
+
+// Metric returns the sum of the bridge's own samples of the metric family
+// name whose labels include the name/value pairs lv, and how many samples
+// matched; a family the bridge does not expose (yet) matches none.
+func (b *bridge) Metric(name string, lv ...string) (float64, int, error) {
+	if len(lv)%2 != 0 {
+		panic("bridge.Metric: labels must be name/value pairs")
+	}
+	code, body, err := httpGet(b.URL + "/metrics")
+	if err != nil {
+		return 0, 0, fmt.Errorf("GET /metrics: %w", err)
+	}
+	if code != http.StatusOK {
+		return 0, 0, fmt.Errorf("GET /metrics: status %d", code)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		return 0, 0, fmt.Errorf("parse /metrics: %w", err)
+	}
+	var (
+		sum float64
+		n   int
+	)
+	fam, ok := fams[name]
+	if !ok {
+		return 0, 0, nil
+	}
+next:
+	for _, m := range fam.GetMetric() {
+		for i := 0; i < len(lv); i += 2 {
+			found := false
+			for _, l := range m.GetLabel() {
+				if l.GetName() == lv[i] && l.GetValue() == lv[i+1] {
+					found = true
+				}
+			}
+			if !found {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			sum += m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			sum += m.GetGauge().GetValue()
+		case m.Untyped != nil:
+			sum += m.GetUntyped().GetValue()
+		default:
+			return 0, 0, fmt.Errorf("%s: not a counter, gauge or untyped metric", name)
+		}
+		n++
+	}
+	return sum, n, nil
+}
+
+// MustMetric is Metric failing the test on error or when no sample matched.
+func (b *bridge) MustMetric(name string, lv ...string) float64 {
+	b.t.Helper()
+	v, n, err := b.Metric(name, lv...)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if n == 0 {
+		b.t.Fatalf("bridge /metrics: no sample of %s with labels %q", name, lv)
+	}
+	return v
+}
+
+// writeConfig writes a --config.file for the bridge into a temp dir and
+// returns its path.
+func writeConfig(t testing.TB, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "bridge.yml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func grepLines(text, prefix string) string {
 	var sb strings.Builder
 	for line := range strings.Lines(text) {
@@ -416,7 +556,13 @@ func grepLines(text, prefix string) string {
 // queryVector runs an instant PromQL query at the current time through
 // /api/v1/query and returns the vector result.
 func queryVector(promURL, expr string) (model.Vector, error) {
-	u := promURL + "/api/v1/query?" + url.Values{"query": {expr}}.Encode()
+	return queryVectorParams(promURL, expr, url.Values{})
+}
+
+// queryVectorParams is queryVector with further query parameters.
+func queryVectorParams(promURL, expr string, params url.Values) (model.Vector, error) {
+	params.Set("query", expr)
+	u := promURL + "/api/v1/query?" + params.Encode()
 	code, body, err := httpGet(u)
 	if err != nil {
 		return nil, fmt.Errorf("query %s: %w", expr, err)
@@ -444,6 +590,73 @@ func queryVector(promURL, expr string) (model.Vector, error) {
 		return nil, fmt.Errorf("query %s: decode result: %w", expr, err)
 	}
 	return v, nil
+}
+
+// apiTime formats t for the time parameter of /api/v1/query, to the
+// millisecond.
+func apiTime(t time.Time) string {
+	return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64)
+}
+
+// queryMatrixAt runs an instant query (a range selector, typically) at time
+// at through /api/v1/query and returns the matrix result.
+func queryMatrixAt(promURL, expr string, at time.Time) (model.Matrix, error) {
+	u := promURL + "/api/v1/query?" + url.Values{"query": {expr}, "time": {apiTime(at)}}.Encode()
+	code, body, err := httpGet(u)
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", expr, err)
+	}
+	var resp struct {
+		Status string `json:"status"`
+		Data   struct {
+			ResultType string       `json:"resultType"`
+			Result     model.Matrix `json:"result"`
+		} `json:"data"`
+		ErrorType string `json:"errorType"`
+		Error     string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(body), &resp); err != nil {
+		return nil, fmt.Errorf("query %s: status %d: decode %q: %w", expr, code, body, err)
+	}
+	if resp.Status != "success" {
+		return nil, fmt.Errorf("query %s: %s: %s", expr, resp.ErrorType, resp.Error)
+	}
+	if resp.Data.ResultType != "matrix" {
+		return nil, fmt.Errorf("query %s: result type %q, want matrix", expr, resp.Data.ResultType)
+	}
+	return resp.Data.Result, nil
+}
+
+// rawTimestamps returns the timestamps of the raw samples of the one series
+// selector matches in the window [from, to] (as the receiver bounds a range
+// selector), oldest first.
+func rawTimestamps(promURL, selector string, from, to time.Time) ([]time.Time, error) {
+	expr := fmt.Sprintf("%s[%dms]", selector, to.Sub(from).Milliseconds())
+	m, err := queryMatrixAt(promURL, expr, to)
+	if err != nil {
+		return nil, err
+	}
+	if len(m) != 1 {
+		var names []string
+		for _, ss := range m {
+			names = append(names, formatMetric(ss.Metric))
+		}
+		return nil, fmt.Errorf("query %s at %s: want 1 series, got %d: %q", expr, apiTime(to), len(m), names)
+	}
+	ts := make([]time.Time, 0, len(m[0].Values)+len(m[0].Histograms))
+	for _, v := range m[0].Values {
+		ts = append(ts, v.Timestamp.Time())
+	}
+	for _, h := range m[0].Histograms {
+		ts = append(ts, h.Timestamp.Time())
+	}
+	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	return ts, nil
+}
+
+// queryVectorAt is queryVector evaluated at time at.
+func queryVectorAt(promURL, expr string, at time.Time) (model.Vector, error) {
+	return queryVectorParams(promURL, expr, url.Values{"time": {apiTime(at)}})
 }
 
 // query is queryVector failing the test on error.
@@ -683,24 +896,32 @@ func expectMetrics(promURL, expr string, want ...string) error {
 }
 
 // writeRecorder is a remote-write proxy that records the label sets of the
-// series it sees and forwards every request unchanged to the receiver. It
-// shows what the bridge sends before the receiver normalizes it: Prometheus
-// drops empty-valued labels on ingestion, so an instance="" forwarded by the
-// bridge cannot be seen through PromQL.
+// series it sees, and their metadata, and forwards every request unchanged
+// to the receiver. It shows what the bridge sends before the receiver
+// normalizes it: Prometheus drops empty-valued labels on ingestion, so an
+// instance="" forwarded by the bridge cannot be seen through PromQL. It
+// decodes remote write 1.0 and 2.0.
 type writeRecorder struct {
 	// URL is the remote-write URL to give the bridge.
 	URL string
 
-	mu     sync.Mutex
-	series map[string]bool // formatMetric of every series seen
-	errs   []string        // requests that could not be decoded
+	mu       sync.Mutex
+	series   map[string]model.Metric        // by formatMetric, every series seen
+	meta     map[string][]metadata.Metadata // by metric family, distinct metadata seen
+	requests int                            // requests holding at least one series
+	messages map[string]int                 // requests by protobuf message (rw1Message, rw2Message)
+	errs     []string                       // requests that could not be decoded
 }
 
 // startWriteRecorder starts a writeRecorder forwarding to writeURL; it is
 // closed when the test ends.
 func startWriteRecorder(t testing.TB, writeURL string) *writeRecorder {
 	t.Helper()
-	rec := &writeRecorder{series: map[string]bool{}}
+	rec := &writeRecorder{
+		series:   map[string]model.Metric{},
+		meta:     map[string][]metadata.Metadata{},
+		messages: map[string]int{},
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -708,27 +929,33 @@ func startWriteRecorder(t testing.TB, writeURL string) *writeRecorder {
 			return
 		}
 		rec.record(r.Header.Get("Content-Type"), body)
-		req, err := http.NewRequestWithContext(r.Context(), r.Method, writeURL, bytes.NewReader(body))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		req.Header = r.Header.Clone()
-		resp, err := httpClient.Do(req)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		for k, vs := range resp.Header {
-			w.Header()[k] = vs
-		}
-		w.WriteHeader(resp.StatusCode)
-		_, _ = io.Copy(w, resp.Body)
+		forwardWrite(w, r, body, writeURL)
 	}))
 	t.Cleanup(srv.Close)
 	rec.URL = srv.URL + "/api/v1/write"
 	return rec
+}
+
+// forwardWrite sends a remote-write request r with the body already read
+// to writeURL and copies the answer, headers included, to w.
+func forwardWrite(w http.ResponseWriter, r *http.Request, body []byte, writeURL string) {
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, writeURL, bytes.NewReader(body))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	req.Header = r.Header.Clone()
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	for k, vs := range resp.Header {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
 }
 
 func (rec *writeRecorder) record(contentType string, body []byte) {
@@ -739,17 +966,67 @@ func (rec *writeRecorder) record(contentType string, body []byte) {
 		rec.errs = append(rec.errs, fmt.Sprintf("snappy (Content-Type %q): %v", contentType, err))
 		return
 	}
+	if strings.Contains(contentType, "proto="+rw2Message) {
+		rec.messages[rw2Message]++
+		rec.recordV2(contentType, raw)
+		return
+	}
+	rec.messages[rw1Message]++
 	var wr prompb.WriteRequest
 	if err := wr.Unmarshal(raw); err != nil {
 		rec.errs = append(rec.errs, fmt.Sprintf("prompb.WriteRequest (Content-Type %q): %v", contentType, err))
 		return
+	}
+	if len(wr.Timeseries) > 0 {
+		rec.requests++
 	}
 	for _, ts := range wr.Timeseries {
 		m := model.Metric{}
 		for _, l := range ts.Labels {
 			m[model.LabelName(l.Name)] = model.LabelValue(l.Value)
 		}
-		rec.series[formatMetric(m)] = true
+		rec.series[formatMetric(m)] = m
+	}
+	for _, md := range wr.Metadata {
+		rec.addMeta(md.MetricFamilyName, metadata.Metadata{
+			Type: model.MetricType(strings.ToLower(md.Type.String())),
+			Help: md.Help,
+			Unit: md.Unit,
+		})
+	}
+}
+
+func (rec *writeRecorder) recordV2(contentType string, raw []byte) {
+	var req writev2.Request
+	if err := req.Unmarshal(raw); err != nil {
+		rec.errs = append(rec.errs, fmt.Sprintf("writev2.Request (Content-Type %q): %v", contentType, err))
+		return
+	}
+	if len(req.Timeseries) > 0 {
+		rec.requests++
+	}
+	b := labels.NewScratchBuilder(0)
+	for _, ts := range req.Timeseries {
+		ls, err := ts.ToLabels(&b, req.Symbols)
+		if err != nil {
+			rec.errs = append(rec.errs, fmt.Sprintf("writev2.Request labels: %v", err))
+			continue
+		}
+		m := model.Metric{}
+		ls.Range(func(l labels.Label) { m[model.LabelName(l.Name)] = model.LabelValue(l.Value) })
+		rec.series[formatMetric(m)] = m
+		md, err := ts.ToMetadata(req.Symbols)
+		if err != nil {
+			rec.errs = append(rec.errs, fmt.Sprintf("writev2.Request metadata of %s: %v", formatMetric(m), err))
+			continue
+		}
+		rec.addMeta(ls.Get(model.MetricNameLabel), md)
+	}
+}
+
+func (rec *writeRecorder) addMeta(family string, md metadata.Metadata) {
+	if !slices.Contains(rec.meta[family], md) {
+		rec.meta[family] = append(rec.meta[family], md)
 	}
 }
 
@@ -765,4 +1042,32 @@ func (rec *writeRecorder) emptyLabels() (series, errs []string) {
 	}
 	slices.Sort(series)
 	return series, slices.Clone(rec.errs)
+}
+
+// seen returns every series recorded, how many requests held series, and
+// the errors of requests that could not be decoded.
+func (rec *writeRecorder) seen() (series []model.Metric, requests int, errs []string) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, m := range rec.series {
+		series = append(series, m)
+	}
+	slices.SortFunc(series, func(a, b model.Metric) int { return strings.Compare(formatMetric(a), formatMetric(b)) })
+	return series, rec.requests, slices.Clone(rec.errs)
+}
+
+// requestsOf returns how many requests of the protobuf message msg
+// (rw1Message, rw2Message) were recorded.
+func (rec *writeRecorder) requestsOf(msg string) int {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec.messages[msg]
+}
+
+// metadataOf returns the distinct metadata recorded for a metric family, as
+// 2.0 requests carry it on each series, or 1.0 metadata requests list it.
+func (rec *writeRecorder) metadataOf(family string) []metadata.Metadata {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return slices.Clone(rec.meta[family])
 }

@@ -3,10 +3,13 @@ package e2e
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -71,8 +74,24 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: FAIL: build bridge: %v\n%s", err, out)
 		return 1
 	}
+	// The tests mostly wait on peers and on the bridge's cycles rather
+	// than use the CPU, and the receiver outage alone takes over ten
+	// minutes: run the parallel ones together unless -parallel says
+	// otherwise, rather than GOMAXPROCS at a time.
+	flag.Parse()
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		if err := flag.Set("test.parallel", strconv.Itoa(max(runtime.GOMAXPROCS(0), parallelTests))); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: FAIL: set -test.parallel: %v\n", err)
+			return 1
+		}
+	}
 	return m.Run()
 }
+
+// parallelTests is how many tests run in parallel unless -parallel is given.
+const parallelTests = 12
 
 // locatePeers returns the folder holding the peer binaries: $PEERS_BIN if
 // set, else the last line scripts/peers.sh prints.

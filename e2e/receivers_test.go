@@ -65,21 +65,15 @@ func startPrometheus3Receiver(t testing.TB, lookback time.Duration, acceptedMess
 // from the interval between a series' samples.
 func startVictoriaMetrics(t testing.TB) *receiver {
 	t.Helper()
+	dir := t.TempDir()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	out := &syncBuffer{}
-	logOnFailure(t, "victoria-metrics "+addr, out)
-	p := startProcess(t, "victoria-metrics", out, victoriaMetricsBin,
-		"-storageDataPath="+t.TempDir(),
+	return startReceiverProcess(t, "victoria-metrics", victoriaMetricsBin, addr, "/api/v1/write", "/health",
+		"-storageDataPath="+dir,
 		"-httpListenAddr="+addr,
 		"-retentionPeriod=1d",
 		"-search.latencyOffset=0s",
 		"-search.disableCache",
 	)
-	// Kill before t.TempDir's cleanup removes the data folder under it.
-	t.Cleanup(p.kill)
-	r := &receiver{URL: "http://" + addr, WriteURL: "http://" + addr + "/api/v1/write"}
-	waitHTTP200(t, p, r.URL+"/health")
-	return r
 }
 
 // rwRequest is an encoded remote-write request with the headers its
