@@ -86,6 +86,9 @@ var reservedHeaders = map[string]bool{
 type Config struct {
 	// Global holds what applies to every endpoint.
 	Global GlobalConfig `yaml:"global,omitempty"`
+	// Pushgateways lists the gateways to scrape, with their HTTP client
+	// settings; --pushgateway.url adds more.
+	Pushgateways []PushgatewayConfig `yaml:"pushgateways,omitempty"`
 	// RemoteWrite lists the endpoints samples are sent to, as Prometheus'
 	// remote_write block does.
 	RemoteWrite []RemoteWriteConfig `yaml:"remote_write,omitempty"`
@@ -174,6 +177,21 @@ type RemoteWriteConfig struct {
 	WriteRelabelConfigs []*relabel.Config `yaml:"write_relabel_configs,omitempty"`
 	// ProtobufMessage is MessageV1 or MessageV2.
 	ProtobufMessage string `yaml:"protobuf_message,omitempty"`
+
+	// TenantLabel, TenantHeader, DefaultTenant and MaxTenants are the
+	// bridge's own keys, not Prometheus'. With TenantLabel set, each series
+	// goes to the tenant named by its value of that label (read before
+	// write_relabel_configs and external_labels; the label stays on the
+	// series), in requests of that tenant's only, with the tenant in
+	// TenantHeader; each tenant has a queue of its own. Series without the
+	// label go to DefaultTenant. MaxTenants bounds the tenants with a queue;
+	// the samples of further ones are dropped and counted. Validate fills
+	// in the defaults (X-Scope-OrgID, anonymous, 100) when TenantLabel is
+	// set; the other three are errors without it.
+	TenantLabel   string `yaml:"tenant_label,omitempty"`
+	TenantHeader  string `yaml:"tenant_header,omitempty"`
+	DefaultTenant string `yaml:"default_tenant,omitempty"`
+	MaxTenants    int    `yaml:"max_tenants,omitempty"`
 
 	// HTTPClientConfig is inline, not embedded, as in Prometheus: embedded,
 	// yaml would let its keys spill over into the structs below.
@@ -310,6 +328,9 @@ func Parse(b []byte) (*Config, error) {
 
 // SetDirectory joins relative file names in c with dir.
 func (c *Config) SetDirectory(dir string) {
+	for i := range c.Pushgateways {
+		c.Pushgateways[i].HTTPClientConfig.SetDirectory(dir)
+	}
 	for i := range c.RemoteWrite {
 		c.RemoteWrite[i].SetDirectory(dir)
 	}
@@ -323,6 +344,9 @@ func (rw *RemoteWriteConfig) SetDirectory(dir string) {
 func (c *Config) validate() error {
 	if err := c.Global.validate(); err != nil {
 		return fmt.Errorf("global: %w", err)
+	}
+	if err := validatePushgateways(c.Pushgateways); err != nil {
+		return err
 	}
 	names := map[string]int{}
 	for i := range c.RemoteWrite {
@@ -461,12 +485,12 @@ func (rw *RemoteWriteConfig) Validate() error {
 		return fmt.Errorf("remote_timeout %s is not positive", rw.RemoteTimeout)
 	}
 	for _, h := range slices.Sorted(maps.Keys(rw.Headers)) {
-		if strings.EqualFold(h, "authorization") {
-			return fmt.Errorf("headers: %q must be set through basic_auth, authorization or oauth2", h)
+		if err := checkHeader(h); err != nil {
+			return fmt.Errorf("headers: %w", err)
 		}
-		if reservedHeaders[strings.ToLower(h)] {
-			return fmt.Errorf("headers: %q is set by the bridge and must not be changed", h)
-		}
+	}
+	if err := rw.validateTenants(); err != nil {
+		return err
 	}
 	if rw.ProtobufMessage != MessageV1 && rw.ProtobufMessage != MessageV2 {
 		return fmt.Errorf("protobuf_message %q is not %s or %s", rw.ProtobufMessage, MessageV1, MessageV2)
@@ -494,6 +518,114 @@ func (rw *RemoteWriteConfig) Validate() error {
 		rw.Name = rw.URL.Host
 	}
 	return nil
+}
+
+// checkHeader tells whether headers or tenant_header may set header h.
+func checkHeader(h string) error {
+	if strings.EqualFold(h, "authorization") {
+		return fmt.Errorf("%q must be set through basic_auth, authorization or oauth2", h)
+	}
+	if reservedHeaders[strings.ToLower(h)] {
+		return fmt.Errorf("%q is set by the bridge and must not be changed", h)
+	}
+	return nil
+}
+
+// Defaults of the tenant keys, once tenant_label is set.
+const (
+	defaultTenantHeader = "X-Scope-OrgID"
+	defaultTenant       = "anonymous"
+	defaultMaxTenants   = 100
+)
+
+// validateTenants checks the tenant keys and fills in their defaults.
+func (rw *RemoteWriteConfig) validateTenants() error {
+	if rw.TenantLabel == "" {
+		for _, k := range []struct {
+			key string
+			set bool
+		}{
+			{"tenant_header", rw.TenantHeader != ""},
+			{"default_tenant", rw.DefaultTenant != ""},
+			{"max_tenants", rw.MaxTenants != 0},
+		} {
+			if k.set {
+				return fmt.Errorf("%s needs tenant_label", k.key)
+			}
+		}
+		return nil
+	}
+	if !nameValidation.IsValidLabelName(rw.TenantLabel) || rw.TenantLabel == model.MetricNameLabel {
+		return fmt.Errorf("tenant_label: label name %q is not valid", rw.TenantLabel)
+	}
+	if rw.TenantHeader == "" {
+		rw.TenantHeader = defaultTenantHeader
+	}
+	if !validHeaderName(rw.TenantHeader) {
+		return fmt.Errorf("tenant_header: %q is not a valid header name", rw.TenantHeader)
+	}
+	if err := checkHeader(rw.TenantHeader); err != nil {
+		return fmt.Errorf("tenant_header: %w", err)
+	}
+	// Either would send one tenant's name with every tenant's requests.
+	for _, h := range slices.Sorted(maps.Keys(rw.Headers)) {
+		if strings.EqualFold(h, rw.TenantHeader) {
+			return fmt.Errorf("headers: %q conflicts with tenant_header", h)
+		}
+	}
+	if hh := rw.HTTPClientConfig.HTTPHeaders; hh != nil {
+		for _, h := range slices.Sorted(maps.Keys(hh.Headers)) {
+			if strings.EqualFold(h, rw.TenantHeader) {
+				return fmt.Errorf("http_headers: %q conflicts with tenant_header", h)
+			}
+		}
+	}
+	if rw.DefaultTenant == "" {
+		rw.DefaultTenant = defaultTenant
+	}
+	if !validTenant(rw.DefaultTenant) {
+		return fmt.Errorf("default_tenant %q is not valid: control characters, or spaces at either end", rw.DefaultTenant)
+	}
+	if rw.MaxTenants < 0 {
+		return fmt.Errorf("max_tenants %d is not positive", rw.MaxTenants)
+	}
+	if rw.MaxTenants == 0 {
+		rw.MaxTenants = defaultMaxTenants
+	}
+	return nil
+}
+
+// validHeaderName tells whether s is an HTTP header field name (a token,
+// RFC 9110 section 5.1).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validTenant tells whether s can be sent as a tenant header value as it
+// is, as package remotewrite checks every tenant: not empty, no control
+// characters, no spaces at either end (the HTTP client trims them).
+func validTenant(s string) bool {
+	if s == "" || s[0] == ' ' || s[0] == '\t' || s[len(s)-1] == ' ' || s[len(s)-1] == '\t' {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func (q *QueueConfig) validate() error {

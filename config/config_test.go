@@ -23,10 +23,10 @@ func TestLoadGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.RemoteWrite) != 2 {
-		t.Fatalf("got %d endpoints, want 2", len(c.RemoteWrite))
+	if len(c.RemoteWrite) != 3 {
+		t.Fatalf("got %d endpoints, want 3", len(c.RemoteWrite))
 	}
-	full, deflt := c.RemoteWrite[0], c.RemoteWrite[1]
+	full, deflt, tenants := c.RemoteWrite[0], c.RemoteWrite[1], c.RemoteWrite[2]
 	if len(c.GroupRules) != 3 {
 		t.Fatalf("got %d group rules, want 3", len(c.GroupRules))
 	}
@@ -76,6 +76,10 @@ func TestLoadGood(t *testing.T) {
 			MaxBackoff:        model.Duration(10 * time.Second),
 			RetryOnHTTP429:    false,
 		}},
+		{"[0] tenant_label", full.TenantLabel, "team"},
+		{"[0] tenant_header", full.TenantHeader, "THANOS-TENANT"},
+		{"[0] default_tenant", full.DefaultTenant, "shared"},
+		{"[0] max_tenants", full.MaxTenants, 20},
 		{"[0] metadata_config", full.MetadataConfig, MetadataConfig{Send: false, SendInterval: model.Duration(2 * time.Minute), MaxSamplesPerSend: 100}},
 
 		{"[1] name, the URL's host", deflt.Name, "127.0.0.1:9090"},
@@ -95,6 +99,15 @@ func TestLoadGood(t *testing.T) {
 			RetryOnHTTP429:    true,
 		}},
 		{"[1] metadata_config", deflt.MetadataConfig, MetadataConfig{Send: true, SendInterval: model.Duration(time.Minute), MaxSamplesPerSend: 2000}},
+		{"[1] no tenant_label", deflt.TenantLabel, ""},
+		{"[1] no tenant_header without tenant_label", deflt.TenantHeader, ""},
+		{"[1] no default_tenant without tenant_label", deflt.DefaultTenant, ""},
+		{"[1] no max_tenants without tenant_label", deflt.MaxTenants, 0},
+
+		{"[2] tenant_label", tenants.TenantLabel, "team"},
+		{"[2] tenant_header, the default", tenants.TenantHeader, "X-Scope-OrgID"},
+		{"[2] default_tenant, the default", tenants.DefaultTenant, "anonymous"},
+		{"[2] max_tenants, the default", tenants.MaxTenants, 100},
 
 		{"group_rules[0] match", len(nightly.Match), 2},
 		{"group_rules[0] job regex matches", nightly.Match["job"].MatchString("nightly_backup"), true},
@@ -205,6 +218,19 @@ func TestLoadBad(t *testing.T) {
 		"metadata_interval.bad.yml":    "remote_write[0]: metadata_config: send_interval 0s is not positive",
 		"duplicate_name.bad.yml":       `remote_write[1]: name "x" already used by remote_write[0]`,
 		"duplicate_host.bad.yml":       `remote_write[1]: name "a", the URL's host, already used by remote_write[0]: set name`,
+
+		// The tenant keys.
+		"tenant_header_without_label.bad.yml":  "remote_write[0]: tenant_header needs tenant_label",
+		"default_tenant_without_label.bad.yml": "remote_write[0]: default_tenant needs tenant_label",
+		"max_tenants_without_label.bad.yml":    "remote_write[0]: max_tenants needs tenant_label",
+		"tenant_label_name.bad.yml":            `remote_write[0]: tenant_label: label name "__name__" is not valid`,
+		"tenant_header_name.bad.yml":           `remote_write[0]: tenant_header: "X Scope OrgID" is not a valid header name`,
+		"tenant_header_reserved.bad.yml":       `remote_write[0]: tenant_header: "Content-Type" is set by the bridge and must not be changed`,
+		"tenant_header_authorization.bad.yml":  `remote_write[0]: tenant_header: "authorization" must be set through basic_auth, authorization or oauth2`,
+		"tenant_header_conflict.bad.yml":       `remote_write[0]: headers: "x-scope-orgid" conflicts with tenant_header`,
+		"tenant_http_headers_conflict.bad.yml": `remote_write[0]: http_headers: "THANOS-TENANT" conflicts with tenant_header`,
+		"default_tenant_value.bad.yml":         `remote_write[0]: default_tenant " shared" is not valid: control characters, or spaces at either end`,
+		"max_tenants.bad.yml":                  "remote_write[0]: max_tenants -1 is not positive",
 
 		// group_rules and expected_groups.
 		"group_rule_unknown_key.bad.yml":           "line 4: field expired_after not found in type config.GroupRule",

@@ -92,8 +92,9 @@ type receiver struct {
 // request is translated by the test (not by convertV2ToV1), so that the
 // checks on series and timestamps apply to both versions.
 type gotRequest struct {
-	v1 *prompb.WriteRequest
-	v2 *writev2.Request // nil for a 1.0 request
+	v1     *prompb.WriteRequest
+	v2     *writev2.Request // nil for a 1.0 request
+	header http.Header
 }
 
 func newReceiver(t *testing.T, script ...response) *receiver {
@@ -143,7 +144,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != int64(len(body)) {
 		t.Errorf("Content-Length = %d, body has %d bytes", r.ContentLength, len(body))
 	}
-	got := &gotRequest{}
+	got := &gotRequest{header: r.Header.Clone()}
 	if isV2 {
 		got.v2 = decodeReqV2(t, body)
 		got.v1 = translateV2(t, got.v2)

@@ -25,11 +25,20 @@ const (
 	reasonTooOld        = "too_old"
 	// reasonPartialWrite: a 2.0 receiver wrote fewer samples than sent.
 	reasonPartialWrite = "partial_write"
+	// Samples of an endpoint with tenants that reach no tenant's queue:
+	// beyond TenantOptions.MaxTenants, a tenant name no header can carry,
+	// or a tenant queue that could not be opened (or was closed).
+	reasonTenantLimit   = "tenant_limit"
+	reasonInvalidTenant = "invalid_tenant"
+	reasonTenantOpen    = "tenant_open_error"
 )
 
 // metrics are the self-metrics of one Queue. Every series carries the const
-// label remote_name, so queues with different names share a registry. The URL
-// is never a label value: it can hold credentials.
+// labels remote_name and tenant, so queues with different names, or tenants
+// of one endpoint, share a registry. tenant is "" (no label, to PromQL) for
+// an endpoint without tenants: one label set for every endpoint, which a
+// registry requires of one metric name. The URL is never a label value: it
+// can hold credentials.
 type metrics struct {
 	samplesSent     prometheus.Counter
 	histogramsSent  prometheus.Counter
@@ -48,12 +57,22 @@ type metrics struct {
 	metadataDropped prometheus.Counter
 }
 
+// samplesDroppedHelp is the help of samples_dropped_total, which Tenants
+// registers too, for samples that reach no tenant's queue.
+const samplesDroppedHelp = "Samples dropped without being acknowledged, by reason (queue_full, http_<status> for unrecoverable responses, encode_error, invalid_request, tenant_limit, invalid_tenant, tenant_open_error)."
+
+// constLabels are the const labels of the metrics of a queue, or of a
+// Tenants for tenant "".
+func constLabels(remoteName, tenant string) prometheus.Labels {
+	return prometheus.Labels{"remote_name": remoteName, "tenant": tenant}
+}
+
 // newMetrics builds the metrics and registers them on reg (if not nil). It
 // returns an error rather than panicking as promauto.With(reg) would when,
 // say, two queues share a name, and then leaves nothing registered.
-func newMetrics(reg prometheus.Registerer, remoteName string) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, remoteName, tenant string) (*metrics, error) {
 	f := promauto.With(nil) // built unregistered; registered below with errors checked
-	cl := prometheus.Labels{"remote_name": remoteName}
+	cl := constLabels(remoteName, tenant)
 	counter := func(name, help string) prometheus.Counter {
 		return f.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: subsystem, Name: name, Help: help, ConstLabels: cl,
@@ -70,7 +89,7 @@ func newMetrics(reg prometheus.Registerer, remoteName string) (*metrics, error) 
 			"Samples sent again after a recoverable failure (network error, timeout, 5xx, 429)."),
 		samplesDropped: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: subsystem, Name: "samples_dropped_total", ConstLabels: cl,
-			Help: "Samples dropped without being acknowledged, by reason (queue_full, http_<status> for unrecoverable responses, encode_error, invalid_request).",
+			Help: samplesDroppedHelp,
 		}, []string{"reason"}),
 		requests: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: subsystem, Name: "requests_total", ConstLabels: cl,
@@ -109,16 +128,26 @@ func newMetrics(reg prometheus.Registerer, remoteName string) (*metrics, error) 
 	if reg == nil {
 		return m, nil
 	}
-	cs := m.collectors()
+	if err := register(reg, m.collectors()); err != nil {
+		if tenant != "" {
+			return nil, fmt.Errorf("register metrics for remote_name %q, tenant %q: %w", remoteName, tenant, err)
+		}
+		return nil, fmt.Errorf("register metrics for remote_name %q: %w", remoteName, err)
+	}
+	return m, nil
+}
+
+// register registers cs on reg, all or none.
+func register(reg prometheus.Registerer, cs []prometheus.Collector) error {
 	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
 			for _, r := range cs[:i] {
 				reg.Unregister(r)
 			}
-			return nil, fmt.Errorf("register metrics for remote_name %q: %w", remoteName, err)
+			return err
 		}
 	}
-	return m, nil
+	return nil
 }
 
 func (m *metrics) collectors() []prometheus.Collector {

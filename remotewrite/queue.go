@@ -25,6 +25,11 @@
 // endpoint that answers 415, or a 2xx without the written-samples headers,
 // does not speak 2.0: the queue falls back to 1.0 for it, says so once, and
 // re-encodes what it had queued as 2.0.
+//
+// An endpoint that keeps tenants apart (Mimir, Cortex, Thanos receive) is
+// served by Tenants instead: it splits each Append by a tenant label and
+// hands each tenant's part to a Queue of its own, with the tenant in a
+// header, so that one tenant's rejections or rate limits hold up no other.
 package remotewrite
 
 import (
@@ -130,6 +135,10 @@ type Options struct {
 	// Now is the clock that HTTP-date Retry-After values are measured
 	// against, and that paces throttled logs. Default time.Now.
 	Now func() time.Time
+
+	// tenant is the tenant label value of the queue's metrics: set by
+	// Tenants for the queues it makes, "" otherwise.
+	tenant string
 }
 
 // MetadataOptions configure metadata requests of remote write 1.0.
@@ -226,7 +235,7 @@ func NewQueue(o Options) (*Queue, error) {
 	if err := o.setDefaults(); err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(o.Registerer, o.Name)
+	m, err := newMetrics(o.Registerer, o.Name, o.tenant)
 	if err != nil {
 		return nil, fmt.Errorf("remote write queue %q: %w", o.Name, err)
 	}
@@ -376,9 +385,12 @@ func (q *Queue) dropAppend(n int) {
 	}
 }
 
-// QueueStatus is what the status page shows of a queue.
+// QueueStatus is what the status page shows of a queue, or of the queues of
+// an endpoint with tenants (see Tenants.Status).
 type QueueStatus struct {
 	Name string
+	// Tenant is the tenant of a queue made by Tenants, "" otherwise.
+	Tenant string
 	// Message is what the queue sends now: MessageV1 after a fallback.
 	Message     Message
 	LastSuccess time.Time // zero if nothing was acknowledged yet
@@ -387,12 +399,16 @@ type QueueStatus struct {
 	Shards      int
 	// Dropped counts the samples given up since the start, by reason.
 	Dropped map[string]int
+	// Tenants holds the status of each tenant's queue, by tenant, for an
+	// endpoint with tenants; nil otherwise.
+	Tenants []QueueStatus
 }
 
 // Status returns the queue's current state. Safe for concurrent use.
 func (q *Queue) Status() QueueStatus {
 	st := QueueStatus{
 		Name:      q.o.Name,
+		Tenant:    q.o.tenant,
 		Message:   q.o.Message,
 		Pending:   q.Pending(),
 		DiskBytes: q.log.size(),
@@ -411,11 +427,16 @@ func (q *Queue) Status() QueueStatus {
 // Pending returns the samples not yet acknowledged or dropped: waiting in
 // memory or on disk, and in flight.
 func (q *Queue) Pending() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.pendingLocked()
+}
+
+// pendingLocked is Pending with q.mu held.
+func (q *Queue) pendingLocked() int {
 	// In this order: a cycle is appended to the log before it leaves
 	// inSamples, and a request read from the log joins inflight under mu.
 	n := int(q.inSamples.Load())
-	q.mu.Lock()
-	defer q.mu.Unlock()
 	for _, f := range q.inflight {
 		if !f.done {
 			n += int(f.rec.samples)
@@ -703,6 +724,8 @@ func (q *Queue) sendFlight(ctx context.Context, f *flight) {
 		clear(q.inflight[:i])
 		q.inflight = q.inflight[i:]
 	}
+	// The gauge follows acknowledgements too, not only appends.
+	q.m.pendingSamples.Set(float64(q.pendingLocked()))
 }
 
 // sendRecord sends one request until it is acknowledged or dropped (true)

@@ -13,7 +13,7 @@
 //	--remote-write.max-samples-per-send  batch size bound of that endpoint (default 2000)
 //	--remote-write.flush-deadline        how long shutdown waits to send what is pending (default 1m)
 //	--storage.path                       on-disk queues and state (default data/)
-//	--storage.queue-max-bytes            bound of each endpoint's on-disk queue (default 1GiB)
+//	--storage.queue-max-bytes            bound of each endpoint's (each tenant's) on-disk queue (default 1GiB)
 //	--scrape.interval, --scrape.timeout  cycle interval (15s) and scrape timeout (10s)
 //	--synth.up-metric-name               name of the per-group pseudo-up (default up)
 //	--config.file                        YAML configuration
@@ -243,7 +243,7 @@ func serve(s *settings, logger *slog.Logger) error {
 	userAgent := name + "/" + version.Version
 
 	var (
-		queues  []*remotewrite.Queue
+		queues  []endpoint
 		senders []bridge.Sender
 	)
 	unlock, err := lockStorage(s.storagePath)
@@ -445,14 +445,29 @@ func sameDelivery(a, b *config.Config) bool {
 	return erra == nil && errb == nil && string(ya) == string(yb)
 }
 
-// newQueue builds the queue of one endpoint from its configuration.
-func newQueue(ep config.RemoteWriteConfig, s *settings, userAgent string, logger *slog.Logger, reg prometheus.Registerer) (*remotewrite.Queue, error) {
+// endpoint is the delivery to one remote_write endpoint: a
+// *remotewrite.Queue, or a *remotewrite.Tenants when it sets tenant_label.
+type endpoint interface {
+	bridge.Sender
+	Run(ctx context.Context) error
+	Flush(ctx context.Context) error
+	Status() remotewrite.QueueStatus
+}
+
+var (
+	_ endpoint = (*remotewrite.Queue)(nil)
+	_ endpoint = (*remotewrite.Tenants)(nil)
+)
+
+// newQueue builds the queue of one endpoint from its configuration, one
+// queue per tenant if it sets tenant_label.
+func newQueue(ep config.RemoteWriteConfig, s *settings, userAgent string, logger *slog.Logger, reg prometheus.Registerer) (endpoint, error) {
 	client, err := commoncfg.NewClientFromConfig(ep.HTTPClientConfig, "remote_write_"+ep.Name)
 	if err != nil {
 		return nil, fmt.Errorf("HTTP client: %w", err)
 	}
 	qc := ep.QueueConfig
-	return remotewrite.NewQueue(remotewrite.Options{
+	o := remotewrite.Options{
 		URL:               ep.URL.URL,
 		Name:              ep.Name,
 		Dir:               filepath.Join(s.storagePath, "queue", dirName(ep.Name)),
@@ -478,7 +493,24 @@ func newQueue(ep config.RemoteWriteConfig, s *settings, userAgent string, logger
 		UserAgent:  userAgent,
 		Logger:     logger.With("component", "remotewrite", "remote_name", ep.Name),
 		Registerer: reg,
+	}
+	if ep.TenantLabel == "" {
+		q, err := remotewrite.NewQueue(o)
+		if err != nil {
+			return nil, err
+		}
+		return q, nil
+	}
+	t, err := remotewrite.NewTenants(o, remotewrite.TenantOptions{
+		Label:      ep.TenantLabel,
+		Header:     ep.TenantHeader,
+		Default:    ep.DefaultTenant,
+		MaxTenants: ep.MaxTenants,
 	})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // dirName turns an endpoint name into a directory name: safe characters
