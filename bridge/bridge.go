@@ -456,7 +456,7 @@ func (b *Bridge) send(now time.Time, series []pushgateway.Series, stale []labels
 	for _, s := range b.o.Senders {
 		samples := make([]remotewrite.Sample, 0, len(series)+len(stale))
 		for _, ser := range series {
-			samples = append(samples, remotewrite.Sample{Labels: ser.Labels, T: ts, V: ser.Value, H: ser.Histogram, FH: ser.FloatHistogram, Meta: ser.Metadata})
+			samples = append(samples, remotewrite.Sample{Labels: ser.Labels, T: ts, V: ser.Value, H: ser.Histogram, FH: ser.FloatHistogram, Meta: ser.Metadata, Hash: ser.Hash})
 		}
 		for _, ls := range stale {
 			samples = append(samples, remotewrite.Sample{Labels: ls, T: ts, V: staleNaN})

@@ -44,7 +44,7 @@ func (s *seriesState) advance(series []pushgateway.Series, stale []labels.Labels
 	known := 0
 	for i := range series {
 		ls := series[i].Labels
-		h := ls.Hash()
+		h := series[i].LabelsHash()
 		e, ok := s.byHash[h]
 		if ok && !labels.Equal(e.labels, ls) {
 			s.collisions[ls.String()] = stateEntry{labels: ls, cycle: s.cycle}

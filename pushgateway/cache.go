@@ -245,6 +245,7 @@ func (c *scrapeCache) expand(name string, typ uint64, help, unit string, m []byt
 		p.Labels(&ls)
 		s.Labels = dropEmpty(&c.lb, ls)
 		s.Metadata = meta
+		s.Hash = s.Labels.Hash()
 		e.series = append(e.series, s)
 	}
 	return e, nil

@@ -36,6 +36,17 @@ type Series struct {
 	// Metadata is the TYPE, HELP and UNIT of the series' metric family,
 	// shared by every series of the family; nil if the exposition gave none.
 	Metadata *metadata.Metadata
+	// Hash is Labels.Hash(), or 0 if not computed yet: the scrape cache
+	// computes it once per series, not once per cycle and consumer.
+	Hash uint64
+}
+
+// LabelsHash returns Labels.Hash(), computed only if Hash is not set.
+func (s *Series) LabelsHash() uint64 {
+	if s.Hash != 0 {
+		return s.Hash
+	}
+	return s.Labels.Hash()
 }
 
 // Group is one pushed group.

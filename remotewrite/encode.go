@@ -43,7 +43,7 @@ func (e *encoder) encode(batch []Sample) ([]byte, encodeStats, error) {
 
 	for i := range batch {
 		s := &batch[i]
-		ts := e.seriesFor(s.Labels)
+		ts := e.seriesFor(s.Labels, s.labelsHash())
 		switch {
 		case s.H != nil:
 			ts.Histograms = append(ts.Histograms, prompb.FromIntHistogram(s.T, s.H))
@@ -77,8 +77,7 @@ func (e *encoder) encode(batch []Sample) ([]byte, encodeStats, error) {
 
 // seriesFor returns the TimeSeries for lset in this request, adding it (and
 // reusing the slices left from earlier requests) if it is new.
-func (e *encoder) seriesFor(lset labels.Labels) *prompb.TimeSeries {
-	h := lset.Hash()
+func (e *encoder) seriesFor(lset labels.Labels, h uint64) *prompb.TimeSeries {
 	head, ok := e.index[h]
 	if ok {
 		for i := head; i >= 0; i = e.next[i] {

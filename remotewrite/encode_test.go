@@ -70,11 +70,11 @@ func TestEncodeHashCollision(t *testing.T) {
 	a := labels.FromStrings("__name__", "a")
 	b := labels.FromStrings("__name__", "b")
 	e := newEncoder()
-	e.seriesFor(a).Samples = append(e.seriesFor(a).Samples, prompb.Sample{Timestamp: 1})
-	e.index[b.Hash()] = 0 // pretend b hashes like a
-	e.seriesFor(b).Samples = append(e.seriesFor(b).Samples, prompb.Sample{Timestamp: 2})
-	e.seriesFor(a).Samples = append(e.seriesFor(a).Samples, prompb.Sample{Timestamp: 3})
-	e.seriesFor(b).Samples = append(e.seriesFor(b).Samples, prompb.Sample{Timestamp: 4})
+	const h = 42 // both label sets on one hash
+	e.seriesFor(a, h).Samples = append(e.seriesFor(a, h).Samples, prompb.Sample{Timestamp: 1})
+	e.seriesFor(b, h).Samples = append(e.seriesFor(b, h).Samples, prompb.Sample{Timestamp: 2})
+	e.seriesFor(a, h).Samples = append(e.seriesFor(a, h).Samples, prompb.Sample{Timestamp: 3})
+	e.seriesFor(b, h).Samples = append(e.seriesFor(b, h).Samples, prompb.Sample{Timestamp: 4})
 	got := render(&prompb.WriteRequest{Timeseries: e.series})
 	if want := `{__name__="a"}[1 3] {__name__="b"}[2 4] `; got != want {
 		t.Errorf("got %s, want %s", got, want)

@@ -115,7 +115,7 @@ func (e *encoderV2) encode(batch []Sample) ([]byte, encodeStats, error) {
 // label set if that holds the same kind of sample (float or histogram) and
 // the same metadata, else a new one.
 func (e *encoderV2) seriesFor(s *Sample, hist bool) *writev2.TimeSeries {
-	h := s.Labels.Hash()
+	h := s.labelsHash()
 	head, ok := e.index[h]
 	if !ok {
 		head = -1

@@ -8,6 +8,7 @@ import (
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/prompb"
 )
 
@@ -24,11 +25,15 @@ func (q *Queue) noteMetadata(samples []Sample) {
 		return
 	}
 	m := make(map[string]prompb.MetricMetadata)
+	// Series of one family share their Meta: look at each family's name
+	// once, not at every sample's.
+	seen := map[*metadata.Metadata]bool{}
 	for i := range samples {
 		s := &samples[i]
-		if s.Meta == nil || s.Meta.IsEmpty() {
+		if s.Meta == nil || seen[s.Meta] || s.Meta.IsEmpty() {
 			continue
 		}
+		seen[s.Meta] = true
 		family := familyName(s.Labels.Get(model.MetricNameLabel), s.Meta.Type)
 		if _, ok := m[family]; ok {
 			continue

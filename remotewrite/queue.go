@@ -67,6 +67,17 @@ type Sample struct {
 	// Meta is the series' metric family metadata (TYPE, HELP, UNIT), shared
 	// between series; nil if unknown.
 	Meta *metadata.Metadata
+	// Hash is Labels.Hash() if the caller knows it, else 0: the queue then
+	// computes it once for sharding and encoding.
+	Hash uint64
+}
+
+// labelsHash returns Labels.Hash(), filling in Hash.
+func (s *Sample) labelsHash() uint64 {
+	if s.Hash == 0 {
+		s.Hash = s.Labels.Hash()
+	}
+	return s.Hash
 }
 
 // Message names a remote-write protobuf message.
@@ -514,7 +525,7 @@ func (q *Queue) write(samples []Sample) {
 	for _, s := range kept {
 		i := 0
 		if shards > 1 {
-			i = int(s.Labels.Hash() % uint64(shards))
+			i = int(s.labelsHash() % uint64(shards))
 		}
 		parts[i] = append(parts[i], s)
 	}
@@ -590,7 +601,7 @@ func (q *Queue) relabel(samples []Sample) []Sample {
 				q.lb.Set(l.Name, l.Value)
 			}
 		})
-		s.Labels = q.lb.Labels()
+		s.Labels, s.Hash = q.lb.Labels(), 0
 		out = append(out, s)
 	}
 	q.relabeled = out
