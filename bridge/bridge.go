@@ -1,14 +1,21 @@
 // Package bridge runs the cycle that turns Pushgateways into remote-write
-// samples: every interval it scrapes the gateways, adds the synthesized
-// series, stamps everything with the cycle's time, writes staleness markers
-// for series that vanished, and hands the samples to the senders.
+// samples: every interval it scrapes the gateways concurrently, merges their
+// groups (the newest push of a group wins), judges them with the rules,
+// adds the synthesized series, stamps everything with the cycle's time,
+// writes staleness markers for series that vanished, and hands the samples
+// to the senders.
 //
-// It owns the series state: which series the last complete cycle sent. A
-// cycle in which a gateway could not be scraped is incomplete: it sends the
-// gateway's reachability and nothing else, writes no staleness markers and
-// leaves the state as it was, so an unreachable gateway causes one alert
-// instead of one per batch job going stale. Graceful shutdown writes no
-// staleness markers either.
+// It owns the series state: which series the last complete cycle sent,
+// persisted so that a restart still marks what vanished meanwhile, and the
+// time of the last cycle, from which a restart fills the ticks it missed.
+//
+// A gateway that cannot be scraped contributes the groups of its last
+// successful scrape for the outage hold, so an unreachable gateway causes
+// one alert instead of one per batch job going stale; after the hold its
+// groups count as gone. Without a hold, or for a gateway never scraped, the
+// cycle is incomplete: it sends the gateways' reachability and nothing
+// else, writes no staleness markers and leaves the state as it was.
+// Graceful shutdown writes no staleness markers either.
 package bridge
 
 import (
