@@ -1,7 +1,11 @@
 // Package examples tests the example files in this folder: alerts.yml, the
 // alerting rules for batch jobs behind the bridge and for the bridge itself,
 // with promtool (`promtool check rules` and `promtool test rules` on
-// alerts_test.yml), and that every alert there has a unit test.
+// alerts_test.yml), and that every alert there has a unit test; and
+// dashboard.json, the Grafana dashboard, for its structure and that every
+// PromQL expression in both files parses. That every metric name they use
+// is one the bridge exports is checked end to end, against the real binary,
+// by TestExampleMetricsExported in e2e.
 //
 // promtool is $PEERS_BIN/promtool, or promtool in the folder
 // scripts/peers.sh prints on its last line (Debian's, fetched into a cache).
@@ -14,23 +18,29 @@ package examples
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v2"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
 const (
-	rulesFile = "alerts.yml"
-	testsFile = "alerts_test.yml"
+	rulesFile     = "alerts.yml"
+	testsFile     = "alerts_test.yml"
+	dashboardFile = "dashboard.json"
 )
 
 func TestPromtoolCheckRules(t *testing.T) {
@@ -159,5 +169,177 @@ func readYAML(t *testing.T, path string, v any) {
 	}
 	if err := yaml.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// dashboard is the part of a Grafana dashboard the tests read.
+type dashboard struct {
+	UID        string           `json:"uid"`
+	Title      string           `json:"title"`
+	Panels     []dashboardPanel `json:"panels"`
+	Templating struct {
+		List []struct {
+			Name  string `json:"name"`
+			Type  string `json:"type"`
+			Query any    `json:"query"` // a string, or {"query": ...}
+		} `json:"list"`
+	} `json:"templating"`
+}
+
+type dashboardPanel struct {
+	ID         int    `json:"id"`
+	Type       string `json:"type"`
+	Title      string `json:"title"`
+	Datasource *struct {
+		UID string `json:"uid"`
+	} `json:"datasource"`
+	GridPos struct{ H, W, X, Y int } `json:"gridPos"`
+	Targets []struct {
+		RefID string `json:"refId"`
+		Expr  string `json:"expr"`
+	} `json:"targets"`
+	Panels []dashboardPanel `json:"panels"` // of a collapsed row
+}
+
+// grafanaVars replaces Grafana's interval variables with durations so
+// that an expression parses as PromQL; other variables must stand inside
+// label matcher strings, where PromQL takes them as text.
+var grafanaVars = strings.NewReplacer("$__rate_interval", "5m", "$__interval", "1m", "$__range", "1h")
+
+// labelValues matches a template variable query label_values(selector, label).
+var labelValues = regexp.MustCompile(`^label_values\((.+),\s*[a-zA-Z_][a-zA-Z0-9_]*\)$`)
+
+// expression is a PromQL expression of one of the example files.
+type expression struct{ where, expr string }
+
+// expressions returns every PromQL expression of alerts.yml and
+// dashboard.json, template variable queries included.
+func expressions(t *testing.T) []expression {
+	t.Helper()
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert  string `yaml:"alert"`
+				Record string `yaml:"record"`
+				Expr   string `yaml:"expr"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	readYAML(t, rulesFile, &rules)
+	var out []expression
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			out = append(out, expression{rulesFile + ": " + r.Alert + r.Record, r.Expr})
+		}
+	}
+	d := readDashboard(t)
+	for _, p := range allPanels(d.Panels) {
+		for _, tg := range p.Targets {
+			out = append(out, expression{fmt.Sprintf("%s: panel %q, query %s", dashboardFile, p.Title, tg.RefID), grafanaVars.Replace(tg.Expr)})
+		}
+	}
+	for _, v := range d.Templating.List {
+		if v.Type != "query" {
+			continue
+		}
+		q, _ := v.Query.(string)
+		if m, ok := v.Query.(map[string]any); ok {
+			q, _ = m["query"].(string)
+		}
+		sel := labelValues.FindStringSubmatch(q)
+		if sel == nil {
+			t.Errorf("%s: variable %s: query %q is not label_values(selector, label)", dashboardFile, v.Name, q)
+			continue
+		}
+		out = append(out, expression{fmt.Sprintf("%s: variable %s", dashboardFile, v.Name), sel[1]})
+	}
+	return out
+}
+
+func readDashboard(t *testing.T) dashboard {
+	t.Helper()
+	b, err := os.ReadFile(dashboardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dashboard
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("%s: %v", dashboardFile, err)
+	}
+	return d
+}
+
+// allPanels flattens rows.
+func allPanels(ps []dashboardPanel) []dashboardPanel {
+	var out []dashboardPanel
+	for _, p := range ps {
+		out = append(out, p)
+		out = append(out, allPanels(p.Panels)...)
+	}
+	return out
+}
+
+// TestExpressionsParse parses every PromQL expression of the example files
+// and checks that each selector names its metric exactly, so that the end
+// to end test can check the name against what the bridge exports.
+func TestExpressionsParse(t *testing.T) {
+	p := parser.NewParser(parser.Options{})
+	exprs := expressions(t)
+	if len(exprs) < 20 {
+		t.Errorf("only %d expressions found", len(exprs))
+	}
+	for _, e := range exprs {
+		expr, err := p.ParseExpr(e.expr)
+		if err != nil {
+			t.Errorf("%s: %q: %v", e.where, e.expr, err)
+			continue
+		}
+		for _, sel := range parser.ExtractSelectors(expr) {
+			if !slices.ContainsFunc(sel, func(m *labels.Matcher) bool {
+				return m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual
+			}) {
+				t.Errorf("%s: %q: a selector without an exact metric name", e.where, e.expr)
+			}
+		}
+	}
+}
+
+// TestDashboard checks the dashboard's structure: a uid, unique panel ids,
+// panels within the 24 columns without overlapping, every query panel on
+// the datasource variable and with queries.
+func TestDashboard(t *testing.T) {
+	d := readDashboard(t)
+	if d.UID == "" || d.Title == "" {
+		t.Errorf("uid %q, title %q: want both", d.UID, d.Title)
+	}
+	ids := map[int]string{}
+	type cell struct{ x, y int }
+	taken := map[cell]string{}
+	for _, p := range allPanels(d.Panels) {
+		if other, ok := ids[p.ID]; ok {
+			t.Errorf("panels %q and %q share id %d", other, p.Title, p.ID)
+		}
+		ids[p.ID] = p.Title
+		g := p.GridPos
+		if g.W <= 0 || g.H <= 0 || g.X < 0 || g.X+g.W > 24 {
+			t.Errorf("panel %q: gridPos %+v outside the 24 columns", p.Title, g)
+		}
+		for x := g.X; x < g.X+g.W; x++ {
+			for y := g.Y; y < g.Y+g.H; y++ {
+				if other, ok := taken[cell{x, y}]; ok {
+					t.Errorf("panels %q and %q overlap at x=%d y=%d", other, p.Title, x, y)
+				}
+				taken[cell{x, y}] = p.Title
+			}
+		}
+		if p.Type == "row" {
+			continue
+		}
+		if p.Datasource == nil || p.Datasource.UID != "${datasource}" {
+			t.Errorf("panel %q: datasource %v, want uid ${datasource}", p.Title, p.Datasource)
+		}
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
 	}
 }

@@ -590,22 +590,33 @@ func (q *Queue) relabel(samples []Sample) []Sample {
 	if len(q.o.RelabelConfigs) == 0 && q.o.ExternalLabels.IsEmpty() {
 		return samples
 	}
-	out := q.relabeled[:0]
+	q.relabeled = appendRelabeled(q.relabeled[:0], &q.lb, samples, q.o.RelabelConfigs, q.o.ExternalLabels)
+	return q.relabeled
+}
+
+// Relabel returns samples as a Queue with these options queues them:
+// write_relabel_configs applied, dropped series left out, then every
+// external label a series lacks added. --dry-run shows what it gives.
+func Relabel(samples []Sample, cfgs []*relabel.Config, external labels.Labels) []Sample {
+	var lb labels.Builder
+	return appendRelabeled(make([]Sample, 0, len(samples)), &lb, samples, cfgs, external)
+}
+
+func appendRelabeled(dst []Sample, lb *labels.Builder, samples []Sample, cfgs []*relabel.Config, external labels.Labels) []Sample {
 	for _, s := range samples {
-		q.lb.Reset(s.Labels)
-		if len(q.o.RelabelConfigs) > 0 && !relabel.ProcessBuilder(&q.lb, q.o.RelabelConfigs...) {
+		lb.Reset(s.Labels)
+		if len(cfgs) > 0 && !relabel.ProcessBuilder(lb, cfgs...) {
 			continue
 		}
-		q.o.ExternalLabels.Range(func(l labels.Label) {
-			if q.lb.Get(l.Name) == "" {
-				q.lb.Set(l.Name, l.Value)
+		external.Range(func(l labels.Label) {
+			if lb.Get(l.Name) == "" {
+				lb.Set(l.Name, l.Value)
 			}
 		})
-		s.Labels, s.Hash = q.lb.Labels(), 0
-		out = append(out, s)
+		s.Labels, s.Hash = lb.Labels(), 0
+		dst = append(dst, s)
 	}
-	q.relabeled = out
-	return out
+	return dst
 }
 
 // dispatch reads requests from the log and sends them, as many at a time as

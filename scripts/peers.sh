@@ -7,6 +7,12 @@
 # Debian's prometheus. The first Prometheus 3 build takes several minutes;
 # later runs reuse it.
 #
+# Debian's chromium, for the status page's browser test, is the exception: it
+# depends on dozens of shared libraries that apt-get download + dpkg -x cannot
+# bring along, so it is installed system-wide with `apt-get install -y chromium`
+# when the script runs as root and chromium is missing; not as root, a missing
+# chromium fails the script with the command to run. bin/chromium links to it.
+#
 # Usage: scripts/peers.sh            # prints the bin folder on the last line
 # Env:   PEERS_DIR (default: $XDG_CACHE_HOME/pushgateway-bridge/peers or ~/.cache/...)
 set -euo pipefail
@@ -75,7 +81,20 @@ if ! "$PROM3_DIR/prometheus" --version 2>/dev/null | grep -q "^prometheus, versi
 fi
 ln -sfn "$PROM3_DIR/prometheus" "$BIN/prometheus3"
 
-bins=(prometheus3)
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "peers: chromium is not installed and this is not root: run 'sudo apt-get install -y chromium'" \
+      "(its many library dependencies rule out apt-get download + dpkg -x into $PEERS_DIR)" >&2
+    exit 1
+  fi
+  echo "peers: installing Debian's chromium system-wide (apt-get install)" >&2
+  apt-cache show chromium >/dev/null 2>&1 || apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >&2
+  command -v chromium >/dev/null 2>&1 || { echo "peers: apt-get install chromium left no chromium on PATH" >&2; exit 1; }
+fi
+ln -sf "$(command -v chromium)" "$BIN/chromium"
+
+bins=(prometheus3 chromium)
 for pkg in "${!PKG_BINS[@]}"; do
   for b in ${PKG_BINS[$pkg]}; do bins+=("$b"); done
 done

@@ -20,8 +20,11 @@
 //	--web.listen-address, --web.config.file  HTTP server, TLS and auth (exporter-toolkit)
 //	--log.level, --log.format, --version
 //
-// Endpoints: /metrics (self-metrics), /-/healthy, /-/ready (200 after the
-// first complete cycle), /debug/pprof/ (profiles).
+// Endpoints: / (status page), /api/v1/groups (the groups as JSON), /metrics
+// (self-metrics), /-/healthy, /-/ready (200 after the first complete
+// cycle), /-/reload (POST, with --web.enable-lifecycle), /debug/pprof/.
+//
+// --dry-run scrapes once, prints what one cycle would send and exits.
 //
 // Bad flags or configuration print one line naming the problem and exit 2
 // before anything starts.
@@ -67,6 +70,7 @@ import (
 	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
 	"github.com/pushgateway-bridge/pushgateway-bridge/remotewrite"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
+	"github.com/pushgateway-bridge/pushgateway-bridge/ui"
 )
 
 const name = "pushgateway-bridge"
@@ -94,6 +98,7 @@ type flags struct {
 	upMetric          string
 	configFile        string
 	enableLifecycle   bool
+	dryRun            bool
 	web               *web.FlagConfig
 	log               promslog.Config
 }
@@ -119,6 +124,7 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("scrape.timeout", "Timeout of one scrape; at most the interval.").Default("10s").IsSetByUser(&f.timeoutSet).DurationVar(&f.timeout)
 	app.Flag("synth.up-metric-name", "Name of the synthesized per-group up series.").Default(synth.DefaultUpMetric).StringVar(&f.upMetric)
 	app.Flag("config.file", "Path of the YAML configuration file. Reloaded on SIGHUP (and POST /-/reload with --web.enable-lifecycle): group_rules and expected_groups take effect at the next cycle; other changes need a restart.").StringVar(&f.configFile)
+	app.Flag("dry-run", "Scrape once, print what one cycle would send to each endpoint (after relabeling and external labels) as exposition text, and exit; nothing is sent.").BoolVar(&f.dryRun)
 	app.Flag("web.enable-lifecycle", "Enable reloading the configuration via HTTP POST /-/reload.").BoolVar(&f.enableLifecycle)
 	f.web = webflag.AddFlags(app, ":9098")
 	promslogflag.AddFlags(app, &f.log)
@@ -223,6 +229,9 @@ func realMain() int {
 		return 2
 	}
 	logger := promslog.New(&f.log)
+	if f.dryRun {
+		return dryRun(s, os.Stdout, logger)
+	}
 	if err := serve(s, logger); err != nil {
 		logger.Error("stopped", "err", err)
 		return 1
@@ -243,8 +252,9 @@ func serve(s *settings, logger *slog.Logger) error {
 	userAgent := name + "/" + version.Version
 
 	var (
-		queues  []endpoint
-		senders []bridge.Sender
+		queues    []endpoint
+		senders   []bridge.Sender
+		endpoints []ui.EndpointSource
 	)
 	unlock, err := lockStorage(s.storagePath)
 	if err != nil {
@@ -258,6 +268,7 @@ func serve(s *settings, logger *slog.Logger) error {
 		}
 		queues = append(queues, q)
 		senders = append(senders, q)
+		endpoints = append(endpoints, q)
 	}
 	var gateways []bridge.Gateway
 	for _, gw := range s.cfg.Pushgateways {
@@ -346,6 +357,7 @@ func serve(s *settings, logger *slog.Logger) error {
 	}
 	{
 		h := handler(reg, br)
+		ui.New(ui.Options{Status: br, Endpoints: endpoints, Logger: logger.With("component", "ui")}).Register(h)
 		if s.enableLifecycle {
 			h.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
 				if err := rl.reload(); err != nil {
