@@ -75,6 +75,9 @@ func TestEncodeHashCollision(t *testing.T) {
 	e.seriesFor(b, h).Samples = append(e.seriesFor(b, h).Samples, prompb.Sample{Timestamp: 2})
 	e.seriesFor(a, h).Samples = append(e.seriesFor(a, h).Samples, prompb.Sample{Timestamp: 3})
 	e.seriesFor(b, h).Samples = append(e.seriesFor(b, h).Samples, prompb.Sample{Timestamp: 4})
+	for i := range e.series { // encode marshals from e.lset
+		e.series[i].Labels = prompb.FromLabels(e.lset[i], nil)
+	}
 	got := render(&prompb.WriteRequest{Timeseries: e.series})
 	if want := `{__name__="a"}[1 3] {__name__="b"}[2 4] `; got != want {
 		t.Errorf("got %s, want %s", got, want)
