@@ -40,6 +40,7 @@ import (
 	"go.yaml.in/yaml/v2"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
+	"golang.org/x/net/http/httpguts"
 )
 
 // The protobuf messages a remote-write endpoint can be sent, named as in
@@ -561,7 +562,7 @@ func (rw *RemoteWriteConfig) validateTenants() error {
 	if rw.TenantHeader == "" {
 		rw.TenantHeader = defaultTenantHeader
 	}
-	if !validHeaderName(rw.TenantHeader) {
+	if !httpguts.ValidHeaderFieldName(rw.TenantHeader) {
 		return fmt.Errorf("tenant_header: %q is not a valid header name", rw.TenantHeader)
 	}
 	if err := checkHeader(rw.TenantHeader); err != nil {
@@ -593,24 +594,6 @@ func (rw *RemoteWriteConfig) validateTenants() error {
 		rw.MaxTenants = defaultMaxTenants
 	}
 	return nil
-}
-
-// validHeaderName tells whether s is an HTTP header field name (a token,
-// RFC 9110 section 5.1).
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := range len(s) {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // validTenant tells whether s can be sent as a tenant header value as it

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Defaults of TenantOptions.
@@ -149,7 +150,7 @@ func (to *TenantOptions) setDefaults(name string, headers map[string]string) err
 	if to.Header == "" {
 		to.Header = DefaultTenantHeader
 	}
-	if !validHeaderName(to.Header) {
+	if !httpguts.ValidHeaderFieldName(to.Header) {
 		return fmt.Errorf("remote write tenant options for %q: Header %q is not a valid header name", name, to.Header)
 	}
 	for h := range headers {
@@ -588,24 +589,6 @@ func validTenant(s string) bool {
 	}
 	for i := range len(s) {
 		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// validHeaderName tells whether s is an HTTP header field name (a token,
-// RFC 9110 section 5.1).
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := range len(s) {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
 			return false
 		}
 	}
