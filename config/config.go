@@ -38,9 +38,9 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
 	"go.yaml.in/yaml/v2"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
-	"golang.org/x/net/http/httpguts"
 )
 
 // The protobuf messages a remote-write endpoint can be sent, named as in
