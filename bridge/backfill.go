@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/atomicfile"
 	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
@@ -30,11 +31,7 @@ import (
 func (b *Bridge) lastCyclePath() string { return b.o.StatePath + ".last-cycle" }
 
 func saveLastCycle(path string, t time.Time) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, binary.LittleEndian.AppendUint64(nil, uint64(t.UnixMilli())), 0o644); err != nil {
-		return fmt.Errorf("save last cycle time: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.WriteBytes(path, false, binary.LittleEndian.AppendUint64(nil, uint64(t.UnixMilli()))); err != nil {
 		return fmt.Errorf("save last cycle time: %w", err)
 	}
 	return nil

@@ -8,10 +8,11 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/atomicfile"
 )
 
 // The state file keeps the series the last complete cycle sent, so that a
@@ -32,51 +33,34 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // saveState writes the series of s and the cycle time to path.
 func saveState(path string, s *seriesState, cycle time.Time) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("save state: %w", err)
-	}
-	crc := crc32.New(castagnoli)
-	w := bufio.NewWriterSize(io.MultiWriter(f, crc), 1<<20)
-	var buf [binary.MaxVarintLen64]byte
-	uvarint := func(v uint64) { _, _ = w.Write(buf[:binary.PutUvarint(buf[:], v)]) }
-	str := func(v string) { uvarint(uint64(len(v))); _, _ = w.WriteString(v) }
+	err := atomicfile.Write(path, true, func(f io.Writer) error {
+		crc := crc32.New(castagnoli)
+		w := bufio.NewWriterSize(io.MultiWriter(f, crc), 1<<20)
+		var buf [binary.MaxVarintLen64]byte
+		uvarint := func(v uint64) { _, _ = w.Write(buf[:binary.PutUvarint(buf[:], v)]) }
+		str := func(v string) { uvarint(uint64(len(v))); _, _ = w.WriteString(v) }
 
-	_, _ = w.WriteString(stateMagic)
-	_, _ = w.Write(buf[:binary.PutVarint(buf[:], cycle.UnixMilli())])
-	uvarint(uint64(len(s.byHash) + len(s.collisions)))
-	write := func(ls labels.Labels) {
-		uvarint(uint64(ls.Len()))
-		ls.Range(func(l labels.Label) { str(l.Name); str(l.Value) })
-	}
-	for _, e := range s.byHash {
-		write(e.labels)
-	}
-	for _, e := range s.collisions {
-		write(e.labels)
-	}
-	err = w.Flush()
-	if err == nil {
-		_, err = f.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32()))
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
+		_, _ = w.WriteString(stateMagic)
+		_, _ = w.Write(buf[:binary.PutVarint(buf[:], cycle.UnixMilli())])
+		uvarint(uint64(len(s.byHash) + len(s.collisions)))
+		write := func(ls labels.Labels) {
+			uvarint(uint64(ls.Len()))
+			ls.Range(func(l labels.Label) { str(l.Name); str(l.Value) })
+		}
+		for _, e := range s.byHash {
+			write(e.labels)
+		}
+		for _, e := range s.collisions {
+			write(e.labels)
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		_, err := f.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32()))
+		return err
+	})
 	if err != nil {
-		_ = os.Remove(tmp)
 		return fmt.Errorf("save state: %w", err)
-	}
-	// Make the rename itself durable.
-	if d, derr := os.Open(filepath.Dir(path)); derr == nil {
-		_ = d.Sync()
-		_ = d.Close()
 	}
 	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/atomicfile"
 )
 
 // record is one encoded request waiting in the log: a remote-write body and
@@ -511,22 +513,10 @@ func (l *diskLog) savePosition() error {
 }
 
 func (l *diskLog) writePosition(pos logPos) error {
-
 	var b [16]byte
 	binary.LittleEndian.PutUint64(b[0:], uint64(pos.seg))
 	binary.LittleEndian.PutUint64(b[8:], uint64(pos.off))
-	tmp := filepath.Join(l.dir, positionFile+".tmp")
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("save queue position: %w", err)
-	}
-	_, werr := f.Write(b[:])
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		return fmt.Errorf("save queue position: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(l.dir, positionFile)); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(l.dir, positionFile), true, b[:]); err != nil {
 		return fmt.Errorf("save queue position: %w", err)
 	}
 	return nil

@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/atomicfile"
 )
 
 // Defaults of TenantOptions.
@@ -541,39 +543,8 @@ func writeTenantFile(dir, tenant string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create tenant queue directory: %w", err)
 	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
+	if err := atomicfile.WriteBytes(path, true, []byte(tenant)); err != nil {
 		return fmt.Errorf("write tenant file: %w", err)
-	}
-	_, err = f.WriteString(tenant)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write tenant file: %w", err)
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync tenant queue directory: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync tenant queue directory: %w", err)
 	}
 	return nil
 }
