@@ -25,8 +25,10 @@ fi
 go vet ./...
 go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
 
-echo "--- fuzz (scrape parser, 15s)"
-go test -run='^$' -fuzz=FuzzParse -fuzztime=15s ./pushgateway/
+echo "--- fuzz (scrape parsers and config, 10s each)"
+go test -run='^$' -fuzz='^FuzzParse$' -fuzztime=10s ./pushgateway/
+go test -run='^$' -fuzz='^FuzzParseProtoCache$' -fuzztime=10s ./pushgateway/
+go test -run='^$' -fuzz='^FuzzParse$' -fuzztime=10s ./config/
 
 echo "--- tests"
 go test -race -count=1 -timeout=20m ./...
