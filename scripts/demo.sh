@@ -51,7 +51,7 @@ echo 'report_rows 4300 1700000000000' | curl -sS --data-binary @- "$PGW/metrics/
 
 say "The bridge scrapes every 2s and remote-writes to Prometheus at $PROM"
 "$WORK/pushgateway-bridge" --pushgateway.url="$PGW" --remote-write.url="$PROM/api/v1/write" \
-  --scrape.interval=2s --web.listen-address="127.0.0.1:$BRIDGE_PORT" >"$WORK/bridge.log" 2>&1 &
+  --scrape.interval=2s --web.listen-address="127.0.0.1:$BRIDGE_PORT" --storage.path="$WORK/data" >"$WORK/bridge.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do curl -fsS -o /dev/null "$BRIDGE/-/ready" 2>/dev/null && break; sleep 0.1; done
 sleep 3
@@ -59,6 +59,8 @@ sleep 3
 q() { echo "\$ promtool query instant '$1'"; "$BIN/promtool" query instant "$PROM" "$1" | sed 's/^/  /'; }
 say "Per-group up: 1 for the backup, 0 for the report whose last push failed"
 q 'up'
+say "Why: the status series with value 1 (ok, failed, too_old, missing or expired)"
+q 'pushgateway_group_status == 1'
 say "Freshness: seconds since each group's last successful push"
 q 'pushgateway_group_age_seconds'
 say "The pushed series, without the instance=\"\" the Pushgateway adds"
@@ -73,7 +75,7 @@ sleep 3
 say "Its series and its up are gone at once (staleness markers), no 5-minute lookback"
 q '{job="nightly_backup"}'
 q 'up'
-say "The bridge's own view: $BRIDGE/metrics"
+say "The bridge's own view: the status page at $BRIDGE/ and $BRIDGE/metrics"
 curl -fsS "$BRIDGE/metrics" | grep -E '^pushgateway_bridge_(cycle_groups|cycle_series|cycle_stale_markers_total|remote_write_samples_sent_total)' | sed 's/^/  /'
 echo
 echo "demo: done"
