@@ -521,13 +521,13 @@ func (q *Queue) write(samples []Sample) {
 	kept := q.relabel(samples)
 	q.noteMetadata(kept)
 	shards := int(q.shards.Load())
-	parts := make([][]Sample, shards)
-	for _, s := range kept {
-		i := 0
-		if shards > 1 {
-			i = int(s.labelsHash() % uint64(shards))
+	parts := [][]Sample{kept} // one shard: no need to copy
+	if shards > 1 {
+		parts = make([][]Sample, shards)
+		for _, s := range kept {
+			i := s.labelsHash() % uint64(shards)
+			parts[i] = append(parts[i], s)
 		}
-		parts[i] = append(parts[i], s)
 	}
 	q.appendSeq++
 	format := formatV1
