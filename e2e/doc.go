@@ -3,8 +3,10 @@
 // acting as remote-write receiver, push groups to the gateway and assert what
 // the receiver answers through its PromQL HTTP API.
 //
-// The peers come from scripts/peers.sh (Debian's prometheus-pushgateway and
-// prometheus), or from the folder named by the PEERS_BIN environment variable.
+// The peers come from scripts/peers.sh (Debian's prometheus-pushgateway,
+// prometheus and promtool, victoria-metrics and chromium, and Prometheus 3
+// built with go install), or from the folder named by the PEERS_BIN
+// environment variable.
 // A missing peer or a bridge that does not build fails the whole package: the
 // tests never skip, so CI cannot pass without having run them.
 //
