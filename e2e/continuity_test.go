@@ -92,23 +92,7 @@ func startSampleRecorder(t testing.TB, writeURL string) *sampleRecorder {
 			return
 		}
 		rec.record(r.URL.Path, r.Header.Get("Content-Type"), body)
-		req, err := http.NewRequestWithContext(r.Context(), r.Method, writeURL, strings.NewReader(string(body)))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		req.Header = r.Header.Clone()
-		resp, err := httpClient.Do(req)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		for k, vs := range resp.Header {
-			w.Header()[k] = vs
-		}
-		w.WriteHeader(resp.StatusCode)
-		_, _ = io.Copy(w, resp.Body)
+		forwardWrite(w, r, body, writeURL)
 	}))
 	t.Cleanup(srv.Close)
 	rec.URL = srv.URL
