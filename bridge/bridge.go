@@ -125,6 +125,10 @@ type Bridge struct {
 	// merged is the last complete cycle's groups with their gateways,
 	// parallel to the verdicts' groups.
 	merged []merged
+	// seriesBuf and groupsBuf are the last cycle's series and groups,
+	// kept for their memory.
+	seriesBuf []pushgateway.Series
+	groupsBuf []pushgateway.Group
 	// lastCycle is the time of the last cycle sent before this process
 	// started, until the first complete cycle filled the gap since.
 	lastCycle time.Time
@@ -257,12 +261,16 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 			complete = false
 		}
 	}
-	var series []pushgateway.Series
+	// The series and groups of a cycle are only read within it (send
+	// copies the series into samples): reuse their memory.
+	series := b.seriesBuf[:0]
+	defer func() { b.seriesBuf = series[:0] }()
 	if complete {
 		// Only a complete cycle knows the groups; an incomplete one
 		// forwards which gateway is down and nothing else.
 		b.merged = mergeGroups(snaps)
-		in.Groups = make([]pushgateway.Group, len(b.merged))
+		in.Groups = slices.Grow(b.groupsBuf[:0], len(b.merged))[:len(b.merged)]
+		b.groupsBuf = in.Groups
 		for i, m := range b.merged {
 			in.Groups[i] = *m.group
 		}

@@ -1,6 +1,7 @@
 package pushgateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,6 +29,7 @@ type Client struct {
 	client    *http.Client
 	userAgent string
 	cache     *scrapeCache
+	body      bytes.Buffer // the last /metrics exposition
 }
 
 // NewClient returns a client for the Pushgateway at base (its root URL, e.g.
@@ -101,7 +103,16 @@ func (c *Client) get(ctx context.Context, path, accept string) ([]byte, string, 
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		return nil, "", fmt.Errorf("scrape %s: server returned HTTP status %s: %s", c.redacted(path), resp.Status, strings.TrimSpace(string(msg)))
 	}
-	body, err := io.ReadAll(resp.Body)
+	var body []byte
+	if path == "/metrics" {
+		// The exposition is read into one buffer kept between scrapes:
+		// nothing parsed from it points into it (labels are copied).
+		c.body.Reset()
+		_, err = c.body.ReadFrom(resp.Body)
+		body = c.body.Bytes()
+	} else {
+		body, err = io.ReadAll(resp.Body)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("scrape %s: read body: %w", c.redacted(path), redactErr(err))
 	}
