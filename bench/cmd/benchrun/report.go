@@ -14,6 +14,7 @@ type agg struct {
 	fwd                                       string
 	runs, failed                              int
 	cpuPerM, rssMiB, delivered, bytesPS, gwMs float64
+	cpuPerCycle                               float64
 	expected                                  int
 	cpuRounds                                 []float64
 	firstErr                                  error
@@ -22,7 +23,7 @@ type agg struct {
 
 func aggregate(name string, rs []result) agg {
 	a := agg{fwd: name}
-	var cpu, rss, del, bps, gw []float64
+	var cpu, rss, del, bps, gw, cpc []float64
 	for _, r := range rs {
 		if r.err != nil {
 			a.failed++
@@ -34,6 +35,7 @@ func aggregate(name string, rs []result) agg {
 		a.runs++
 		a.expected = r.expected
 		cpu = append(cpu, r.cpuPerMillion())
+		cpc = append(cpc, r.cpu/r.windowCycles)
 		rss = append(rss, float64(r.peakRSS)/(1<<20))
 		del = append(del, r.medianDelivered())
 		bps = append(bps, r.bytesPerSample())
@@ -43,6 +45,7 @@ func aggregate(name string, rs []result) agg {
 	}
 	a.cpuPerM, a.rssMiB, a.delivered, a.bytesPS, a.gwMs = median(cpu), median(rss), median(del), median(bps), median(gw)
 	a.cpuRounds = cpu
+	a.cpuPerCycle = median(cpc)
 	return a
 }
 
@@ -113,15 +116,16 @@ func (r *runner) render(started time.Time, reports []sizeReport, catch []catchRe
 		br, _ := bestPeer(as, func(a agg) float64 { return a.rssMiB })
 		bb, _ := bestPeer(as, func(a agg) float64 { return a.bytesPS })
 		bg, _ := bestPeer(as, func(a agg) float64 { return a.gwMs })
-		b.WriteString("| forwarder | CPU s / 1M samples | × best peer | peak RSS MiB | × best peer | delivered / expected per cycle | bytes / sample | × best peer | Pushgateway CPU ms / cycle | × best peer | × floor |\n")
-		b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		bcc, _ := bestPeer(as, func(a agg) float64 { return a.cpuPerCycle })
+		b.WriteString("| forwarder | CPU s / 1M samples | × best peer | CPU s / cycle | × best peer | peak RSS MiB | × best peer | delivered / expected per cycle | bytes / sample | × best peer | Pushgateway CPU ms / cycle | × best peer | × floor |\n")
+		b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, a := range as {
 			if a.runs == 0 {
-				fmt.Fprintf(&b, "| %s | failed: %v | | | | | | | | | |\n", a.fwd, oneLine(a.firstErr))
+				fmt.Fprintf(&b, "| %s | failed: %v | | | | | | | | | | | |\n", a.fwd, oneLine(a.firstErr))
 				continue
 			}
-			fmt.Fprintf(&b, "| %s | %.3f | %s | %.0f | %s | %.0f / %d (%.4f) | %.2f | %s | %.0f | %s | %s |\n",
-				a.fwd, a.cpuPerM, ratio(a.cpuPerM, bc), a.rssMiB, ratio(a.rssMiB, br),
+			fmt.Fprintf(&b, "| %s | %.3f | %s | %.3f | %s | %.0f | %s | %.0f / %d (%.4f) | %.2f | %s | %.0f | %s | %s |\n",
+				a.fwd, a.cpuPerM, ratio(a.cpuPerM, bc), a.cpuPerCycle, ratio(a.cpuPerCycle, bcc), a.rssMiB, ratio(a.rssMiB, br),
 				a.delivered, a.expected, a.delivered/float64(max(a.expected, 1)),
 				a.bytesPS, ratio(a.bytesPS, bb), a.gwMs, ratio(a.gwMs, bg), ratio(a.gwMs, rep.floorMs))
 		}
