@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BIN=$(scripts/peers.sh | tail -n 1)
+BIN=$(scripts/peers.sh demo | tail -n 1)
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {

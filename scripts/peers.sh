@@ -13,7 +13,9 @@
 # when the script runs as root and chromium is missing; not as root, a missing
 # chromium fails the script with the command to run. bin/chromium links to it.
 #
-# Usage: scripts/peers.sh            # prints the bin folder on the last line
+# Usage: scripts/peers.sh            # every peer; prints the bin folder on the last line
+#        scripts/peers.sh demo       # only what scripts/demo.sh needs: Debian's
+#                                    # prometheus-pushgateway and prometheus
 # Env:   PEERS_DIR (default: $XDG_CACHE_HOME/pushgateway-bridge/peers or ~/.cache/...)
 set -euo pipefail
 
@@ -21,12 +23,15 @@ PEERS_DIR=${PEERS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pushgateway-bridge/peers}
 BIN="$PEERS_DIR/bin"
 mkdir -p "$PEERS_DIR/debs" "$PEERS_DIR/root" "$BIN"
 
+MODE=${1:-all}
+case "$MODE" in all | demo) ;; *) echo "peers: unknown mode $MODE (all or demo)" >&2; exit 2 ;; esac
+
 # Debian package -> binaries it ships under usr/bin.
 declare -A PKG_BINS=(
   [prometheus-pushgateway]="prometheus-pushgateway"
   [prometheus]="prometheus promtool"
-  [victoria-metrics]="victoria-metrics vmagent"
 )
+[ "$MODE" = demo ] || PKG_BINS[victoria-metrics]="victoria-metrics vmagent"
 
 # Prometheus 3 by Go module version: v0.3MM.P is Prometheus 3.MM.P.
 PROM3_PKG=github.com/prometheus/prometheus/cmd/prometheus
@@ -62,6 +67,7 @@ if [ ${#need[@]} -gt 0 ]; then
   done
 fi
 
+if [ "$MODE" = all ]; then
 # A go install build carries no version, so the build stamps it (as the
 # Prometheus release builds do); that stamp is what tells a cached binary of
 # the pinned version from an older one.
@@ -93,8 +99,10 @@ if ! command -v chromium >/dev/null 2>&1; then
   command -v chromium >/dev/null 2>&1 || { echo "peers: apt-get install chromium left no chromium on PATH" >&2; exit 1; }
 fi
 ln -sf "$(command -v chromium)" "$BIN/chromium"
+fi
 
-bins=(prometheus3 chromium)
+bins=()
+[ "$MODE" = demo ] || bins+=(prometheus3 chromium)
 for pkg in "${!PKG_BINS[@]}"; do
   for b in ${PKG_BINS[$pkg]}; do bins+=("$b"); done
 done
