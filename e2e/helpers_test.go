@@ -562,10 +562,17 @@ func queryVector(promURL, expr string) (model.Vector, error) {
 // queryVectorParams is queryVector with further query parameters.
 func queryVectorParams(promURL, expr string, params url.Values) (model.Vector, error) {
 	params.Set("query", expr)
-	u := promURL + "/api/v1/query?" + params.Encode()
-	code, body, err := httpGet(u)
+	var v model.Vector
+	err := apiQuery(promURL, expr, params, "vector", &v)
+	return v, err
+}
+
+// apiQuery runs /api/v1/query with params and decodes a result of type
+// want into result.
+func apiQuery(promURL, expr string, params url.Values, want string, result any) error {
+	code, body, err := httpGet(promURL + "/api/v1/query?" + params.Encode())
 	if err != nil {
-		return nil, fmt.Errorf("query %s: %w", expr, err)
+		return fmt.Errorf("query %s: %w", expr, err)
 	}
 	var resp struct {
 		Status string `json:"status"`
@@ -577,19 +584,18 @@ func queryVectorParams(promURL, expr string, params url.Values) (model.Vector, e
 		Error     string `json:"error"`
 	}
 	if err := json.Unmarshal([]byte(body), &resp); err != nil {
-		return nil, fmt.Errorf("query %s: status %d: decode %q: %w", expr, code, body, err)
+		return fmt.Errorf("query %s: status %d: decode %q: %w", expr, code, body, err)
 	}
 	if resp.Status != "success" {
-		return nil, fmt.Errorf("query %s: %s: %s", expr, resp.ErrorType, resp.Error)
+		return fmt.Errorf("query %s: %s: %s", expr, resp.ErrorType, resp.Error)
 	}
-	if resp.Data.ResultType != "vector" {
-		return nil, fmt.Errorf("query %s: result type %q, want vector", expr, resp.Data.ResultType)
+	if resp.Data.ResultType != want {
+		return fmt.Errorf("query %s: result type %q, want %s", expr, resp.Data.ResultType, want)
 	}
-	var v model.Vector
-	if err := json.Unmarshal(resp.Data.Result, &v); err != nil {
-		return nil, fmt.Errorf("query %s: decode result: %w", expr, err)
+	if err := json.Unmarshal(resp.Data.Result, result); err != nil {
+		return fmt.Errorf("query %s: decode result: %w", expr, err)
 	}
-	return v, nil
+	return nil
 }
 
 // apiTime formats t for the time parameter of /api/v1/query, to the
@@ -601,30 +607,9 @@ func apiTime(t time.Time) string {
 // queryMatrixAt runs an instant query (a range selector, typically) at time
 // at through /api/v1/query and returns the matrix result.
 func queryMatrixAt(promURL, expr string, at time.Time) (model.Matrix, error) {
-	u := promURL + "/api/v1/query?" + url.Values{"query": {expr}, "time": {apiTime(at)}}.Encode()
-	code, body, err := httpGet(u)
-	if err != nil {
-		return nil, fmt.Errorf("query %s: %w", expr, err)
-	}
-	var resp struct {
-		Status string `json:"status"`
-		Data   struct {
-			ResultType string       `json:"resultType"`
-			Result     model.Matrix `json:"result"`
-		} `json:"data"`
-		ErrorType string `json:"errorType"`
-		Error     string `json:"error"`
-	}
-	if err := json.Unmarshal([]byte(body), &resp); err != nil {
-		return nil, fmt.Errorf("query %s: status %d: decode %q: %w", expr, code, body, err)
-	}
-	if resp.Status != "success" {
-		return nil, fmt.Errorf("query %s: %s: %s", expr, resp.ErrorType, resp.Error)
-	}
-	if resp.Data.ResultType != "matrix" {
-		return nil, fmt.Errorf("query %s: result type %q, want matrix", expr, resp.Data.ResultType)
-	}
-	return resp.Data.Result, nil
+	var m model.Matrix
+	err := apiQuery(promURL, expr, url.Values{"query": {expr}, "time": {apiTime(at)}}, "matrix", &m)
+	return m, err
 }
 
 // rawTimestamps returns the timestamps of the raw samples of the one series

@@ -337,9 +337,10 @@ func mustQueue(t *testing.T, o Options) *Queue {
 	return q
 }
 
-// run starts q.Run and returns a func that stops it and checks its result.
-// The stop also runs at cleanup, before the receiver closes.
-func run(t *testing.T, q *Queue) (stop func()) {
+// run starts q.Run (a Queue's or a Tenants') and returns a func that stops
+// it and checks its result. The stop also runs at cleanup, before the
+// receiver closes.
+func run(t *testing.T, q interface{ Run(context.Context) error }) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -30,25 +30,6 @@ func mustTenants(t *testing.T, o Options, to TenantOptions) *Tenants {
 	return tn
 }
 
-// runTenants starts tn.Run and returns a func that stops it, as run does.
-func runTenants(t *testing.T, tn *Tenants) (stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- tn.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run returned %v, want nil", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
 // teamCycle returns, at time ts, one sample of each of n series per team,
 // the teams' series interleaved; team "" is a series without the label.
 func teamCycle(teams []string, n int, ts int64) []Sample {
@@ -185,7 +166,7 @@ func TestTenantsRouting(t *testing.T) {
 			teams := []string{"a", "b", "", "c"}
 
 			tn.Append(teamCycle(teams, nseries, 0)) // before Run: a queue made, started by Run
-			stop := runTenants(t, tn)
+			stop := run(t, tn)
 			for c := 1; c < cycles; c++ {
 				tn.Append(teamCycle(teams, nseries, int64(c)))
 			}
@@ -262,7 +243,7 @@ func TestTenantsIsolation(t *testing.T) {
 		o := testOptions(t, rc)
 		o.MaxSamplesPerSend = 4
 		tn := mustTenants(t, o, TenantOptions{Label: "team"})
-		runTenants(t, tn)
+		run(t, tn)
 		for c := range 3 {
 			tn.Append(teamCycle([]string{"bad", "good"}, 10, int64(c)))
 		}
@@ -328,7 +309,7 @@ func TestTenantsIsolation(t *testing.T) {
 		o := testOptions(t, rc)
 		o.MaxBackoff = time.Second
 		tn := mustTenants(t, o, TenantOptions{Label: "team"})
-		runTenants(t, tn)
+		run(t, tn)
 
 		var appended []time.Time
 		start := time.Now()
@@ -385,7 +366,7 @@ func TestTenantsRestart(t *testing.T) {
 	logs := &syncBuffer{}
 	o.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	tn := mustTenants(t, o, TenantOptions{Label: "team"})
-	stop := runTenants(t, tn)
+	stop := run(t, tn)
 	for c := range 3 {
 		tn.Append(teamCycle([]string{"x", "y"}, 5, int64(c)))
 	}
@@ -418,7 +399,7 @@ func TestTenantsRestart(t *testing.T) {
 		if !slices.Equal(tenants, want) {
 			t.Fatalf("restart %d: tenants %v, want %v", restart, tenants, want)
 		}
-		stop := runTenants(t, tn)
+		stop := run(t, tn)
 		waitFor(t, "backlog sent", func() bool { return tn.Pending() == 0 })
 		stop()
 		if err := tn.Flush(context.Background()); err != nil {
@@ -481,7 +462,7 @@ func TestTenantsUnrouted(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	o.Registerer = reg
 	tn := mustTenants(t, o, TenantOptions{Label: "team", Header: "THANOS-TENANT", Default: "default-tenant", MaxTenants: 2})
-	stop := runTenants(t, tn)
+	stop := run(t, tn)
 	tn.Append(teamCycle([]string{"a", "", "c", "bad\ntenant", " spaced"}, 3, 0))
 	waitFor(t, "a and the default sent", func() bool { return tn.Pending() == 0 && rc.deliveredSamples() == 6 })
 	stop()
