@@ -38,8 +38,9 @@ import (
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
-// Source reads one Pushgateway. Scrape must be safe for concurrent use and
-// return a snapshot the caller may keep and modify.
+// Source reads one Pushgateway. Scrape is called by one goroutine at a time.
+// The snapshot it returns may be kept but not modified: an unchanged
+// gateway's groups are shared by its consecutive snapshots.
 type Source interface {
 	Scrape(ctx context.Context) (*pushgateway.Snapshot, error)
 }

@@ -2,6 +2,8 @@ package pushgateway
 
 import (
 	"bytes"
+	"context"
+	"net/url"
 	"fmt"
 	"testing"
 
@@ -99,24 +101,40 @@ func BenchmarkAttribute(b *testing.B) {
 
 // BenchmarkScrapeUnchanged measures parsing and attributing one scrape of
 // 1,000 groups × 100 series that did not change since the last one, the
-// common case: the scrape cache serves every metric message.
-func BenchmarkScrapeUnchanged(b *testing.B) {
-	body := syntheticExposition(b, 1000, 100, expfmt.NewFormat(expfmt.TypeProtoDelim))
-	c := newScrapeCache()
-	scrape := func() {
-		groups, series, err := c.parseProto(body)
-		if err != nil {
-			b.Fatal(err)
-		}
-		k, ct := generations(groups)
-		if _, err := attributeCached(groups, series, nil, k, ct); err != nil {
-			b.Fatal(err)
-		}
+// common case: the groups of the last scrape are reused, and only the
+// gateway's own metrics (here one family, changing every scrape) are parsed.
+// BenchmarkScrapeOnePush is the same with one group pushed between scrapes:
+// the families it changed are parsed again through the cache of metric
+// messages and every series is attributed again.
+func BenchmarkScrapeUnchanged(b *testing.B) { benchmarkScrape(b, false) }
+func BenchmarkScrapeOnePush(b *testing.B)   { benchmarkScrape(b, true) }
+
+func benchmarkScrape(b *testing.B, push bool) {
+	base := syntheticExposition(b, 1000, 100, expfmt.NewFormat(expfmt.TypeProtoDelim))
+	var bodies [2][]byte
+	for i := range bodies {
+		bodies[i] = mutate(b, base, func(fams []*dto.MetricFamily) []*dto.MetricFamily {
+			for _, mf := range fams {
+				if push && mf.GetName() == PushTimeMetric {
+					mf.Metric[0].Gauge.Value = proto.Float64(float64(2e9 + i))
+				}
+			}
+			return append(fams, &dto.MetricFamily{Name: proto.String("go_goroutines"), Type: dto.MetricType_GAUGE.Enum(),
+				Metric: []*dto.Metric{{Gauge: &dto.Gauge{Value: proto.Float64(float64(i))}}}})
+		})
 	}
-	scrape()
+	c := NewClient(&url.URL{}, nil, "")
+	ctx := context.Background()
+	if _, err := c.snapshot(ctx, bodies[1], protoType); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
+	b.SetBytes(int64(len(base)))
+	i := 0
 	for b.Loop() {
-		scrape()
+		i++
+		if _, err := c.snapshot(ctx, bodies[i%2], protoType); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

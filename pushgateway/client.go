@@ -50,23 +50,46 @@ func (c *Client) Scrape(ctx context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.snapshot(ctx, body, contentType)
+}
+
+// snapshot parses and attributes an exposition Scrape read.
+func (c *Client) snapshot(ctx context.Context, body []byte, contentType string) (*Snapshot, error) {
 	var (
+		err                 error
 		groups              []Group
 		series              []parsedSeries
 		keysGen, contentGen uint64
 	)
-	if isProtobuf(contentType) {
-		groups, series, err = c.cache.parseProto(body)
-		keysGen, contentGen = generations(groups)
+	proto := isProtobuf(contentType)
+	if proto {
+		var fams []scannedFamily
+		if fams, err = c.cache.scan(body); err == nil {
+			if c.cache.unchanged(fams) {
+				// The groups are those of the last scrape; only the
+				// gateway's own metrics changed.
+				own, err := c.cache.own(fams)
+				if err != nil {
+					return nil, fmt.Errorf("scrape %s: %w", c.redacted("/metrics"), err)
+				}
+				return &Snapshot{Groups: c.cache.groups, Own: own, StartTime: startTime(own)}, nil
+			}
+			groups, series, err = c.cache.parseScanned(fams)
+			keysGen, contentGen = generations(groups)
+		}
 	} else {
 		groups, series, err = parse(body, contentType)
 	}
+	c.cache.attributed = false
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", c.redacted("/metrics"), err)
 	}
 	own, err := attributeCached(groups, series, func() (membership, error) { return c.membership(ctx) }, keysGen, contentGen)
 	if err != nil {
 		return nil, err
+	}
+	if proto {
+		c.cache.attribute(groups, keysGen, contentGen)
 	}
 	return &Snapshot{Groups: groups, Own: own, StartTime: startTime(own)}, nil
 }

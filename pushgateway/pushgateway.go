@@ -71,7 +71,8 @@ func (g *Group) PushedOK() bool { return g.PushTime > 0 && !math.IsNaN(g.PushTim
 
 // Snapshot is what one scrape of a Pushgateway found.
 type Snapshot struct {
-	// Groups is sorted by grouping key.
+	// Groups is sorted by grouping key. Consecutive snapshots of an
+	// unchanged gateway share it: it must not be modified.
 	Groups []Group
 	// Own holds the series that belong to no group: the Pushgateway's own
 	// metrics.

@@ -14,9 +14,12 @@ import (
 	"sync/atomic"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"google.golang.org/protobuf/encoding/protodelim"
+	"google.golang.org/protobuf/proto"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -347,6 +350,106 @@ func TestScrapeCacheMatchesFullParse(t *testing.T) {
 	}
 	if n := len(c.cache.entries); n == 0 || n > 200 {
 		t.Errorf("cache holds %d entries after the last scrape, want those of the capture only", n)
+	}
+}
+
+// mutate decodes a delimited protobuf exposition, lets f change its
+// families and encodes it again.
+func mutate(t testing.TB, body []byte, f func(fams []*dto.MetricFamily) []*dto.MetricFamily) []byte {
+	t.Helper()
+	var fams []*dto.MetricFamily
+	for r := bytes.NewReader(body); r.Len() > 0; {
+		mf := &dto.MetricFamily{}
+		if err := (protodelim.UnmarshalOptions{MaxSize: -1}).UnmarshalFrom(r, mf); err != nil {
+			t.Fatal(err)
+		}
+		fams = append(fams, mf)
+	}
+	var out bytes.Buffer
+	for _, mf := range f(fams) {
+		if _, err := protodelim.MarshalTo(&out, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out.Bytes()
+}
+
+// TestScrapeUnchangedGroups checks the cache's shortcut: while every family
+// holding group series is unchanged, the groups of the last scrape are
+// returned again and only the gateway's own metrics are parsed; a push, a
+// failed push, a deletion or a new family end the shortcut.
+func TestScrapeUnchangedGroups(t *testing.T) {
+	base := syntheticExposition(t, 3, 20, expfmt.NewFormat(expfmt.TypeProtoDelim))
+	withOwn := func(v float64) func([]*dto.MetricFamily) []*dto.MetricFamily {
+		return func(fams []*dto.MetricFamily) []*dto.MetricFamily {
+			return append(fams, &dto.MetricFamily{Name: proto.String("go_goroutines"), Type: dto.MetricType_GAUGE.Enum(),
+				Metric: []*dto.Metric{{Gauge: &dto.Gauge{Value: proto.Float64(v)}}}})
+		}
+	}
+	inFamily := func(name string, f func(*dto.MetricFamily)) func([]*dto.MetricFamily) []*dto.MetricFamily {
+		return func(fams []*dto.MetricFamily) []*dto.MetricFamily {
+			for _, mf := range fams {
+				if mf.GetName() == name {
+					f(mf)
+				}
+			}
+			return fams
+		}
+	}
+	own1 := mutate(t, base, withOwn(1))
+	own2 := mutate(t, base, withOwn(2))
+	pushed := mutate(t, own2, inFamily("bench_gauge", func(mf *dto.MetricFamily) { mf.Metric[0].Gauge.Value = proto.Float64(99) }))
+	pushed = mutate(t, pushed, inFamily(PushTimeMetric, func(mf *dto.MetricFamily) { mf.Metric[0].Gauge.Value = proto.Float64(1.8e9) }))
+	failed := mutate(t, pushed, inFamily(PushFailureTimeMetric, func(mf *dto.MetricFamily) { mf.Metric[1].Gauge.Value = proto.Float64(1.9e9) }))
+	deleted := mutate(t, failed, func(fams []*dto.MetricFamily) []*dto.MetricFamily {
+		for _, mf := range fams {
+			if mf.GetName() != "go_goroutines" {
+				mf.Metric = mf.Metric[:len(mf.Metric)*2/3] // the last group's series
+			}
+		}
+		return fams
+	})
+	newFamily := mutate(t, deleted, func(fams []*dto.MetricFamily) []*dto.MetricFamily {
+		return append(fams, &dto.MetricFamily{Name: proto.String("late_gauge"), Type: dto.MetricType_GAUGE.Enum(),
+			Metric: []*dto.Metric{{Label: []*dto.LabelPair{{Name: proto.String("job"), Value: proto.String("job0")}, {Name: proto.String("instance"), Value: proto.String("i0")}}, Gauge: &dto.Gauge{Value: proto.Float64(1)}}}})
+	})
+	var body atomic.Pointer[[]byte]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", protoType)
+		_, _ = w.Write(*body.Load())
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	c := NewClient(u, srv.Client(), "")
+	var prev *Snapshot
+	for i, step := range []struct {
+		name   string
+		body   []byte
+		reused bool
+	}{
+		{"first", own1, false},
+		{"own metrics changed", own2, true},
+		{"unchanged", own2, true},
+		{"pushed", pushed, false},
+		{"own metrics changed after a push", own2, false},
+		{"failed push", failed, false},
+		{"failed push again", failed, true},
+		{"group deleted", deleted, false},
+		{"family added to a group", newFamily, false},
+		{"unchanged after that", newFamily, true},
+	} {
+		body.Store(&step.body)
+		snap, err := c.Scrape(context.Background())
+		if err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if got, want := string(render(snap)), uncached(t, step.body, nil); got != want {
+			t.Fatalf("scrape %d (%s) differs from a full parse:\n%s\nwant\n%s", i, step.name, got, want)
+		}
+		if reused := prev != nil && len(snap.Groups) > 0 && &snap.Groups[0] == &prev.Groups[0]; reused != step.reused {
+			t.Errorf("scrape %d (%s): groups reused %v, want %v", i, step.name, reused, step.reused)
+		}
+		prev = snap
 	}
 }
 
