@@ -3,8 +3,8 @@ package pushgateway
 import (
 	"bytes"
 	"context"
-	"net/url"
 	"fmt"
+	"net/url"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
