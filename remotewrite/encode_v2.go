@@ -29,8 +29,9 @@ const (
 type encoderV2 struct {
 	symbols writev2.SymbolsTable
 	series  []writev2.TimeSeries
-	refs    []v2Series     // one per distinct label set in the request
-	index   map[uint64]int // label hash -> first entry in refs with that hash
+	// last is what the newest TimeSeries holds: the next sample joins it if
+	// it is of the same series, kind and metadata.
+	last v2Series
 
 	// Arenas for what a histogram points to, so that a reused encoder does
 	// not allocate per histogram as writev2.FromIntHistogram does.
@@ -41,15 +42,11 @@ type encoderV2 struct {
 	snappy []byte
 }
 
-// v2Series tracks one label set of the request being built.
+// v2Series describes a TimeSeries of the request being built. A series
+// gets a further TimeSeries when it switches between floats and histograms
+// (the spec forbids both in one TimeSeries) or its metadata changes.
 type v2Series struct {
 	lset labels.Labels
-	next int // next entry in refs whose labels have the same hash, or -1
-	// ts is the index in series of the newest TimeSeries of lset. A series
-	// gets a further TimeSeries when it switches between floats and
-	// histograms (the spec forbids both in one TimeSeries) or its metadata
-	// changes, so that the receiver still reads its samples in order.
-	ts   int
 	hist bool
 	meta *metadata.Metadata
 }
@@ -63,19 +60,18 @@ type histogramOneofs struct {
 }
 
 func newEncoderV2() *encoderV2 {
-	return &encoderV2{symbols: writev2.NewSymbolTable(), index: map[uint64]int{}}
+	return &encoderV2{symbols: writev2.NewSymbolTable()}
 }
 
-// encode groups the batch by series as encoder.encode does (the samples of
-// one series keep their batch order, which is timestamp order), with labels,
+// encode puts each run of consecutive samples of a series in one
+// TimeSeries, as encoder.encode does, with labels,
 // help and unit interned in the request's symbol table, then marshals and
 // snappy block-compresses the request. Metadata comes from Sample.Meta; a
 // series without it is sent with type unspecified and empty help and unit.
 func (e *encoderV2) encode(batch []Sample) ([]byte, encodeStats, error) {
 	st := encodeStats{highestT: minInt64}
-	clear(e.index)
 	e.series = e.series[:0]
-	e.refs = e.refs[:0]
+	e.last = v2Series{}
 	e.oneofs = e.oneofs[:0]
 	e.spans = e.spans[:0]
 
@@ -111,27 +107,15 @@ func (e *encoderV2) encode(batch []Sample) ([]byte, encodeStats, error) {
 	return snappy.Encode(e.snappy[:cap(e.snappy)], pb), st, nil
 }
 
-// seriesFor returns the TimeSeries that s goes into: the newest one of its
-// label set if that holds the same kind of sample (float or histogram) and
-// the same metadata, else a new one.
+// seriesFor returns the TimeSeries that s goes into: the newest one if it
+// holds the same series, kind of sample (float or histogram) and metadata,
+// else a new one.
 func (e *encoderV2) seriesFor(s *Sample, hist bool) *writev2.TimeSeries {
-	h := s.labelsHash()
-	head, ok := e.index[h]
-	if !ok {
-		head = -1
+	l := &e.last
+	if len(e.series) == 0 || l.hist != hist || !sameMetadata(l.meta, s.Meta) || !labels.Equal(l.lset, s.Labels) {
+		e.newSeries(s.Labels, s.Meta)
+		*l = v2Series{lset: s.Labels, hist: hist, meta: s.Meta}
 	}
-	for i := head; i >= 0; i = e.refs[i].next {
-		r := &e.refs[i]
-		if !labels.Equal(r.lset, s.Labels) {
-			continue
-		}
-		if r.hist != hist || !sameMetadata(r.meta, s.Meta) {
-			r.ts, r.hist, r.meta = e.newSeries(s.Labels, s.Meta), hist, s.Meta
-		}
-		return &e.series[r.ts]
-	}
-	e.refs = append(e.refs, v2Series{lset: s.Labels, next: head, ts: e.newSeries(s.Labels, s.Meta), hist: hist, meta: s.Meta})
-	e.index[h] = len(e.refs) - 1
 	return &e.series[len(e.series)-1]
 }
 
@@ -237,7 +221,7 @@ func (e *encoderV2) releaseRefs() {
 	for i := range e.series {
 		clear(e.series[i].Histograms)
 	}
-	clear(e.refs)
+	e.last = v2Series{}
 	// Reset keeps the backing array of the symbols; blank them first.
 	clear(e.symbols.Symbols()[1:])
 	e.symbols.Reset()

@@ -137,26 +137,26 @@ func TestEncodeV2(t *testing.T) {
 		want  string // TimeSeries in order: labels, kind, timestamps, metadata
 	}{
 		{
-			name:  "interleaved series are grouped in order",
-			batch: []Sample{{Labels: a, T: 1}, {Labels: b, T: 1}, {Labels: a, T: 2}, {Labels: c, T: 1}, {Labels: b, T: 2}, {Labels: a, T: 3}},
-			want:  `{__name__="a", job="x"}[1 2 3] {__name__="b", job="x"}[1 2] {__name__="c", job="x", zone="z"}[1] `,
+			name:  "consecutive samples of a series share a TimeSeries",
+			batch: []Sample{{Labels: a, T: 1}, {Labels: a, T: 2}, {Labels: b, T: 1}, {Labels: c, T: 1}, {Labels: a, T: 3}},
+			want:  `{__name__="a", job="x"}[1 2] {__name__="b", job="x"}[1] {__name__="c", job="x", zone="z"}[1] {__name__="a", job="x"}[3] `,
 		},
 		{
 			name: "metadata of the family, equal by value",
 			batch: []Sample{
-				{Labels: a, T: 1, Meta: gauge}, {Labels: b, T: 1, Meta: counter},
-				{Labels: a, T: 2, Meta: &gaugeCopy}, {Labels: c, T: 1},
+				{Labels: a, T: 1, Meta: gauge}, {Labels: a, T: 2, Meta: &gaugeCopy},
+				{Labels: b, T: 1, Meta: counter}, {Labels: c, T: 1},
 			},
 			want: `{__name__="a", job="x"}[1 2](gauge|A gauge.|seconds) {__name__="b", job="x"}[1](counter|A counter.|) {__name__="c", job="x", zone="z"}[1] `,
 		},
 		{
 			name: "floats and histograms of one series go in separate series, in order",
 			batch: []Sample{
-				{Labels: a, T: 1}, {Labels: b, T: 1, H: testIntHistogram},
-				{Labels: a, T: 2, H: testIntHistogram}, {Labels: a, T: 3, FH: testFloatHistogram},
-				{Labels: a, T: 4}, {Labels: b, T: 2, FH: testFloatHistogram},
+				{Labels: a, T: 1}, {Labels: a, T: 2, H: testIntHistogram},
+				{Labels: a, T: 3, FH: testFloatHistogram}, {Labels: a, T: 4},
+				{Labels: b, T: 1, H: testIntHistogram}, {Labels: b, T: 2, FH: testFloatHistogram},
 			},
-			want: `{__name__="a", job="x"}[1] {__name__="b", job="x"}h[1 2] {__name__="a", job="x"}h[2 3] {__name__="a", job="x"}[4] `,
+			want: `{__name__="a", job="x"}[1] {__name__="a", job="x"}h[2 3] {__name__="a", job="x"}[4] {__name__="b", job="x"}h[1 2] `,
 		},
 		{
 			name:  "changed metadata starts a new series",
@@ -308,10 +308,8 @@ func TestEncodeV2Reuse(t *testing.T) {
 		if n := len(e.symbols.Symbols()); n != 1 {
 			t.Errorf("symbol table holds %d symbols after encode, want 1", n)
 		}
-		for i, r := range e.refs[:cap(e.refs)] {
-			if r.lset.Len() != 0 || r.meta != nil {
-				t.Fatalf("refs[%d] still points into the batch", i)
-			}
+		if e.last.lset.Len() != 0 || e.last.meta != nil {
+			t.Fatal("the encoder still points at the last series of the batch")
 		}
 		for i, ts := range e.series[:cap(e.series)] {
 			for _, h := range ts.Histograms[:cap(ts.Histograms)] {
@@ -320,26 +318,6 @@ func TestEncodeV2Reuse(t *testing.T) {
 				}
 			}
 		}
-	}
-}
-
-// TestEncodeV2HashCollision forces two label sets onto one hash bucket.
-func TestEncodeV2HashCollision(t *testing.T) {
-	a := &Sample{Labels: labels.FromStrings("__name__", "a")}
-	b := &Sample{Labels: labels.FromStrings("__name__", "b")}
-	e := newEncoderV2()
-	add := func(s *Sample, ts int64) {
-		x := e.seriesFor(s, false)
-		x.Samples = append(x.Samples, writev2.Sample{Timestamp: ts})
-	}
-	add(a, 1)
-	e.index[b.Labels.Hash()] = 0 // pretend b hashes like a
-	add(b, 2)
-	add(a, 3)
-	add(b, 4)
-	req := &writev2.Request{Symbols: e.symbols.Symbols(), Timeseries: e.series}
-	if got, want := renderV2(t, req), `{__name__="a"}[1 3] {__name__="b"}[2 4] `; got != want {
-		t.Errorf("got %s, want %s", got, want)
 	}
 }
 
@@ -448,15 +426,15 @@ func realisticBatch() []Sample {
 }
 
 // nativeHistogramBatch is 200 native histogram series (half of them float
-// histograms) with 5 samples each, in timestamp order.
+// histograms) with 5 samples each, a series' samples in a row.
 func nativeHistogramBatch() []Sample {
 	meta := &metadata.Metadata{Type: model.MetricTypeHistogram, Help: "Request latency.", Unit: "seconds"}
 	var batch []Sample
 	for i := range 1000 {
-		series := i % 200
+		series := i / 5 // five samples of a series in a row
 		s := Sample{
 			Labels: labels.FromStrings("__name__", "request_duration_seconds", "instance", fmt.Sprintf("host-%d", series/10), "job", "api", "route", fmt.Sprintf("/r%d", series%10)),
-			T:      1767225600000 + int64(i/200)*15000,
+			T:      1767225600000 + int64(i%5)*15000,
 			Meta:   meta,
 		}
 		if series%2 == 0 {

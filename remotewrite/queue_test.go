@@ -113,8 +113,8 @@ func TestSendContent(t *testing.T) {
 	stale := math.Float64frombits(value.StaleNaN)
 	q.Append([]Sample{
 		{Labels: up, T: 1000, V: 1},
-		{Labels: labels.FromStrings("__name__", "lat", "job", "j"), T: 1500, H: h},
 		{Labels: up, T: 2000, V: stale},
+		{Labels: labels.FromStrings("__name__", "lat", "job", "j"), T: 1500, H: h},
 		{Labels: labels.FromStrings("__name__", "flat", "job", "j"), T: 4000, FH: fh},
 	})
 	waitFor(t, "samples sent", func() bool { return testutil.ToFloat64(q.m.samplesSent) == 4 })
