@@ -40,7 +40,7 @@ func (e *encoder) encode(batch []Sample) ([]byte, encodeStats, error) {
 	var err error
 	for i := 0; i < len(batch) && err == nil; {
 		j := i + 1
-		for j < len(batch) && labels.Equal(batch[j].Labels, batch[i].Labels) {
+		for j < len(batch) && sameSeries(&batch[j], &batch[i]) {
 			j++
 		}
 		pb, err = appendTimeSeries(pb, batch[i:j], &st)
@@ -70,6 +70,15 @@ const (
 	fieldSampleTimestamp        = 2
 )
 
+// sameSeries tells whether two samples are of the same series, by their
+// hashes when both are known.
+func sameSeries(a, b *Sample) bool {
+	if a.Hash != 0 && b.Hash != 0 && a.Hash != b.Hash {
+		return false
+	}
+	return labels.Equal(a.Labels, b.Labels)
+}
+
 // appendTimeSeries appends one prompb.WriteRequest timeseries field: the
 // labels of the run's first sample, then the run's samples and histograms.
 func appendTimeSeries(b []byte, run []Sample, st *encodeStats) ([]byte, error) {
@@ -78,16 +87,7 @@ func appendTimeSeries(b []byte, run []Sample, st *encodeStats) ([]byte, error) {
 	// varint up to 2 MiB and move the content if it needs fewer or more.
 	lenAt := len(b)
 	b = append(b, 0, 0, 0)
-	run[0].Labels.Range(func(l labels.Label) {
-		b = append(b, fieldTimeSeriesLabels<<3|byte(protowire.BytesType))
-		b = protowire.AppendVarint(b, uint64(labelSize(l)))
-		b = append(b, fieldLabelName<<3|byte(protowire.BytesType))
-		b = protowire.AppendVarint(b, uint64(len(l.Name)))
-		b = append(b, l.Name...)
-		b = append(b, fieldLabelValue<<3|byte(protowire.BytesType))
-		b = protowire.AppendVarint(b, uint64(len(l.Value)))
-		b = append(b, l.Value...)
-	})
+	b = appendLabels(b, run[0].Labels)
 	for i := range run {
 		s := &run[i]
 		var h prompb.Histogram
@@ -144,8 +144,15 @@ func putSize(b []byte, at, reserved int) []byte {
 // lenDelimited is the size of a length-delimited field holding n bytes.
 func lenDelimited(n int) int { return 1 + protowire.SizeVarint(uint64(n)) + n }
 
+// labelSize is the size of a Label message as gogo marshals it: an empty
+// name or value is left out.
 func labelSize(l labels.Label) int {
-	return 1 + protowire.SizeBytes(len(l.Name)) + 1 + protowire.SizeBytes(len(l.Value))
+	n := 0
+	if l.Name != "" {
+		n += 1 + protowire.SizeBytes(len(l.Name))
+	}
+	if l.Value != "" {
+		n += 1 + protowire.SizeBytes(len(l.Value))
+	}
+	return n
 }
-
-
