@@ -41,6 +41,25 @@ func BenchmarkStalenessDiff(b *testing.B) {
 	}
 }
 
+// BenchmarkStalenessUnchanged is BenchmarkStalenessDiff for a cycle with
+// the series of the last one, the common case.
+func BenchmarkStalenessUnchanged(b *testing.B) {
+	const n = 100_000
+	series := make([]pushgateway.Series, 0, n)
+	for i := range n {
+		series = append(series, pushgateway.Series{Labels: labels.FromStrings("__name__", "bench_gauge",
+			"instance", fmt.Sprintf("i%d", i/100), "job", "bench", "table", fmt.Sprintf("t%d", i%100))})
+	}
+	st := newSeriesState()
+	st.advance(series, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if stale := st.advance(series, nil); len(stale) > 0 {
+			b.Fatal("stale series in an unchanged cycle")
+		}
+	}
+}
+
 // BenchmarkStateSave1M saves the state of 1,000,000 series of realistic
 // shape (name, job, instance, two more labels) and reports the file size.
 func BenchmarkStateSave1M(b *testing.B) {

@@ -25,6 +25,12 @@ type seriesState struct {
 	// collisions holds the rare second label set of an already taken hash,
 	// keyed by its string form.
 	collisions map[string]stateEntry
+	// last is the series of the last advance, in order. A cycle with the
+	// same series in the same order (the common case: no group was pushed)
+	// changes nothing, and comparing with it is much cheaper than a map
+	// update per series: unchanged groups share their label strings from
+	// cycle to cycle, so most comparisons are of identical pointers.
+	last []labels.Labels
 }
 
 type stateEntry struct {
@@ -39,6 +45,16 @@ func newSeriesState() *seriesState {
 // advance records series as the content of a complete cycle and appends to
 // stale the labels of every series of the previous one that is not in it.
 func (s *seriesState) advance(series []pushgateway.Series, stale []labels.Labels) []labels.Labels {
+	if s.unchanged(series) {
+		s.changed = false
+		return stale
+	}
+	defer func() {
+		s.last = s.last[:0]
+		for i := range series {
+			s.last = append(s.last, series[i].Labels)
+		}
+	}()
 	s.cycle++
 	before := len(stale)
 	known := 0
@@ -73,6 +89,19 @@ func (s *seriesState) advance(series []pushgateway.Series, stale []labels.Labels
 	}
 	s.changed = len(stale) > before || known+len(s.collisions) != len(series)
 	return stale
+}
+
+// unchanged tells whether series are those of the last advance, in order.
+func (s *seriesState) unchanged(series []pushgateway.Series) bool {
+	if len(series) != len(s.last) || len(series) == 0 {
+		return false
+	}
+	for i := range series {
+		if !labels.Equal(series[i].Labels, s.last[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // load fills an empty state with series sent before a restart. They count
