@@ -41,6 +41,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,6 +71,8 @@ type Sample struct {
 	// Hash is Labels.Hash() if the caller knows it, else 0: the queue then
 	// computes it once for sharding and encoding.
 	Hash uint64
+	// series is what the queue remembers of the series; nil outside it.
+	series *seriesCache
 }
 
 // labelsHash returns Labels.Hash(), filling in Hash.
@@ -207,8 +210,10 @@ type Queue struct {
 	appendSeq uint64
 	enc       *encoder
 	encV2     *encoderV2
-	relabeled []Sample
-	lb        labels.Builder
+	// cache holds, by position in the last cycle written, what relabeling
+	// and encoding made of each series (see prepare).
+	cache []seriesCache
+	lb    labels.Builder
 
 	// v1 is set once a 2.0 endpoint turned out not to speak 2.0.
 	v1 atomic.Bool
@@ -518,7 +523,8 @@ func (q *Queue) write(samples []Sample) {
 	q.wmu.Lock()
 	defer q.wmu.Unlock()
 
-	kept := q.relabel(samples)
+	n := len(samples)
+	kept := q.prepare(samples)
 	q.noteMetadata(kept)
 	shards := int(q.shards.Load())
 	parts := [][]Sample{kept} // one shard: no need to copy
@@ -541,8 +547,7 @@ func (q *Queue) write(samples []Sample) {
 			part = part[n:]
 		}
 	}
-	clear(q.relabeled)
-	q.inSamples.Add(-int64(len(samples)))
+	q.inSamples.Add(-int64(n))
 	q.m.diskBytes.Set(float64(q.log.size()))
 	q.m.pendingSamples.Set(float64(q.Pending()))
 }
@@ -584,14 +589,55 @@ func (q *Queue) appendRecord(batch []Sample, format byte, shard, shards int) {
 	}
 }
 
-// relabel applies the relabel configs and external labels; it returns the
-// samples that are kept, in a slice reused between calls.
-func (q *Queue) relabel(samples []Sample) []Sample {
-	if len(q.o.RelabelConfigs) == 0 && q.o.ExternalLabels.IsEmpty() {
-		return samples
+// seriesCache is what a queue made of a series in the last cycle: the
+// series' labels as appended (in) and as sent (out, with its hash), whether
+// relabeling kept it, and its labels marshalled for remote write 1.0 (nil
+// until first needed).
+type seriesCache struct {
+	in, out labels.Labels
+	hash    uint64
+	keep    bool
+	valid   bool
+	enc     []byte
+}
+
+// prepare applies the relabel configs and external labels to a cycle's
+// samples, in place, and returns the ones kept.
+//
+// Cycles of a Pushgateway repeat the same series in the same order, so the
+// queue remembers, by position, what it made of each series the last time:
+// a sample whose labels are those at its place last time (most often the
+// very same string, which compares without reading it) is neither
+// relabeled nor hashed nor marshalled again. Any other sample is, and takes
+// the place.
+func (q *Queue) prepare(samples []Sample) []Sample {
+	relabel := len(q.o.RelabelConfigs) > 0 || !q.o.ExternalLabels.IsEmpty()
+	if cap(q.cache) < len(samples) {
+		q.cache = slices.Grow(q.cache[:0], len(samples))
 	}
-	q.relabeled = appendRelabeled(q.relabeled[:0], &q.lb, samples, q.o.RelabelConfigs, q.o.ExternalLabels)
-	return q.relabeled
+	clear(q.cache[len(samples):cap(q.cache)])
+	q.cache = q.cache[:len(samples)]
+	kept := samples[:0]
+	for i := range samples {
+		s := samples[i]
+		c := &q.cache[i]
+		if !c.valid || !labels.Equal(c.in, s.Labels) {
+			*c = seriesCache{in: s.Labels, out: s.Labels, hash: s.Hash, keep: true, valid: true}
+			if relabel {
+				c.out, c.keep = relabelOne(&q.lb, s.Labels, q.o.RelabelConfigs, q.o.ExternalLabels)
+				c.hash = 0
+			}
+			if c.hash == 0 {
+				c.hash = c.out.Hash()
+			}
+		}
+		if !c.keep {
+			continue
+		}
+		s.Labels, s.Hash, s.series = c.out, c.hash, c
+		kept = append(kept, s)
+	}
+	return kept
 }
 
 // Relabel returns samples as a Queue with these options queues them:
@@ -604,19 +650,28 @@ func Relabel(samples []Sample, cfgs []*relabel.Config, external labels.Labels) [
 
 func appendRelabeled(dst []Sample, lb *labels.Builder, samples []Sample, cfgs []*relabel.Config, external labels.Labels) []Sample {
 	for _, s := range samples {
-		lb.Reset(s.Labels)
-		if len(cfgs) > 0 && !relabel.ProcessBuilder(lb, cfgs...) {
-			continue
+		var keep bool
+		if s.Labels, keep = relabelOne(lb, s.Labels, cfgs, external); keep {
+			s.Hash = 0
+			dst = append(dst, s)
 		}
-		external.Range(func(l labels.Label) {
-			if lb.Get(l.Name) == "" {
-				lb.Set(l.Name, l.Value)
-			}
-		})
-		s.Labels, s.Hash = lb.Labels(), 0
-		dst = append(dst, s)
 	}
 	return dst
+}
+
+// relabelOne applies the relabel configs to ls, then adds every external
+// label it lacks; false means the series is dropped.
+func relabelOne(lb *labels.Builder, ls labels.Labels, cfgs []*relabel.Config, external labels.Labels) (labels.Labels, bool) {
+	lb.Reset(ls)
+	if len(cfgs) > 0 && !relabel.ProcessBuilder(lb, cfgs...) {
+		return labels.EmptyLabels(), false
+	}
+	external.Range(func(l labels.Label) {
+		if lb.Get(l.Name) == "" {
+			lb.Set(l.Name, l.Value)
+		}
+	})
+	return lb.Labels(), true
 }
 
 // dispatch reads requests from the log and sends them, as many at a time as

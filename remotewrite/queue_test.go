@@ -1084,6 +1084,49 @@ func TestRelabel(t *testing.T) {
 	}
 }
 
+// TestPrepareRemembersSeries writes cycles through one queue's series cache
+// and checks each request against one encoded without it: series repeated
+// (same or copied labels), reordered, added, and dropped by relabeling.
+func TestPrepareRemembersSeries(t *testing.T) {
+	cfgs := []*relabel.Config{{
+		SourceLabels: model.LabelNames{"env"}, Separator: ";", Regex: relabel.MustNewRegexp("dev"), Action: relabel.Drop,
+	}}
+	external := labels.FromStrings("cluster", "eu")
+	o := testOptions(t, newReceiver(t))
+	o.RelabelConfigs, o.ExternalLabels = cfgs, external
+	q := mustQueue(t, o)
+	a := labels.FromStrings("__name__", "a", "env", "prod")
+	b := labels.FromStrings("__name__", "b", "job", "x")
+	c := labels.FromStrings("__name__", "c", "job", "y")
+	aDev := labels.FromStrings("__name__", "a", "env", "dev")
+	copied := labels.FromStrings("__name__", strings.Clone("a"), "env", strings.Clone("prod"))
+	for i, cycle := range [][]labels.Labels{
+		{a, b},
+		{a, b},
+		{copied, b},
+		{b, a, c},
+		{aDev, b, c},
+		{a, b},
+	} {
+		var samples []Sample
+		for _, ls := range cycle {
+			samples = append(samples, Sample{Labels: ls, T: int64(i), V: float64(i)})
+		}
+		want, _, err := newEncoder().encode(Relabel(slices.Clone(samples), cfgs, external))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantReq := render(decode(t, slices.Clone(want)))
+		got, _, err := q.enc.encode(q.prepare(samples))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gotReq := render(decode(t, got)); gotReq != wantReq {
+			t.Errorf("cycle %d: got %s, want %s", i, gotReq, wantReq)
+		}
+	}
+}
+
 // TestMetadataV1 checks the metadata requests of remote write 1.0.
 func TestMetadataV1(t *testing.T) {
 	rc := newReceiver(t)
