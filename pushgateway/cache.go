@@ -1,10 +1,13 @@
 package pushgateway
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/common/model"
@@ -40,10 +43,11 @@ type scrapeCache struct {
 	meta     map[string]*metadata.Metadata // family -> its metadata, shared
 	st       *labels.SymbolTable
 	lb       labels.Builder
-	msg      []byte          // scratch: a one-metric family message
-	metrics  [][]byte        // scratch: the metric messages of a family
-	scanned  []scannedFamily // scratch: the families of this scrape
-	out      []parsedSeries  // reused between scrapes; nobody keeps it
+	msg      []byte    // scratch: a one-metric family message
+	metrics  [][]byte  // scratch: the metric messages of a family
+	buf      []byte    // scratch: the family being read
+	order    []*family // the families of the last scrape, in order
+	sb       labels.ScratchBuilder
 	// groups are the groups the last full parse found and attributed,
 	// returned again while they are unchanged; valid if attributed.
 	groups     []Group
@@ -66,19 +70,16 @@ type cacheEntry struct {
 
 // family is what the cache knows of one metric family.
 type family struct {
+	name    string
 	hash    uint64
 	entries []*cacheEntry
-	// Known after attribution: whether some series belong to a group, and
-	// the series that belong to none.
-	grouped bool
-	own     []Series
-}
-
-// scannedFamily is one metric family message of a scrape.
-type scannedFamily struct {
-	name string
-	msg  []byte
-	hash uint64
+	scrape  uint64 // the last scrape that had it
+	changed bool   // in that scrape
+	// Known after attribution (if attributed): whether some series belong
+	// to a group, and the series that belong to none.
+	attributed bool
+	grouped    bool
+	own        []Series
 }
 
 func newScrapeCache() *scrapeCache {
@@ -99,32 +100,80 @@ const (
 	fieldUnit   = 5
 )
 
-var errTruncated = errors.New("parse exposition: truncated metric family")
+// maxFamilySize bounds one metric family message, against a corrupt length.
+const maxFamilySize = 1 << 30
 
-// scan splits a delimited protobuf exposition into its metric families and
-// hashes each.
-func (c *scrapeCache) scan(body []byte) ([]scannedFamily, error) {
-	fams := c.scanned[:0]
-	for len(body) > 0 {
-		n, ln := protowire.ConsumeVarint(body)
-		if ln < 0 || uint64(len(body)-ln) < n {
-			return nil, errTruncated
+// read reads a delimited protobuf exposition family by family, without
+// keeping the whole of it: each family is hashed, and parsed if it changed
+// since the last scrape. Then unchanged tells whether the groups of the
+// last scrape still hold, and own or series give the result.
+func (c *scrapeCache) read(r byteReader) error {
+	c.scrape++
+	c.order = c.order[:0]
+	for {
+		n, err := binary.ReadUvarint(r)
+		if errors.Is(err, io.EOF) {
+			break
 		}
-		msg := body[ln : ln+int(n)]
-		body = body[ln+int(n):]
+		if err != nil {
+			return readErr(err)
+		}
+		if n > maxFamilySize {
+			return fmt.Errorf("parse exposition: metric family of %d bytes", n)
+		}
+		if uint64(cap(c.buf)) < n {
+			c.buf = make([]byte, n)
+		}
+		msg := c.buf[:n]
+		if _, err := io.ReadFull(r, msg); err != nil {
+			return readErr(err)
+		}
 		name, err := familyName(msg)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		fams = append(fams, scannedFamily{name: name, msg: msg, hash: xxhash.Sum64(msg)})
+		f := c.families[name]
+		if f == nil {
+			f = &family{name: name}
+			c.families[name] = f
+		}
+		if f.scrape == c.scrape {
+			return fmt.Errorf("parse exposition: metric family %q appears twice", name)
+		}
+		f.scrape = c.scrape
+		h := xxhash.Sum64(msg)
+		f.changed = f.hash != h || f.entries == nil
+		if f.changed {
+			if err := c.parseFamily(f, msg, h); err != nil {
+				return err
+			}
+		}
+		c.order = append(c.order, f)
 	}
-	c.scanned = fams
-	return fams, nil
+	c.forget()
+	return nil
 }
 
-// familyName returns the name field of a metric family message. The name
-// usually comes first; the walk stops there.
+// byteReader is what read reads from: a bufio.Reader or a bytes.Reader.
+type byteReader interface {
+	io.Reader
+	io.ByteReader
+}
+
+var errTruncated = errors.New("parse exposition: truncated metric family")
+
+// readErr tells a truncated exposition from a failed read.
+func readErr(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return errTruncated
+	}
+	return fmt.Errorf("read body: %w", err)
+}
+
+// familyName returns the name of a metric family message: its last name
+// field, as protobuf decoding has it.
 func familyName(fam []byte) (string, error) {
+	var name []byte
 	for len(fam) > 0 {
 		num, wt, tl := protowire.ConsumeTag(fam)
 		if tl < 0 {
@@ -136,53 +185,44 @@ func familyName(fam []byte) (string, error) {
 			return "", errors.New("parse exposition: bad metric family field")
 		}
 		if num == fieldName && wt == protowire.BytesType {
-			v, _ := protowire.ConsumeBytes(fam)
-			if len(v) > 0 {
-				return string(v), nil
-			}
+			name, _ = protowire.ConsumeBytes(fam)
 		}
 		fam = fam[vl:]
 	}
-	return "", errors.New("parse exposition: metric family without a name")
+	if len(name) == 0 {
+		return "", errors.New("parse exposition: metric family without a name")
+	}
+	return string(name), nil
 }
 
-// unchanged tells whether the groups of the last full parse still hold:
-// it was attributed, every family that held group series is unchanged, and
+// unchanged tells whether the groups of the last attributed scrape still
+// hold after read: every family that held group series is unchanged, and
 // every other family is one known to hold none.
-func (c *scrapeCache) unchanged(fams []scannedFamily) bool {
+func (c *scrapeCache) unchanged() bool {
 	if !c.attributed {
 		return false
 	}
 	grouped := 0
-	for i := range fams {
-		f := c.families[fams[i].name]
+	for _, f := range c.order {
 		switch {
-		case f == nil:
+		case !f.attributed:
 			return false
-		case f.hash == fams[i].hash:
-			if f.grouped {
-				grouped++
-			}
+		case f.grouped && f.changed:
+			return false
 		case f.grouped:
-			return false
+			grouped++
 		}
 	}
 	return grouped == c.grouped
 }
 
-// own returns the series of a scrape that unchanged approved, which belong
+// own returns, when unchanged approved the scrape, its series that belong
 // to no group, in exposition order: the remembered ones of unchanged
 // families, and every series of those that changed.
-func (c *scrapeCache) own(fams []scannedFamily) ([]Series, error) {
-	c.scrape++
+func (c *scrapeCache) own() []Series {
 	var own []Series
-	for i := range fams {
-		f := c.families[fams[i].name]
-		if f.hash != fams[i].hash {
-			if err := c.parseFamily(f, &fams[i]); err != nil {
-				c.attributed = false
-				return nil, err
-			}
+	for _, f := range c.order {
+		if f.changed {
 			f.own = f.own[:0]
 			for _, e := range f.entries {
 				f.own = append(f.own, e.series...)
@@ -190,59 +230,51 @@ func (c *scrapeCache) own(fams []scannedFamily) ([]Series, error) {
 		}
 		own = append(own, f.own...)
 	}
-	c.forget(fams)
-	return own, nil
+	return own
+}
+
+// series returns the groups and every series of the scrape read, for
+// attribution. attribute must follow before the groups can be reused.
+func (c *scrapeCache) series() ([]Group, []parsedSeries) {
+	c.attributed = false
+	n := 0
+	for _, f := range c.order {
+		for _, e := range f.entries {
+			n += len(e.series)
+		}
+	}
+	// Not kept between scrapes: a scrape that needs it is one where groups
+	// changed, and it is as large as the exposition.
+	out := make([]parsedSeries, 0, n)
+	for _, f := range c.order {
+		for _, e := range f.entries {
+			for _, s := range e.series {
+				out = append(out, parsedSeries{Series: s, family: f.name, entry: e})
+			}
+		}
+	}
+	return groupsOf(out), out
 }
 
 // parseProto reads a delimited protobuf exposition like parse does, through
-// the cache. The returned slice is valid until the next call.
+// the cache.
 func (c *scrapeCache) parseProto(body []byte) ([]Group, []parsedSeries, error) {
-	fams, err := c.scan(body)
-	if err != nil {
+	if err := c.read(bytes.NewReader(body)); err != nil {
 		return nil, nil, err
 	}
-	return c.parseScanned(fams)
-}
-
-// parseScanned is parseProto for a scanned exposition. attribute must follow
-// before its groups can be reused.
-func (c *scrapeCache) parseScanned(fams []scannedFamily) ([]Group, []parsedSeries, error) {
-	c.scrape++
-	c.attributed = false
-	c.out = c.out[:0]
-	for i := range fams {
-		sf := &fams[i]
-		f := c.families[sf.name]
-		if f == nil {
-			f = &family{}
-			c.families[sf.name] = f
-		}
-		if f.hash != sf.hash || f.entries == nil {
-			if err := c.parseFamily(f, sf); err != nil {
-				return nil, nil, err
-			}
-		}
-		for _, e := range f.entries {
-			for _, s := range e.series {
-				c.out = append(c.out, parsedSeries{Series: s, family: sf.name, entry: e})
-			}
-		}
-	}
-	c.forget(fams)
-	return groupsOf(c.out), c.out, nil
+	groups, series := c.series()
+	return groups, series, nil
 }
 
 // attribute records, after attributeCached placed the series of the last
-// parseProto under the generations keysGen and contentGen, which families
-// hold group series and which series are the gateway's own, and keeps
-// groups to return while they are unchanged. It must not be called if the
+// read under the generations keysGen and contentGen, which families hold
+// group series and which series are the gateway's own, and keeps groups to
+// return while they are unchanged. It must not be called if the
 // attribution failed.
 func (c *scrapeCache) attribute(groups []Group, keysGen, contentGen uint64) {
-	fams := c.scanned
 	c.grouped = 0
-	for i := range fams {
-		f := c.families[fams[i].name]
-		f.grouped, f.own = false, f.own[:0]
+	for _, f := range c.order {
+		f.attributed, f.grouped, f.own = false, false, f.own[:0]
 		for _, e := range f.entries {
 			if gen := e.attributed; gen == 0 || (gen != keysGen && gen != contentGen) {
 				return // not attributed by this call: no reuse
@@ -253,6 +285,7 @@ func (c *scrapeCache) attribute(groups []Group, keysGen, contentGen uint64) {
 				f.grouped = true
 			}
 		}
+		f.attributed = true
 		if f.grouped {
 			c.grouped++
 		}
@@ -260,17 +293,13 @@ func (c *scrapeCache) attribute(groups []Group, keysGen, contentGen uint64) {
 	c.groups, c.attributed = groups, true
 }
 
-// forget drops the families not in this scrape and their entries.
-func (c *scrapeCache) forget(fams []scannedFamily) {
-	if len(c.families) == len(fams) {
+// forget drops the families not in the last scrape and their entries.
+func (c *scrapeCache) forget() {
+	if len(c.families) == len(c.order) {
 		return
 	}
-	present := make(map[string]struct{}, len(fams))
-	for i := range fams {
-		present[fams[i].name] = struct{}{}
-	}
 	for name, f := range c.families {
-		if _, ok := present[name]; ok {
+		if f.scrape == c.scrape {
 			continue
 		}
 		for _, e := range f.entries {
@@ -284,14 +313,14 @@ func (c *scrapeCache) forget(fams []scannedFamily) {
 
 // parseFamily expands a family that changed, reusing the entries of its
 // metric messages that did not, and forgets the entries it no longer has.
-func (c *scrapeCache) parseFamily(f *family, sf *scannedFamily) error {
+func (c *scrapeCache) parseFamily(f *family, msg []byte, hash uint64) error {
 	var (
 		name, help, unit string
 		typ              uint64
 	)
 	metrics := c.metrics[:0]
 	defer func() { c.metrics = metrics[:0] }()
-	for fam := sf.msg; len(fam) > 0; {
+	for fam := msg; len(fam) > 0; {
 		num, wt, tl := protowire.ConsumeTag(fam)
 		if tl < 0 {
 			return errors.New("parse exposition: bad metric family field")
@@ -304,7 +333,7 @@ func (c *scrapeCache) parseFamily(f *family, sf *scannedFamily) error {
 			vl = l
 			switch num {
 			case fieldName:
-				name = sf.name
+				name = f.name
 			case fieldHelp:
 				help = string(v)
 			case fieldUnit:
@@ -368,7 +397,7 @@ func (c *scrapeCache) parseFamily(f *family, sf *scannedFamily) error {
 			delete(c.entries, e.key)
 		}
 	}
-	f.entries, f.hash = entries, sf.hash
+	f.entries, f.hash = entries, hash
 	return nil
 }
 
@@ -402,6 +431,10 @@ func metricType(t uint64) model.MetricType {
 
 // expand parses one metric message with textparse, as a family of its own.
 func (c *scrapeCache) expand(name string, typ uint64, help, unit string, m []byte, meta *metadata.Metadata) (*cacheEntry, error) {
+	if s, ok := c.expandPlain(name, typ, m); ok {
+		s.Metadata = meta
+		return &cacheEntry{family: name, series: []Series{s}}, nil
+	}
 	fam := c.msg[:0]
 	fam = protowire.AppendTag(fam, fieldName, protowire.BytesType)
 	fam = protowire.AppendString(fam, name)
@@ -451,6 +484,127 @@ func (c *scrapeCache) expand(name string, typ uint64, help, unit string, m []byt
 }
 
 const binaryVarintLen = 10
+
+// Protobuf field numbers of io.prometheus.client.Metric, LabelPair and the
+// value messages.
+const (
+	fieldMetricLabel   = 1
+	fieldMetricGauge   = 2
+	fieldMetricCounter = 3
+	fieldMetricUntyped = 5
+	fieldPairName      = 1
+	fieldPairValue     = 2
+	fieldValue         = 1 // Gauge.value, Counter.value, Untyped.value
+)
+
+// Metric types of io.prometheus.client.MetricType.
+const (
+	typeCounter = 0
+	typeGauge   = 1
+	typeUntyped = 3
+)
+
+// expandPlain expands the commonest metric message, a gauge, counter or
+// untyped value with labels and nothing else, without textparse, whose
+// parser costs more to set up than such a message takes to read. It gives
+// what textparse gives: the family name as __name__, the labels, sorted,
+// without empty values. Anything else (a timestamp, an exemplar, a created
+// timestamp, an unexpected field) is left to textparse.
+func (c *scrapeCache) expandPlain(name string, typ uint64, m []byte) (Series, bool) {
+	var want protowire.Number
+	switch typ {
+	case typeCounter:
+		want = fieldMetricCounter
+	case typeGauge:
+		want = fieldMetricGauge
+	case typeUntyped:
+		want = fieldMetricUntyped
+	default:
+		return Series{}, false
+	}
+	c.sb.Reset()
+	c.sb.Add(model.MetricNameLabel, name)
+	var (
+		v   float64
+		got bool
+	)
+	for len(m) > 0 {
+		num, wt, n := protowire.ConsumeTag(m)
+		if n < 0 || wt != protowire.BytesType {
+			return Series{}, false
+		}
+		m = m[n:]
+		b, n := protowire.ConsumeBytes(m)
+		if n < 0 {
+			return Series{}, false
+		}
+		m = m[n:]
+		switch {
+		case num == fieldMetricLabel:
+			ln, lv, ok := labelPair(b)
+			if !ok {
+				return Series{}, false
+			}
+			if lv != "" {
+				c.sb.Add(ln, lv)
+			}
+		case num == want && !got:
+			if v, got = plainValue(b); !got {
+				return Series{}, false
+			}
+		default:
+			return Series{}, false
+		}
+	}
+	if !got {
+		return Series{}, false
+	}
+	c.sb.Sort()
+	ls := c.sb.Labels()
+	return Series{Labels: ls, Value: v, Hash: ls.Hash()}, true
+}
+
+// labelPair reads a LabelPair message.
+func labelPair(b []byte) (name, value string, ok bool) {
+	for len(b) > 0 {
+		num, wt, n := protowire.ConsumeTag(b)
+		if n < 0 || wt != protowire.BytesType || (num != fieldPairName && num != fieldPairValue) {
+			return "", "", false
+		}
+		b = b[n:]
+		v, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return "", "", false
+		}
+		b = b[n:]
+		// Views, not copies: the scratch builder copies them into the
+		// labels' own string.
+		if num == fieldPairName {
+			name = unsafe.String(unsafe.SliceData(v), len(v))
+		} else {
+			value = unsafe.String(unsafe.SliceData(v), len(v))
+		}
+	}
+	return name, value, true
+}
+
+// plainValue reads a Gauge, Counter or Untyped message that holds at most
+// its value.
+func plainValue(b []byte) (float64, bool) {
+	var v uint64
+	for len(b) > 0 {
+		num, wt, n := protowire.ConsumeTag(b)
+		if n < 0 || num != fieldValue || wt != protowire.Fixed64Type {
+			return 0, false
+		}
+		b = b[n:]
+		if v, n = protowire.ConsumeFixed64(b); n < 0 {
+			return 0, false
+		}
+		b = b[n:]
+	}
+	return math.Float64frombits(v), true
+}
 
 // groupsOf finds the groups through their push_time_seconds and
 // push_failure_time_seconds series.

@@ -1,6 +1,7 @@
 package pushgateway
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -29,7 +30,7 @@ type Client struct {
 	client    *http.Client
 	userAgent string
 	cache     *scrapeCache
-	body      bytes.Buffer // the last /metrics exposition
+	br        bufio.Reader // reads the protobuf exposition
 }
 
 // NewClient returns a client for the Pushgateway at base (its root URL, e.g.
@@ -38,59 +39,74 @@ type Client struct {
 func NewClient(base *url.URL, client *http.Client, userAgent string) *Client {
 	u := *base
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	return &Client{base: &u, client: client, userAgent: userAgent, cache: newScrapeCache()}
+	c := &Client{base: &u, client: client, userAgent: userAgent, cache: newScrapeCache()}
+	c.br = *bufio.NewReaderSize(nil, 64<<10)
+	return c
 }
 
 // Scrape reads the Pushgateway's groups. Series whose grouping key is
 // ambiguous on /metrics (group {job="x"} holding a series with foo="bar" next
 // to a group {job="x",foo="bar"}) are placed by what /api/v1/metrics says, which
 // is asked only when such a series exists.
+//
+// The protobuf exposition is read as it arrives, family by family, through
+// the cache; the text exposition is read whole and parsed.
 func (c *Client) Scrape(ctx context.Context) (*Snapshot, error) {
-	body, contentType, err := c.get(ctx, "/metrics", acceptHeader)
+	resp, err := c.do(ctx, "/metrics", acceptHeader)
 	if err != nil {
 		return nil, err
 	}
-	return c.snapshot(ctx, body, contentType)
+	defer closeBody(resp)
+	contentType := resp.Header.Get("Content-Type")
+	if !isProtobuf(contentType) {
+		c.cache.attributed = false
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return nil, fmt.Errorf("scrape %s: read body: %w", c.redacted("/metrics"), redactErr(err))
+		}
+		return c.snapshot(ctx, body, contentType)
+	}
+	c.br.Reset(resp.Body)
+	defer c.br.Reset(nil)
+	return c.readProto(ctx, &c.br)
 }
 
-// snapshot parses and attributes an exposition Scrape read.
+// snapshot parses and attributes an exposition read whole.
 func (c *Client) snapshot(ctx context.Context, body []byte, contentType string) (*Snapshot, error) {
-	var (
-		err                 error
-		groups              []Group
-		series              []parsedSeries
-		keysGen, contentGen uint64
-	)
-	proto := isProtobuf(contentType)
-	if proto {
-		var fams []scannedFamily
-		if fams, err = c.cache.scan(body); err == nil {
-			if c.cache.unchanged(fams) {
-				// The groups are those of the last scrape; only the
-				// gateway's own metrics changed.
-				own, err := c.cache.own(fams)
-				if err != nil {
-					return nil, fmt.Errorf("scrape %s: %w", c.redacted("/metrics"), err)
-				}
-				return &Snapshot{Groups: c.cache.groups, Own: own, StartTime: startTime(own)}, nil
-			}
-			groups, series, err = c.cache.parseScanned(fams)
-			keysGen, contentGen = generations(groups)
-		}
-	} else {
-		groups, series, err = parse(body, contentType)
+	if isProtobuf(contentType) {
+		return c.readProto(ctx, bytes.NewReader(body))
 	}
 	c.cache.attributed = false
+	groups, series, err := parse(body, contentType)
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", c.redacted("/metrics"), err)
 	}
+	own, err := attribute(groups, series, func() (membership, error) { return c.membership(ctx) })
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Groups: groups, Own: own, StartTime: startTime(own)}, nil
+}
+
+// readProto reads a delimited protobuf exposition through the cache.
+func (c *Client) readProto(ctx context.Context, r byteReader) (*Snapshot, error) {
+	if err := c.cache.read(r); err != nil {
+		c.cache.attributed = false
+		return nil, fmt.Errorf("scrape %s: %w", c.redacted("/metrics"), redactErr(err))
+	}
+	if c.cache.unchanged() {
+		// The groups are those of the last scrape; only the gateway's
+		// own metrics changed.
+		own := c.cache.own()
+		return &Snapshot{Groups: c.cache.groups, Own: own, StartTime: startTime(own)}, nil
+	}
+	groups, series := c.cache.series()
+	keysGen, contentGen := generations(groups)
 	own, err := attributeCached(groups, series, func() (membership, error) { return c.membership(ctx) }, keysGen, contentGen)
 	if err != nil {
 		return nil, err
 	}
-	if proto {
-		c.cache.attribute(groups, keysGen, contentGen)
-	}
+	c.cache.attribute(groups, keysGen, contentGen)
 	return &Snapshot{Groups: groups, Own: own, StartTime: startTime(own)}, nil
 }
 
@@ -102,12 +118,14 @@ func isProtobuf(contentType string) bool {
 		params["proto"] == "io.prometheus.client.MetricFamily" && params["encoding"] == "delimited"
 }
 
-func (c *Client) get(ctx context.Context, path, accept string) ([]byte, string, error) {
+// do sends a GET and returns the response if its status is 2xx; the caller
+// closes the body with closeBody.
+func (c *Client) do(ctx context.Context, path, accept string) (*http.Response, error) {
 	u := *c.base
 	u.Path += path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, "", fmt.Errorf("scrape %s: %w", c.redacted(path), err)
+		return nil, fmt.Errorf("scrape %s: %w", c.redacted(path), err)
 	}
 	req.Header.Set("Accept", accept)
 	if c.userAgent != "" {
@@ -116,26 +134,30 @@ func (c *Client) get(ctx context.Context, path, accept string) ([]byte, string, 
 	resp, err := c.client.Do(req)
 	if err != nil {
 		// The client's error names the URL; strip credentials from it.
-		return nil, "", fmt.Errorf("scrape %s: %w", c.redacted(path), redactErr(err))
+		return nil, fmt.Errorf("scrape %s: %w", c.redacted(path), redactErr(err))
 	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		_ = resp.Body.Close()
-	}()
 	if resp.StatusCode/100 != 2 {
+		defer closeBody(resp)
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		return nil, "", fmt.Errorf("scrape %s: server returned HTTP status %s: %s", c.redacted(path), resp.Status, strings.TrimSpace(string(msg)))
+		return nil, fmt.Errorf("scrape %s: server returned HTTP status %s: %s", c.redacted(path), resp.Status, strings.TrimSpace(string(msg)))
 	}
-	var body []byte
-	if path == "/metrics" {
-		// The exposition is read into one buffer kept between scrapes:
-		// nothing parsed from it points into it (labels are copied).
-		c.body.Reset()
-		_, err = c.body.ReadFrom(resp.Body)
-		body = c.body.Bytes()
-	} else {
-		body, err = io.ReadAll(resp.Body)
+	return resp, nil
+}
+
+// closeBody reads what is left of a response body, so that the connection
+// can be reused, and closes it.
+func closeBody(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+}
+
+func (c *Client) get(ctx context.Context, path, accept string) ([]byte, string, error) {
+	resp, err := c.do(ctx, path, accept)
+	if err != nil {
+		return nil, "", err
 	}
+	defer closeBody(resp)
+	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, "", fmt.Errorf("scrape %s: read body: %w", c.redacted(path), redactErr(err))
 	}
