@@ -111,7 +111,7 @@ func (b *Bridge) backfill(now time.Time, groups []pushgateway.Group, so synth.Op
 			}
 		}
 		series = synth.AppendSeries(series, nil, verdicts, so)
-		b.send(t, series, nil)
+		b.send(t, [][]pushgateway.Series{series}, nil)
 		samples += len(series)
 	}
 	b.m.backfillSamples.Add(float64(samples))

@@ -126,9 +126,10 @@ type Bridge struct {
 	// merged is the last complete cycle's groups with their gateways,
 	// parallel to the verdicts' groups.
 	merged []merged
-	// seriesBuf and groupsBuf are the last cycle's series and groups,
-	// kept for their memory.
-	seriesBuf []pushgateway.Series
+	// seriesBuf, synthBuf and groupsBuf are the last cycle's slices of
+	// series, synthesized series and groups, kept for their memory.
+	seriesBuf [][]pushgateway.Series
+	synthBuf  []pushgateway.Series
 	groupsBuf []pushgateway.Group
 	// lastCycle is the time of the last cycle sent before this process
 	// started, until the first complete cycle filled the gap since.
@@ -262,10 +263,12 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 			complete = false
 		}
 	}
-	// The series and groups of a cycle are only read within it (send
-	// copies the series into samples): reuse their memory.
+	// The series of a cycle are the slices of the gateways' own series,
+	// of the groups' and of the synthesized ones, not copied into one. They
+	// and the groups are only read within the cycle (send copies the
+	// series into samples): reuse their memory.
 	series := b.seriesBuf[:0]
-	defer func() { b.seriesBuf = series[:0] }()
+	defer func() { clear(series); b.seriesBuf = series[:0] }()
 	if complete {
 		// Only a complete cycle knows the groups; an incomplete one
 		// forwards which gateway is down and nothing else.
@@ -278,7 +281,7 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 		if b.o.ForwardGatewayMetrics {
 			for _, r := range results {
 				if r.err == nil {
-					series = append(series, r.snap.Own...)
+					series = append(series, r.snap.Own)
 				}
 			}
 		}
@@ -290,10 +293,11 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 	b.verdicts = synth.Judge(b.verdicts[:0], in, now, so)
 	for i := range b.verdicts {
 		if v := &b.verdicts[i]; v.ForwardPushed() {
-			series = append(series, v.Group.Series...)
+			series = append(series, v.Group.Series)
 		}
 	}
-	series = synth.AppendSeries(series, in.Gateways, b.verdicts, so)
+	b.synthBuf = synth.AppendSeries(b.synthBuf[:0], in.Gateways, b.verdicts, so)
+	series = append(series, b.synthBuf)
 	if complete {
 		for i, r := range results {
 			if r.err == nil {
@@ -306,7 +310,7 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 
 	var stale []labels.Labels
 	if complete {
-		stale = b.state.advance(series, nil)
+		stale = b.state.advanceAll(series, nil)
 		if !b.lastCycle.IsZero() {
 			b.backfill(now, in.Groups, so)
 			b.lastCycle = time.Time{}
@@ -327,7 +331,7 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 	b.m.staleMarkers.Add(float64(len(stale)))
 	if complete {
 		b.m.groups.Set(float64(len(in.Groups)))
-		b.m.series.Set(float64(len(series)))
+		b.m.series.Set(float64(count(series)))
 		b.m.lastComplete.Set(float64(now.UnixNano()) / 1e9)
 		b.ready.Store(true)
 	}
@@ -466,17 +470,29 @@ func (b *Bridge) report(i int, err error) {
 
 // send stamps the cycle's series and staleness markers with the cycle's
 // time and hands them to every sender.
-func (b *Bridge) send(now time.Time, series []pushgateway.Series, stale []labels.Labels) {
+func (b *Bridge) send(now time.Time, series [][]pushgateway.Series, stale []labels.Labels) {
 	ts := now.UnixMilli()
 	staleNaN := math.Float64frombits(value.StaleNaN)
 	for _, s := range b.o.Senders {
-		samples := make([]remotewrite.Sample, 0, len(series)+len(stale))
-		for _, ser := range series {
-			samples = append(samples, remotewrite.Sample{Labels: ser.Labels, T: ts, V: ser.Value, H: ser.Histogram, FH: ser.FloatHistogram, Meta: ser.Metadata, Hash: ser.Hash})
+		samples := remotewrite.SampleBuffer(count(series) + len(stale))
+		for _, part := range series {
+			for i := range part {
+				ser := &part[i]
+				samples = append(samples, remotewrite.Sample{Labels: ser.Labels, T: ts, V: ser.Value, H: ser.Histogram, FH: ser.FloatHistogram, Meta: ser.Metadata, Hash: ser.Hash})
+			}
 		}
 		for _, ls := range stale {
 			samples = append(samples, remotewrite.Sample{Labels: ls, T: ts, V: staleNaN})
 		}
 		s.Append(samples)
 	}
+}
+
+// count returns how many series the slices hold.
+func count(series [][]pushgateway.Series) int {
+	n := 0
+	for _, s := range series {
+		n += len(s)
+	}
+	return n
 }

@@ -45,31 +45,35 @@ func newSeriesState() *seriesState {
 // advance records series as the content of a complete cycle and appends to
 // stale the labels of every series of the previous one that is not in it.
 func (s *seriesState) advance(series []pushgateway.Series, stale []labels.Labels) []labels.Labels {
-	if s.unchanged(series) {
+	return s.advanceAll([][]pushgateway.Series{series}, stale)
+}
+
+// advanceAll is advance for a cycle's series given in several slices.
+func (s *seriesState) advanceAll(all [][]pushgateway.Series, stale []labels.Labels) []labels.Labels {
+	if s.unchanged(all) {
 		s.changed = false
 		return stale
 	}
-	defer func() {
-		s.last = s.last[:0]
-		for i := range series {
-			s.last = append(s.last, series[i].Labels)
-		}
-	}()
+	s.last = s.last[:0]
 	s.cycle++
 	before := len(stale)
-	known := 0
-	for i := range series {
-		ls := series[i].Labels
-		h := series[i].LabelsHash()
-		e, ok := s.byHash[h]
-		if ok && !labels.Equal(e.labels, ls) {
-			s.collisions[ls.String()] = stateEntry{labels: ls, cycle: s.cycle}
-			continue
+	known, n := 0, 0
+	for _, series := range all {
+		n += len(series)
+		for i := range series {
+			ls := series[i].Labels
+			s.last = append(s.last, ls)
+			h := series[i].LabelsHash()
+			e, ok := s.byHash[h]
+			if ok && !labels.Equal(e.labels, ls) {
+				s.collisions[ls.String()] = stateEntry{labels: ls, cycle: s.cycle}
+				continue
+			}
+			if ok {
+				known++
+			}
+			s.byHash[h] = stateEntry{labels: ls, cycle: s.cycle}
 		}
-		if ok {
-			known++
-		}
-		s.byHash[h] = stateEntry{labels: ls, cycle: s.cycle}
 	}
 	for h, e := range s.byHash {
 		if e.cycle != s.cycle {
@@ -87,19 +91,28 @@ func (s *seriesState) advance(series []pushgateway.Series, stale []labels.Labels
 		}
 		delete(s.collisions, k)
 	}
-	s.changed = len(stale) > before || known+len(s.collisions) != len(series)
+	s.changed = len(stale) > before || known+len(s.collisions) != n
 	return stale
 }
 
-// unchanged tells whether series are those of the last advance, in order.
-func (s *seriesState) unchanged(series []pushgateway.Series) bool {
-	if len(series) != len(s.last) || len(series) == 0 {
+// unchanged tells whether the series are those of the last advance, in
+// order.
+func (s *seriesState) unchanged(all [][]pushgateway.Series) bool {
+	n := 0
+	for _, series := range all {
+		n += len(series)
+	}
+	if n != len(s.last) || n == 0 {
 		return false
 	}
-	for i := range series {
-		if !labels.Equal(series[i].Labels, s.last[i]) {
-			return false
+	last := s.last
+	for _, series := range all {
+		for i := range series {
+			if !labels.Equal(series[i].Labels, last[i]) {
+				return false
+			}
 		}
+		last = last[len(series):]
 	}
 	return true
 }

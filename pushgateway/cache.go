@@ -61,6 +61,9 @@ type cacheEntry struct {
 	scrape uint64
 	family string
 	series []Series
+	// one holds the series of the commonest entry, a gauge or counter:
+	// series points to it, saving an allocation per entry.
+	one [1]Series
 	// The group the series were attributed to, and under which generation.
 	groupKey   labels.Labels
 	groupHash  uint64
@@ -433,7 +436,9 @@ func metricType(t uint64) model.MetricType {
 func (c *scrapeCache) expand(name string, typ uint64, help, unit string, m []byte, meta *metadata.Metadata) (*cacheEntry, error) {
 	if s, ok := c.expandPlain(name, typ, m); ok {
 		s.Metadata = meta
-		return &cacheEntry{family: name, series: []Series{s}}, nil
+		e := &cacheEntry{family: name, one: [1]Series{s}}
+		e.series = e.one[:]
+		return e, nil
 	}
 	fam := c.msg[:0]
 	fam = protowire.AppendTag(fam, fieldName, protowire.BytesType)

@@ -75,6 +75,28 @@ type Sample struct {
 	series *seriesCache
 }
 
+// samplePool holds the slices of cycles already written, for SampleBuffer.
+var samplePool sync.Pool // of *[]Sample
+
+// SampleBuffer returns an empty slice with room for n samples, for a cycle
+// to give to Append: the slice of a cycle already written to disk if one is
+// free. Cycles are large and alike, and reusing their memory spares the
+// garbage collector most of its work.
+func SampleBuffer(n int) []Sample {
+	if p, ok := samplePool.Get().(*[]Sample); ok && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return make([]Sample, 0, n)
+}
+
+// recycle makes the slice of a cycle written to disk available to
+// SampleBuffer, without references to what its samples held.
+func recycle(samples []Sample) {
+	clear(samples)
+	samples = samples[:0]
+	samplePool.Put(&samples)
+}
+
 // labelsHash returns Labels.Hash(), filling in Hash.
 func (s *Sample) labelsHash() uint64 {
 	if s.Hash == 0 {
@@ -548,6 +570,7 @@ func (q *Queue) write(samples []Sample) {
 		}
 	}
 	q.inSamples.Add(-int64(n))
+	recycle(samples[:n])
 	q.m.diskBytes.Set(float64(q.log.size()))
 	q.m.pendingSamples.Set(float64(q.Pending()))
 }

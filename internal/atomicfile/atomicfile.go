@@ -4,7 +4,6 @@
 package atomicfile
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,8 @@ import (
 	"path/filepath"
 )
 
-// Write replaces path with what write writes. With durable, the data and
+// Write replaces path with what write writes, unbuffered: write buffers
+// if it writes in small pieces. With durable, the data and
 // the rename are synced to disk (surviving a machine crash); without, they
 // reach the kernel (surviving the process being killed), which is cheap
 // enough for a file written every cycle.
@@ -27,11 +27,7 @@ func Write(path string, durable bool, write func(io.Writer) error) (err error) {
 			_ = os.Remove(tmp)
 		}
 	}()
-	w := bufio.NewWriterSize(f, 1<<20)
-	err = write(w)
-	if err == nil {
-		err = w.Flush()
-	}
+	err = write(f)
 	if err == nil && durable {
 		err = f.Sync()
 	}
