@@ -87,17 +87,7 @@ func appendTimeSeries(b []byte, run []Sample, st *encodeStats) ([]byte, error) {
 	// varint up to 2 MiB and move the content if it needs fewer or more.
 	lenAt := len(b)
 	b = append(b, 0, 0, 0)
-	if c := run[0].series; c != nil {
-		if c.enc == nil {
-			start := len(b)
-			b = appendLabels(b, run[0].Labels)
-			c.enc = slices.Clone(b[start:])
-		} else {
-			b = append(b, c.enc...)
-		}
-	} else {
-		b = appendLabels(b, run[0].Labels)
-	}
+	b = appendLabels(b, run[0].Labels)
 	for i := range run {
 		s := &run[i]
 		var h prompb.Histogram

@@ -2,6 +2,7 @@ package remotewrite
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/golang/snappy"
@@ -26,6 +27,8 @@ func TestEncode(t *testing.T) {
 	a := labels.FromStrings("__name__", "a", "job", "x")
 	b := labels.FromStrings("__name__", "b", "job", "x")
 	c := labels.FromStrings("__name__", "c", "job", "x", "zone", "z")
+	// Label messages of exactly 127 bytes (the last one-byte size) and more.
+	long := labels.FromStrings("__name__", "d", "job", strings.Repeat("j", 120), "path", strings.Repeat("p", 200))
 	e := newEncoder()
 	// The encoder is reused across cases on purpose: leftovers from an
 	// earlier, bigger request must not leak into a later one.
@@ -43,6 +46,11 @@ func TestEncode(t *testing.T) {
 			name:  "consecutive samples of a series share a TimeSeries",
 			batch: []Sample{{Labels: a, T: 1}, {Labels: a, T: 2}, {Labels: b, T: 1}, {Labels: a, T: 3}},
 			want:  `{__name__="a", job="x"}[1 2] {__name__="b", job="x"}[1] {__name__="a", job="x"}[3] `,
+		},
+		{
+			name:  "labels of 127 bytes and more",
+			batch: []Sample{{Labels: long, T: 1}},
+			want:  `{__name__="d", job="` + strings.Repeat("j", 120) + `", path="` + strings.Repeat("p", 200) + `"}[1] `,
 		},
 		{
 			name:  "smaller request after a bigger one",

@@ -15,6 +15,14 @@ func appendLabels(b []byte, ls labels.Labels) []byte {
 // appendLabel appends one Label message as gogo marshals it: an empty name
 // or value is left out.
 func appendLabel(b []byte, name, value string) []byte {
+	if n := 4 + len(name) + len(value); n < 0x80 && name != "" && value != "" {
+		// The common case: every size fits one byte.
+		b = append(b, fieldTimeSeriesLabels<<3|byte(protowire.BytesType), byte(n),
+			fieldLabelName<<3|byte(protowire.BytesType), byte(len(name)))
+		b = append(b, name...)
+		b = append(b, fieldLabelValue<<3|byte(protowire.BytesType), byte(len(value)))
+		return append(b, value...)
+	}
 	b = append(b, fieldTimeSeriesLabels<<3|byte(protowire.BytesType))
 	b = protowire.AppendVarint(b, uint64(labelSize(labels.Label{Name: name, Value: value})))
 	if name != "" {

@@ -71,8 +71,6 @@ type Sample struct {
 	// Hash is Labels.Hash() if the caller knows it, else 0: the queue then
 	// computes it once for sharding and encoding.
 	Hash uint64
-	// series is what the queue remembers of the series; nil outside it.
-	series *seriesCache
 }
 
 // samplePool holds the slices of cycles already written, for SampleBuffer.
@@ -233,7 +231,7 @@ type Queue struct {
 	enc       *encoder
 	encV2     *encoderV2
 	// cache holds, by position in the last cycle written, what relabeling
-	// and encoding made of each series (see prepare).
+	// made of each series (see prepare).
 	cache []seriesCache
 	lb    labels.Builder
 
@@ -612,29 +610,37 @@ func (q *Queue) appendRecord(batch []Sample, format byte, shard, shards int) {
 	}
 }
 
-// seriesCache is what a queue made of a series in the last cycle: the
-// series' labels as appended (in) and as sent (out, with its hash), whether
-// relabeling kept it, and its labels marshalled for remote write 1.0 (nil
-// until first needed).
+// seriesCache is what relabeling made of a series in the last cycle: the
+// series' labels as appended (in) and as sent (out, with its hash), and
+// whether relabeling kept it.
 type seriesCache struct {
 	in, out labels.Labels
 	hash    uint64
 	keep    bool
 	valid   bool
-	enc     []byte
 }
 
 // prepare applies the relabel configs and external labels to a cycle's
 // samples, in place, and returns the ones kept.
 //
-// Cycles of a Pushgateway repeat the same series in the same order, so the
-// queue remembers, by position, what it made of each series the last time:
-// a sample whose labels are those at its place last time (most often the
-// very same string, which compares without reading it) is neither
-// relabeled nor hashed nor marshalled again. Any other sample is, and takes
-// the place.
+// Without relabel configs and external labels a series is sent as it was
+// appended, and nothing is kept per series: only its hash is filled in if
+// the caller did not know it.
+//
+// Cycles of a Pushgateway repeat the same series in the same order, so with
+// relabeling the queue remembers, by position, what it made of each series
+// the last time: a sample whose labels are those at its place last time
+// (most often the very same string, which compares without reading it) is
+// neither relabeled nor hashed again. Any other sample is, and takes the
+// place.
 func (q *Queue) prepare(samples []Sample) []Sample {
-	relabel := len(q.o.RelabelConfigs) > 0 || !q.o.ExternalLabels.IsEmpty()
+	if len(q.o.RelabelConfigs) == 0 && q.o.ExternalLabels.IsEmpty() {
+		q.cache = nil
+		for i := range samples {
+			samples[i].labelsHash()
+		}
+		return samples
+	}
 	if cap(q.cache) < len(samples) {
 		q.cache = slices.Grow(q.cache[:0], len(samples))
 	}
@@ -645,19 +651,14 @@ func (q *Queue) prepare(samples []Sample) []Sample {
 		s := samples[i]
 		c := &q.cache[i]
 		if !c.valid || !labels.Equal(c.in, s.Labels) {
-			*c = seriesCache{in: s.Labels, out: s.Labels, hash: s.Hash, keep: true, valid: true}
-			if relabel {
-				c.out, c.keep = relabelOne(&q.lb, s.Labels, q.o.RelabelConfigs, q.o.ExternalLabels)
-				c.hash = 0
-			}
-			if c.hash == 0 {
-				c.hash = c.out.Hash()
-			}
+			*c = seriesCache{in: s.Labels, valid: true}
+			c.out, c.keep = relabelOne(&q.lb, s.Labels, q.o.RelabelConfigs, q.o.ExternalLabels)
+			c.hash = c.out.Hash()
 		}
 		if !c.keep {
 			continue
 		}
-		s.Labels, s.Hash, s.series = c.out, c.hash, c
+		s.Labels, s.Hash = c.out, c.hash
 		kept = append(kept, s)
 	}
 	return kept
