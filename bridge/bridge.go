@@ -129,6 +129,7 @@ type Bridge struct {
 	// seriesBuf, synthBuf and groupsBuf are the last cycle's slices of
 	// series, synthesized series and groups, kept for their memory.
 	seriesBuf [][]pushgateway.Series
+	keysBuf   []uint64 // the state's keys of the seriesBuf parts
 	synthBuf  []pushgateway.Series
 	groupsBuf []pushgateway.Group
 	// lastCycle is the time of the last cycle sent before this process
@@ -267,8 +268,8 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 	// of the groups' and of the synthesized ones, not copied into one. They
 	// and the groups are only read within the cycle (send copies the
 	// series into samples): reuse their memory.
-	series := b.seriesBuf[:0]
-	defer func() { clear(series); b.seriesBuf = series[:0] }()
+	series, keys := b.seriesBuf[:0], b.keysBuf[:0]
+	defer func() { clear(series); b.seriesBuf, b.keysBuf = series[:0], keys[:0] }()
 	if complete {
 		// Only a complete cycle knows the groups; an incomplete one
 		// forwards which gateway is down and nothing else.
@@ -279,9 +280,9 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 			in.Groups[i] = *m.group
 		}
 		if b.o.ForwardGatewayMetrics {
-			for _, r := range results {
+			for i, r := range results {
 				if r.err == nil {
-					series = append(series, r.snap.Own)
+					series, keys = append(series, r.snap.Own), append(keys, ownPartKey(i))
 				}
 			}
 		}
@@ -293,11 +294,11 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 	b.verdicts = synth.Judge(b.verdicts[:0], in, now, so)
 	for i := range b.verdicts {
 		if v := &b.verdicts[i]; v.ForwardPushed() {
-			series = append(series, v.Group.Series)
+			series, keys = append(series, v.Group.Series), append(keys, v.Group.Labels.Hash())
 		}
 	}
 	b.synthBuf = synth.AppendSeries(b.synthBuf[:0], in.Gateways, b.verdicts, so)
-	series = append(series, b.synthBuf)
+	series, keys = append(series, b.synthBuf), append(keys, synthPartKey)
 	if complete {
 		for i, r := range results {
 			if r.err == nil {
@@ -310,7 +311,7 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 
 	var stale []labels.Labels
 	if complete {
-		stale = b.state.advanceAll(series, nil)
+		stale = b.state.advanceParts(keys, series, nil)
 		if !b.lastCycle.IsZero() {
 			b.backfill(now, in.Groups, so)
 			b.lastCycle = time.Time{}

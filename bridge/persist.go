@@ -42,17 +42,12 @@ func saveState(path string, s *seriesState, cycle time.Time) error {
 
 		_, _ = w.WriteString(stateMagic)
 		_, _ = w.Write(buf[:binary.PutVarint(buf[:], cycle.UnixMilli())])
-		uvarint(uint64(len(s.byHash) + len(s.collisions)))
+		uvarint(uint64(s.len()))
 		write := func(ls labels.Labels) {
 			uvarint(uint64(ls.Len()))
 			ls.Range(func(l labels.Label) { str(l.Name); str(l.Value) })
 		}
-		for _, e := range s.byHash {
-			write(e.labels)
-		}
-		for _, e := range s.collisions {
-			write(e.labels)
-		}
+		s.each(write)
 		if err := w.Flush(); err != nil {
 			return err
 		}

@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"slices"
+
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
@@ -11,124 +13,234 @@ import (
 // that vanished and need a staleness marker, as Prometheus' scrape loop does
 // with its series cache.
 //
-// Every known series carries the number of the last cycle that had it; a
-// cycle marks what it has and then sweeps what it did not mark. That is one
-// map update per series, without building a second set.
+// A cycle's series come in parts that mostly stay as they are from cycle to
+// cycle: one per group (a group not pushed again has exactly the series it
+// had), the synthesized series, a gateway's own metrics. The state keeps
+// each part's labels under the part's key, so that a cycle costs one
+// comparison of labels per series (most often of the very same strings,
+// which compares without reading them), no map update, and memory for one
+// label set reference per series. Only the parts that differ from last time,
+// and the parts that are gone, give candidates for staleness markers: their
+// old series, of which those that the cycle does not have anywhere are
+// stale.
 //
 // It is not safe for concurrent use; the loop owns it.
 type seriesState struct {
-	cycle uint64
-	// changed tells whether the last advance added or removed a series:
-	// whether the state needs saving.
+	// changed tells whether the last advance found a part added, removed
+	// or different: whether the state needs saving.
 	changed bool
-	byHash  map[uint64]stateEntry
-	// collisions holds the rare second label set of an already taken hash,
-	// keyed by its string form.
-	collisions map[string]stateEntry
-	// last is the series of the last advance, in order. A cycle with the
-	// same series in the same order (the common case: no group was pushed)
-	// changes nothing, and comparing with it is much cheaper than a map
-	// update per series: unchanged groups share their label strings from
-	// cycle to cycle, so most comparisons are of identical pointers.
-	last []labels.Labels
+	// parts are those of the last advance, in order; index finds a part by
+	// its key (the first part of a key, if several had it).
+	parts []statePart
+	index map[uint64]int
+	// loaded holds the series sent before a restart, until the next
+	// advance compares them with what it has.
+	loaded []labels.Labels
+
+	// Scratch, kept between cycles.
+	next    []statePart
+	matched []bool
+	cands   candidates
 }
 
-type stateEntry struct {
-	labels labels.Labels
-	cycle  uint64
+// Keys of the parts that are not groups; a group's part has its grouping
+// key's hash. Keys only make the comparison cheap: a part matched with the
+// wrong one, or with none, costs time, never a wrong staleness marker.
+const (
+	synthPartKey   uint64 = 0x73796e7468 // "synth"
+	ownPartKeyBase uint64 = 0x6f776e0000 // "own", plus the gateway's index
+)
+
+func ownPartKey(gateway int) uint64 { return ownPartKeyBase + uint64(gateway) }
+
+// statePart is one part of a cycle as the state keeps it.
+type statePart struct {
+	key    uint64
+	labels []labels.Labels
 }
 
 func newSeriesState() *seriesState {
-	return &seriesState{byHash: map[uint64]stateEntry{}, collisions: map[string]stateEntry{}}
+	return &seriesState{index: map[uint64]int{}}
 }
 
-// advance records series as the content of a complete cycle and appends to
-// stale the labels of every series of the previous one that is not in it.
+// advance records series as the content of a complete cycle, in one part,
+// and appends to stale the labels of every series of the previous cycle
+// that is not in it.
 func (s *seriesState) advance(series []pushgateway.Series, stale []labels.Labels) []labels.Labels {
-	return s.advanceAll([][]pushgateway.Series{series}, stale)
+	return s.advanceParts([]uint64{0}, [][]pushgateway.Series{series}, stale)
 }
 
-// advanceAll is advance for a cycle's series given in several slices.
-func (s *seriesState) advanceAll(all [][]pushgateway.Series, stale []labels.Labels) []labels.Labels {
-	if s.unchanged(all) {
-		s.changed = false
-		return stale
-	}
-	s.last = s.last[:0]
-	s.cycle++
-	before := len(stale)
-	known, n := 0, 0
-	for _, series := range all {
-		n += len(series)
-		for i := range series {
-			ls := series[i].Labels
-			s.last = append(s.last, ls)
-			h := series[i].LabelsHash()
-			e, ok := s.byHash[h]
-			if ok && !labels.Equal(e.labels, ls) {
-				s.collisions[ls.String()] = stateEntry{labels: ls, cycle: s.cycle}
+// advanceParts records the parts all, with their keys, as the content of a
+// complete cycle and appends to stale the labels of every series of the
+// previous cycle that is in none of them.
+func (s *seriesState) advanceParts(keys []uint64, all [][]pushgateway.Series, stale []labels.Labels) []labels.Labels {
+	s.changed = false
+	s.matched = slices.Grow(s.matched[:0], len(s.parts))[:len(s.parts)]
+	clear(s.matched)
+	s.cands.reset()
+	next := s.next[:0]
+	moved := len(all) != len(s.parts)
+	for i, series := range all {
+		key := keys[i]
+		j, ok := s.index[key]
+		if ok && !s.matched[j] {
+			s.matched[j] = true
+			moved = moved || i != j
+			if old := s.parts[j]; sameLabels(old.labels, series) {
+				next = append(next, old)
 				continue
 			}
-			if ok {
-				known++
+			s.cands.add(s.parts[j].labels)
+		}
+		s.changed = true
+		ls := make([]labels.Labels, len(series))
+		for k := range series {
+			ls[k] = series[k].Labels
+		}
+		next = append(next, statePart{key: key, labels: ls})
+	}
+	for j, m := range s.matched {
+		if !m {
+			s.changed = true
+			s.cands.add(s.parts[j].labels)
+		}
+	}
+	if s.loaded != nil {
+		s.changed = true
+		s.cands.add(s.loaded)
+		s.loaded = nil
+	}
+	if s.cands.len() > 0 {
+		for _, series := range all {
+			for k := range series {
+				s.cands.remove(&series[k])
 			}
-			s.byHash[h] = stateEntry{labels: ls, cycle: s.cycle}
+		}
+		stale = s.cands.appendLeft(stale)
+	}
+	clear(s.parts)
+	s.parts, s.next = next, s.parts[:0]
+	if s.changed || moved {
+		clear(s.index)
+		for i, p := range s.parts {
+			if _, ok := s.index[p.key]; !ok {
+				s.index[p.key] = i
+			}
 		}
 	}
-	for h, e := range s.byHash {
-		if e.cycle != s.cycle {
-			stale = append(stale, e.labels)
-			delete(s.byHash, h)
-		}
-	}
-	for k, e := range s.collisions {
-		if e.cycle == s.cycle {
-			continue
-		}
-		// A collider whose hash became free moved to byHash: not stale.
-		if moved, ok := s.byHash[e.labels.Hash()]; !ok || moved.cycle != s.cycle || !labels.Equal(moved.labels, e.labels) {
-			stale = append(stale, e.labels)
-		}
-		delete(s.collisions, k)
-	}
-	s.changed = len(stale) > before || known+len(s.collisions) != n
 	return stale
 }
 
-// unchanged tells whether the series are those of the last advance, in
-// order.
-func (s *seriesState) unchanged(all [][]pushgateway.Series) bool {
-	n := 0
-	for _, series := range all {
-		n += len(series)
-	}
-	if n != len(s.last) || n == 0 {
+// sameLabels tells whether series have the labels old has, in order.
+func sameLabels(old []labels.Labels, series []pushgateway.Series) bool {
+	if len(old) != len(series) {
 		return false
 	}
-	last := s.last
-	for _, series := range all {
-		for i := range series {
-			if !labels.Equal(series[i].Labels, last[i]) {
-				return false
-			}
+	for i := range series {
+		if !labels.Equal(old[i], series[i].Labels) {
+			return false
 		}
-		last = last[len(series):]
 	}
 	return true
 }
 
-// load fills an empty state with series sent before a restart. They count
-// as sent by the cycle before the next one.
-func (s *seriesState) load(series []labels.Labels) {
-	for _, ls := range series {
-		h := ls.Hash()
-		if e, ok := s.byHash[h]; ok && !labels.Equal(e.labels, ls) {
-			s.collisions[ls.String()] = stateEntry{labels: ls, cycle: s.cycle}
-			continue
-		}
-		s.byHash[h] = stateEntry{labels: ls, cycle: s.cycle}
+// candidates are series of the last cycle that may be stale: those of parts
+// that changed or vanished. A series is in the set once, however many parts
+// had it.
+type candidates struct {
+	labels  []labels.Labels
+	present []bool           // parallel to labels: seen in the cycle
+	byHash  map[uint64]int32 // hash -> first index in labels
+	chain   []int32          // parallel to labels: next index of the same hash, or -1
+}
+
+func (c *candidates) reset() {
+	clear(c.labels)
+	c.labels, c.present, c.chain = c.labels[:0], c.present[:0], c.chain[:0]
+	if len(c.byHash) > 0 {
+		// A cycle after a large change (a restart, a gateway lost) need
+		// not keep the large map.
+		c.byHash = nil
 	}
 }
 
+func (c *candidates) len() int { return len(c.labels) }
+
+// add adds every label set of ls that is not in the set yet.
+func (c *candidates) add(ls []labels.Labels) {
+	if c.byHash == nil {
+		c.byHash = make(map[uint64]int32, len(ls))
+	}
+	for _, l := range ls {
+		h := l.Hash()
+		if c.find(h, l) >= 0 {
+			continue
+		}
+		i := int32(len(c.labels))
+		first, ok := c.byHash[h]
+		if !ok {
+			first = -1
+		}
+		c.byHash[h] = i
+		c.labels = append(c.labels, l)
+		c.present = append(c.present, false)
+		c.chain = append(c.chain, first)
+	}
+}
+
+// find returns the index of l, whose hash is h, or -1.
+func (c *candidates) find(h uint64, l labels.Labels) int32 {
+	i, ok := c.byHash[h]
+	if !ok {
+		return -1
+	}
+	for ; i >= 0; i = c.chain[i] {
+		if labels.Equal(c.labels[i], l) {
+			return i
+		}
+	}
+	return -1
+}
+
+// remove notes that the cycle has the series.
+func (c *candidates) remove(s *pushgateway.Series) {
+	if i := c.find(s.LabelsHash(), s.Labels); i >= 0 {
+		c.present[i] = true
+	}
+}
+
+// appendLeft appends the candidates the cycle does not have, in the order
+// they were added.
+func (c *candidates) appendLeft(stale []labels.Labels) []labels.Labels {
+	for i, l := range c.labels {
+		if !c.present[i] {
+			stale = append(stale, l)
+		}
+	}
+	return stale
+}
+
+// load fills an empty state with series sent before a restart. The next
+// advance compares them with what it has.
+func (s *seriesState) load(series []labels.Labels) { s.loaded = series }
+
 // len is the number of series the state holds.
-func (s *seriesState) len() int { return len(s.byHash) + len(s.collisions) }
+func (s *seriesState) len() int {
+	n := len(s.loaded)
+	for _, p := range s.parts {
+		n += len(p.labels)
+	}
+	return n
+}
+
+// each calls f with every series the state holds.
+func (s *seriesState) each(f func(labels.Labels)) {
+	for _, p := range s.parts {
+		for _, ls := range p.labels {
+			f(ls)
+		}
+	}
+	for _, ls := range s.loaded {
+		f(ls)
+	}
+}
