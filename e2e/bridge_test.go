@@ -424,6 +424,7 @@ func TestReadyAndFlags(t *testing.T) {
 	}{
 		{"unknown flag", "--no-such-flag"},
 		{"bad duration", "--scrape.interval=banana"},
+		{"garbage collector target not positive", "--runtime.gogc=0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))

@@ -33,6 +33,7 @@
 package remotewrite
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -73,26 +74,51 @@ type Sample struct {
 	Hash uint64
 }
 
-// samplePool holds the slices of cycles already written, for SampleBuffer.
-var samplePool sync.Pool // of *[]Sample
+// freeSamples holds the slices of cycles already written, for
+// SampleBuffer. Not a sync.Pool: the writer that frees a slice and the loop
+// that takes it run on different Ps, and a sync.Pool hands a P's freshest
+// item only to that P, so the loop would allocate a second cycle-sized
+// slice while the first one sat in the writer's P.
+var freeSamples struct {
+	sync.Mutex
+	s [][]Sample
+}
+
+// maxFreeSamples bounds freeSamples: one per queue of a typical setup.
+const maxFreeSamples = 4
 
 // SampleBuffer returns an empty slice with room for n samples, for a cycle
-// to give to Append: the slice of a cycle already written to disk if one is
-// free. Cycles are large and alike, and reusing their memory spares the
-// garbage collector most of its work.
+// to give to Append: the largest slice of a cycle already written to disk if
+// it is large enough. Cycles are large and alike, and reusing their memory
+// spares the garbage collector most of its work and the process a second
+// cycle's worth of memory.
 func SampleBuffer(n int) []Sample {
-	if p, ok := samplePool.Get().(*[]Sample); ok && cap(*p) >= n {
-		return (*p)[:0]
+	freeSamples.Lock()
+	defer freeSamples.Unlock()
+	if k := len(freeSamples.s); k > 0 && cap(freeSamples.s[k-1]) >= n {
+		b := freeSamples.s[k-1]
+		freeSamples.s[k-1] = nil
+		freeSamples.s = freeSamples.s[:k-1]
+		return b
 	}
 	return make([]Sample, 0, n)
 }
 
 // recycle makes the slice of a cycle written to disk available to
-// SampleBuffer, without references to what its samples held.
+// SampleBuffer, without references to what its samples held. The free
+// slices are kept sorted by capacity, the largest last.
 func recycle(samples []Sample) {
 	clear(samples)
 	samples = samples[:0]
-	samplePool.Put(&samples)
+	freeSamples.Lock()
+	defer freeSamples.Unlock()
+	i, _ := slices.BinarySearchFunc(freeSamples.s, cap(samples), func(b []Sample, c int) int { return cmp.Compare(cap(b), c) })
+	freeSamples.s = slices.Insert(freeSamples.s, i, samples)
+	if len(freeSamples.s) > maxFreeSamples {
+		// Forget the smallest.
+		freeSamples.s[0] = nil
+		freeSamples.s = freeSamples.s[1:]
+	}
 }
 
 // labelsHash returns Labels.Hash(), filling in Hash.

@@ -1345,3 +1345,28 @@ func TestThrottle(t *testing.T) {
 		}
 	}
 }
+
+// TestSampleBufferReuse checks that a cycle's slice freed by one goroutine
+// (the writer) is the one another goroutine (the loop) gets next, the
+// largest first, and that a slice too small is not handed out.
+func TestSampleBufferReuse(t *testing.T) {
+	small, large := SampleBuffer(10), SampleBuffer(1000)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		recycle(append(small, Sample{T: 1}))
+		recycle(append(large, Sample{T: 1}))
+	}()
+	<-done
+	got := SampleBuffer(500)
+	if cap(got) != cap(large) || &got[:1][0] != &large[:1][0] {
+		t.Fatalf("SampleBuffer(500) got a slice of capacity %d, want the freed one of %d", cap(got), cap(large))
+	}
+	if len(got) != 0 || got[:1][0].T != 0 {
+		t.Errorf("SampleBuffer returned a slice not emptied: len %d, first T %d", len(got), got[:1][0].T)
+	}
+	if b := SampleBuffer(500); cap(b) == cap(small) {
+		t.Errorf("SampleBuffer(500) handed out a freed slice of capacity %d", cap(b))
+	}
+	recycle(got)
+}

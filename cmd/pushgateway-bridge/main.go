@@ -17,6 +17,7 @@
 //	--scrape.interval, --scrape.timeout  cycle interval (15s) and scrape timeout (10s)
 //	--synth.up-metric-name               name of the per-group pseudo-up (default up)
 //	--config.file                        YAML configuration
+//	--runtime.gogc                       garbage collector target, GOGC (default 50; the GOGC variable wins)
 //	--web.listen-address, --web.config.file  HTTP server, TLS and auth (exporter-toolkit)
 //	--log.level, --log.format, --version
 //
@@ -42,7 +43,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -99,6 +102,7 @@ type flags struct {
 	configFile        string
 	enableLifecycle   bool
 	dryRun            bool
+	gogc              int
 	web               *web.FlagConfig
 	log               promslog.Config
 }
@@ -125,6 +129,7 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("synth.up-metric-name", "Name of the synthesized per-group up series.").Default(synth.DefaultUpMetric).StringVar(&f.upMetric)
 	app.Flag("config.file", "Path of the YAML configuration file. Reloaded on SIGHUP (and POST /-/reload with --web.enable-lifecycle): group_rules and expected_groups take effect at the next cycle; other changes need a restart.").StringVar(&f.configFile)
 	app.Flag("dry-run", "Scrape once, print what one cycle would send to each endpoint (after relabeling and external labels) as exposition text, and exit; nothing is sent.").BoolVar(&f.dryRun)
+	app.Flag("runtime.gogc", "Go garbage collector target percentage (GOGC); the GOGC environment variable, if set, wins. Lower keeps less memory for more CPU.").Default(strconv.Itoa(defaultGOGC)).IntVar(&f.gogc)
 	app.Flag("web.enable-lifecycle", "Enable reloading the configuration via HTTP POST /-/reload.").BoolVar(&f.enableLifecycle)
 	f.web = webflag.AddFlags(app, ":9098")
 	promslogflag.AddFlags(app, &f.log)
@@ -162,6 +167,9 @@ func validate(f *flags) (*settings, error) {
 	}
 	if !model.LegacyValidation.IsValidMetricName(f.upMetric) {
 		return nil, fmt.Errorf("--synth.up-metric-name %q is not a valid metric name", f.upMetric)
+	}
+	if f.gogc <= 0 {
+		return nil, fmt.Errorf("--runtime.gogc %d must be positive", f.gogc)
 	}
 	if f.queueMaxBytes < 1<<20 {
 		return nil, fmt.Errorf("--storage.queue-max-bytes %s is below 1MiB", f.queueMaxBytes)
@@ -229,6 +237,7 @@ func realMain() int {
 		return 2
 	}
 	logger := promslog.New(&f.log)
+	setGCPercent(f.gogc, logger)
 	if f.dryRun {
 		return dryRun(s, os.Stdout, logger)
 	}
@@ -237,6 +246,23 @@ func realMain() int {
 		return 1
 	}
 	return 0
+}
+
+// defaultGOGC is the bridge's garbage collector target. The bridge's live
+// heap is mostly the last cycle's series, kept from cycle to cycle, and a
+// cycle makes little garbage: Go's default of 100 would let the heap grow
+// to twice the live data between collections for little CPU saved.
+// (Prometheus 3 defaults to 75, VictoriaMetrics to 30.)
+const defaultGOGC = 50
+
+// setGCPercent applies --runtime.gogc unless the GOGC environment variable
+// is set, which the Go runtime has applied already.
+func setGCPercent(gogc int, logger *slog.Logger) {
+	if env := os.Getenv("GOGC"); env != "" {
+		logger.Debug("GOGC set in the environment, --runtime.gogc ignored", "GOGC", env)
+		return
+	}
+	debug.SetGCPercent(gogc)
 }
 
 // serve wires the components and runs them until a signal or a failure.
