@@ -57,10 +57,11 @@ type GroupDeleter interface {
 var _ GroupDeleter = (*pushgateway.Client)(nil)
 
 // Sender takes a cycle's samples for delivery to one endpoint. Append must
-// not block on the network and takes ownership of the slice; samples of one
-// series arrive in timestamp order and must leave in that order.
+// not block on the network and may read the samples after it returned; they
+// do not change. Samples of one series arrive in timestamp order and must
+// leave in that order.
 type Sender interface {
-	Append(samples []remotewrite.Sample)
+	Append(samples remotewrite.Samples)
 }
 
 var _ Sender = (*remotewrite.Queue)(nil)
@@ -126,11 +127,13 @@ type Bridge struct {
 	// merged is the last complete cycle's groups with their gateways,
 	// parallel to the verdicts' groups.
 	merged []merged
-	// seriesBuf, synthBuf and groupsBuf are the last cycle's slices of
-	// series, synthesized series and groups, kept for their memory.
-	seriesBuf [][]pushgateway.Series
-	keysBuf   []uint64 // the state's keys of the seriesBuf parts
+	// synthBuf is the last cycle's synthesized series, and lastParts the
+	// number of its parts of series, to size the next cycle's.
 	synthBuf  []pushgateway.Series
+	lastParts int
+	// keysBuf and groupsBuf are the last cycle's state keys of its parts
+	// of series, and its groups, kept for their memory.
+	keysBuf   []uint64
 	groupsBuf []pushgateway.Group
 	// lastCycle is the time of the last cycle sent before this process
 	// started, until the first complete cycle filled the gap since.
@@ -265,11 +268,12 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 		}
 	}
 	// The series of a cycle are the slices of the gateways' own series,
-	// of the groups' and of the synthesized ones, not copied into one. They
-	// and the groups are only read within the cycle (send copies the
-	// series into samples): reuse their memory.
-	series, keys := b.seriesBuf[:0], b.keysBuf[:0]
-	defer func() { clear(series); b.seriesBuf, b.keysBuf = series[:0], keys[:0] }()
+	// of the groups' and of the synthesized ones, not copied into one. The
+	// senders read them after the cycle: each cycle makes its own slices,
+	// and groups' series never change.
+	series := make([][]pushgateway.Series, 0, b.lastParts)
+	keys := b.keysBuf[:0]
+	defer func() { b.lastParts, b.keysBuf = len(series), keys[:0] }()
 	if complete {
 		// Only a complete cycle knows the groups; an incomplete one
 		// forwards which gateway is down and nothing else.
@@ -297,7 +301,7 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 			series, keys = append(series, v.Group.Series), append(keys, v.Group.Labels.Hash())
 		}
 	}
-	b.synthBuf = synth.AppendSeries(b.synthBuf[:0], in.Gateways, b.verdicts, so)
+	b.synthBuf = synth.AppendSeries(make([]pushgateway.Series, 0, len(b.synthBuf)), in.Gateways, b.verdicts, so)
 	series, keys = append(series, b.synthBuf), append(keys, synthPartKey)
 	if complete {
 		for i, r := range results {
@@ -470,22 +474,76 @@ func (b *Bridge) report(i int, err error) {
 }
 
 // send stamps the cycle's series and staleness markers with the cycle's
-// time and hands them to every sender.
+// time and hands them to every sender, which read them after the cycle.
 func (b *Bridge) send(now time.Time, series [][]pushgateway.Series, stale []labels.Labels) {
-	ts := now.UnixMilli()
-	staleNaN := math.Float64frombits(value.StaleNaN)
 	for _, s := range b.o.Senders {
-		samples := remotewrite.SampleBuffer(count(series) + len(stale))
-		for _, part := range series {
-			for i := range part {
-				ser := &part[i]
-				samples = append(samples, remotewrite.Sample{Labels: ser.Labels, T: ts, V: ser.Value, H: ser.Histogram, FH: ser.FloatHistogram, Meta: ser.Metadata, Hash: ser.Hash})
+		s.Append(newCycleSamples(now.UnixMilli(), series, stale))
+	}
+}
+
+// cycleSamples are a cycle's series, stamped with its time, then its
+// staleness markers, as remote-write samples: read in place, not copied.
+// One sender reads one: it remembers where the last read stopped.
+type cycleSamples struct {
+	t     int64
+	parts [][]pushgateway.Series
+	stale []labels.Labels
+	n     int // samples in parts
+	// The sample the next read starts at if it carries on: its place
+	// overall, and its part and place in the part.
+	pos, part, off int
+}
+
+var _ remotewrite.Samples = (*cycleSamples)(nil)
+
+func newCycleSamples(t int64, parts [][]pushgateway.Series, stale []labels.Labels) *cycleSamples {
+	return &cycleSamples{t: t, parts: parts, stale: stale, n: count(parts)}
+}
+
+// Len implements remotewrite.Samples.
+func (c *cycleSamples) Len() int { return c.n + len(c.stale) }
+
+// AppendTo implements remotewrite.Samples.
+func (c *cycleSamples) AppendTo(dst []remotewrite.Sample, from, to int) []remotewrite.Sample {
+	if from != c.pos {
+		c.seek(from)
+	}
+	staleNaN := math.Float64frombits(value.StaleNaN)
+	for c.pos < to {
+		if c.pos >= c.n {
+			i := c.pos - c.n
+			for _, ls := range c.stale[i : i+to-c.pos] {
+				dst = append(dst, remotewrite.Sample{Labels: ls, T: c.t, V: staleNaN})
 			}
+			c.pos = to
+			break
 		}
-		for _, ls := range stale {
-			samples = append(samples, remotewrite.Sample{Labels: ls, T: ts, V: staleNaN})
+		p := c.parts[c.part]
+		if c.off == len(p) {
+			c.part, c.off = c.part+1, 0
+			continue
 		}
-		s.Append(samples)
+		k := min(to-c.pos, len(p)-c.off)
+		for i := range p[c.off : c.off+k] {
+			s := &p[c.off+i]
+			dst = append(dst, remotewrite.Sample{Labels: s.Labels, T: c.t, V: s.Value, H: s.Histogram, FH: s.FloatHistogram, Meta: s.Metadata, Hash: s.Hash})
+		}
+		c.off += k
+		c.pos += k
+	}
+	return dst
+}
+
+// seek makes sample i the next one read.
+func (c *cycleSamples) seek(i int) {
+	c.pos, c.part, c.off = i, 0, 0
+	for c.part < len(c.parts) && i >= len(c.parts[c.part]) {
+		i -= len(c.parts[c.part])
+		c.part++
+	}
+	c.off = i
+	if c.part == len(c.parts) {
+		c.off = 0
 	}
 }
 

@@ -59,9 +59,17 @@ func (f *fakeSource) Scrape(context.Context) (*pushgateway.Snapshot, error) {
 }
 
 // recorder is a Sender that keeps what it was given, one slice per cycle.
+// It reads a cycle three samples at a time, as a queue reads it a request
+// at a time.
 type recorder struct{ cycles [][]remotewrite.Sample }
 
-func (r *recorder) Append(s []remotewrite.Sample) { r.cycles = append(r.cycles, s) }
+func (r *recorder) Append(s remotewrite.Samples) {
+	var got []remotewrite.Sample
+	for from := 0; from < s.Len(); from += 3 {
+		got = s.AppendTo(got, from, min(from+3, s.Len()))
+	}
+	r.cycles = append(r.cycles, got)
+}
 
 // lines formats one cycle as sorted "labels value@ts" lines.
 func lines(samples []remotewrite.Sample) string {

@@ -371,7 +371,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // floats returns n float samples of series (name, "i" = k%nseries) with
 // timestamps start, start+1, ... so that each series' samples are in order.
-func floats(n, nseries int, start int64) []Sample {
+func floats(n, nseries int, start int64) SampleSlice {
 	out := make([]Sample, n)
 	for i := range out {
 		t := start + int64(i)
@@ -412,7 +412,7 @@ func seriesSet(n int) []labels.Labels {
 }
 
 // cycle returns one sample per series, all at time ts, as one bridge cycle.
-func cycle(series []labels.Labels, ts int64) []Sample {
+func cycle(series []labels.Labels, ts int64) SampleSlice {
 	out := make([]Sample, len(series))
 	for i, l := range series {
 		out[i] = Sample{Labels: l, T: ts, V: float64(ts)}

@@ -18,36 +18,38 @@ func (q *Queue) sendsMetadata() bool {
 	return q.o.Metadata.Send && (q.o.Message == MessageV1 || q.v1.Load())
 }
 
-// noteMetadata keeps the metadata of the families in a cycle for the next
-// metadata round. It does so with 2.0 too, for a round after a fallback.
-func (q *Queue) noteMetadata(samples []Sample) {
-	if !q.o.Metadata.Send {
+// metadataNote collects the metadata of the families in a cycle, for the
+// next metadata round. A queue collects it with 2.0 too, for a round after a
+// fallback. The zero value collects nothing.
+type metadataNote struct {
+	families map[string]prompb.MetricMetadata
+	// seen holds the Meta values looked at: series of one family share
+	// theirs, so each family's name is looked at once, not every sample's.
+	seen map[*metadata.Metadata]bool
+}
+
+// add notes the metadata of samples.
+func (n *metadataNote) add(samples []Sample) {
+	if n.families == nil {
 		return
 	}
-	m := make(map[string]prompb.MetricMetadata)
-	// Series of one family share their Meta: look at each family's name
-	// once, not at every sample's.
-	seen := map[*metadata.Metadata]bool{}
 	for i := range samples {
 		s := &samples[i]
-		if s.Meta == nil || seen[s.Meta] || s.Meta.IsEmpty() {
+		if s.Meta == nil || n.seen[s.Meta] || s.Meta.IsEmpty() {
 			continue
 		}
-		seen[s.Meta] = true
+		n.seen[s.Meta] = true
 		family := familyName(s.Labels.Get(model.MetricNameLabel), s.Meta.Type)
-		if _, ok := m[family]; ok {
+		if _, ok := n.families[family]; ok {
 			continue
 		}
-		m[family] = prompb.MetricMetadata{
+		n.families[family] = prompb.MetricMetadata{
 			Type:             prompb.FromMetadataType(s.Meta.Type),
 			MetricFamilyName: family,
 			Help:             s.Meta.Help,
 			Unit:             s.Meta.Unit,
 		}
 	}
-	q.metaMu.Lock()
-	q.metadata = m
-	q.metaMu.Unlock()
 }
 
 // familyName is the metric family a series belongs to: its name without the

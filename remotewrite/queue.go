@@ -33,7 +33,6 @@
 package remotewrite
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -74,52 +73,32 @@ type Sample struct {
 	Hash uint64
 }
 
-// freeSamples holds the slices of cycles already written, for
-// SampleBuffer. Not a sync.Pool: the writer that frees a slice and the loop
-// that takes it run on different Ps, and a sync.Pool hands a P's freshest
-// item only to that P, so the loop would allocate a second cycle-sized
-// slice while the first one sat in the writer's P.
-var freeSamples struct {
-	sync.Mutex
-	s [][]Sample
+// Samples are the samples of one cycle as Append takes them. The queue's
+// writer reads them in order, a request's worth at a time, after Append
+// returned: they must not change until the queue is done with them (see
+// Append). Reading them in pieces spares the queue a copy of the whole
+// cycle, and the caller one: a cycle can be a view of series it keeps
+// anyway.
+type Samples interface {
+	// Len is the number of samples.
+	Len() int
+	// AppendTo appends the samples from to to-1, in order, to dst. The
+	// queue calls it with increasing, adjacent ranges.
+	AppendTo(dst []Sample, from, to int) []Sample
 }
 
-// maxFreeSamples bounds freeSamples: one per queue of a typical setup.
-const maxFreeSamples = 4
+// SampleSlice is Samples held in a slice.
+type SampleSlice []Sample
 
-// SampleBuffer returns an empty slice with room for n samples, for a cycle
-// to give to Append: the largest slice of a cycle already written to disk if
-// it is large enough. Cycles are large and alike, and reusing their memory
-// spares the garbage collector most of its work and the process a second
-// cycle's worth of memory.
-func SampleBuffer(n int) []Sample {
-	freeSamples.Lock()
-	defer freeSamples.Unlock()
-	if k := len(freeSamples.s); k > 0 && cap(freeSamples.s[k-1]) >= n {
-		b := freeSamples.s[k-1]
-		freeSamples.s[k-1] = nil
-		freeSamples.s = freeSamples.s[:k-1]
-		return b
-	}
-	return make([]Sample, 0, n)
+// Len implements Samples.
+func (s SampleSlice) Len() int { return len(s) }
+
+// AppendTo implements Samples.
+func (s SampleSlice) AppendTo(dst []Sample, from, to int) []Sample {
+	return append(dst, s[from:to]...)
 }
 
-// recycle makes the slice of a cycle written to disk available to
-// SampleBuffer, without references to what its samples held. The free
-// slices are kept sorted by capacity, the largest last.
-func recycle(samples []Sample) {
-	clear(samples)
-	samples = samples[:0]
-	freeSamples.Lock()
-	defer freeSamples.Unlock()
-	i, _ := slices.BinarySearchFunc(freeSamples.s, cap(samples), func(b []Sample, c int) int { return cmp.Compare(cap(b), c) })
-	freeSamples.s = slices.Insert(freeSamples.s, i, samples)
-	if len(freeSamples.s) > maxFreeSamples {
-		// Forget the smallest.
-		freeSamples.s[0] = nil
-		freeSamples.s = freeSamples.s[1:]
-	}
-}
+var _ Samples = SampleSlice(nil)
 
 // labelsHash returns Labels.Hash(), filling in Hash.
 func (s *Sample) labelsHash() uint64 {
@@ -249,7 +228,7 @@ type Queue struct {
 
 	// in carries appended cycles to the writer; inSamples counts the
 	// samples in it, bounded by Capacity*MaxShards.
-	in        chan []Sample
+	in        chan Samples
 	inSamples atomic.Int64
 	// wmu serializes writing to the log (the writer loop and Flush).
 	wmu       sync.Mutex
@@ -260,6 +239,10 @@ type Queue struct {
 	// made of each series (see prepare).
 	cache []seriesCache
 	lb    labels.Builder
+	// chunk and pending are the writer's buffers: the piece of the cycle
+	// being read, and per shard the samples of the next request.
+	chunk   []Sample
+	pending [][]Sample
 
 	// v1 is set once a 2.0 endpoint turned out not to speak 2.0.
 	v1 atomic.Bool
@@ -315,7 +298,7 @@ func NewQueue(o Options) (*Queue, error) {
 		dropLog:  throttle{interval: logInterval},
 		fullLog:  throttle{interval: logInterval},
 		// Bounded by samples (Capacity*MaxShards), not by cycles.
-		in:       make(chan []Sample, 1024),
+		in:       make(chan Samples, 1024),
 		enc:      newEncoder(),
 		encV2:    newEncoderV2(),
 		highestT: minInt64,
@@ -414,19 +397,20 @@ func (o *Options) setDefaults() error {
 	return nil
 }
 
-// Append queues samples for sending and returns at once. The queue takes
-// ownership of the slice. Samples of one series must be appended in
-// timestamp order, and one call holds each series at most once; they are
-// sent in that order. If more than Capacity*MaxShards samples wait to be
-// written to disk, the cycle is dropped and counted under reason
-// "append_backlog".
-func (q *Queue) Append(samples []Sample) {
-	if len(samples) == 0 {
+// Append queues a cycle's samples for sending and returns at once. The
+// queue reads them later, from its writer: they must not change until
+// Pending no longer counts them (their requests are on disk), and Append
+// never modifies them. Samples of one series must be appended in timestamp
+// order, and one call holds each series at most once; they are sent in that
+// order. If more than Capacity*MaxShards samples wait to be written to
+// disk, the cycle is dropped and counted under reason "append_backlog".
+func (q *Queue) Append(samples Samples) {
+	n := int64(samples.Len())
+	if n == 0 {
 		return
 	}
-	n := int64(len(samples))
 	if q.inSamples.Load()+n > int64(q.o.Capacity)*int64(q.o.MaxShards) && q.inSamples.Load() > 0 {
-		q.dropAppend(len(samples))
+		q.dropAppend(int(n))
 		return
 	}
 	q.inSamples.Add(n)
@@ -435,7 +419,7 @@ func (q *Queue) Append(samples []Sample) {
 		q.samplesIn.Add(n)
 	default:
 		q.inSamples.Add(-n)
-		q.dropAppend(len(samples))
+		q.dropAppend(int(n))
 	}
 }
 
@@ -564,37 +548,65 @@ func (q *Queue) drainIn() {
 }
 
 // write relabels one cycle's samples, spreads them over the shards, encodes
-// and appends the requests to the log.
-func (q *Queue) write(samples []Sample) {
+// and appends the requests to the log. It reads the cycle a request's worth
+// at a time: besides the cycle, which it does not copy, it holds at most one
+// request's worth of samples per shard.
+func (q *Queue) write(samples Samples) {
 	q.wmu.Lock()
 	defer q.wmu.Unlock()
 
-	n := len(samples)
-	kept := q.prepare(samples)
-	q.noteMetadata(kept)
+	n := samples.Len()
 	shards := int(q.shards.Load())
-	parts := [][]Sample{kept} // one shard: no need to copy
-	if shards > 1 {
-		parts = make([][]Sample, shards)
-		for _, s := range kept {
-			i := s.labelsHash() % uint64(shards)
-			parts[i] = append(parts[i], s)
-		}
-	}
 	q.appendSeq++
 	format := formatV1
 	if q.o.Message == MessageV2 && !q.v1.Load() {
 		format = formatV2
 	}
-	for shard, part := range parts {
-		for len(part) > 0 {
-			n := min(len(part), q.o.MaxSamplesPerSend)
-			q.appendRecord(part[:n], format, shard, shards)
-			part = part[n:]
+	q.startPrepare(n)
+	var meta metadataNote
+	if q.o.Metadata.Send {
+		meta = metadataNote{families: map[string]prompb.MetricMetadata{}, seen: map[*metadata.Metadata]bool{}}
+	}
+	if cap(q.pending) < shards {
+		q.pending = make([][]Sample, shards)
+	}
+	pending := q.pending[:shards]
+	per := q.o.MaxSamplesPerSend
+	for from := 0; from < n; from += per {
+		to := min(from+per, n)
+		q.chunk = samples.AppendTo(q.chunk[:0], from, to)
+		kept := q.prepare(q.chunk, from)
+		meta.add(kept)
+		for i := range kept {
+			shard := 0
+			if shards > 1 {
+				shard = int(kept[i].Hash % uint64(shards))
+			}
+			if pending[shard] == nil {
+				pending[shard] = make([]Sample, 0, per)
+			}
+			pending[shard] = append(pending[shard], kept[i])
+			if len(pending[shard]) == per {
+				q.appendRecord(pending[shard], format, shard, shards)
+				clear(pending[shard])
+				pending[shard] = pending[shard][:0]
+			}
+		}
+		clear(q.chunk)
+	}
+	for shard, part := range pending {
+		if len(part) > 0 {
+			q.appendRecord(part, format, shard, shards)
+			clear(part)
+			pending[shard] = part[:0]
 		}
 	}
+	if meta.families != nil {
+		q.metaMu.Lock()
+		q.metadata = meta.families
+		q.metaMu.Unlock()
+	}
 	q.inSamples.Add(-int64(n))
-	recycle(samples[:n])
 	q.m.diskBytes.Set(float64(q.log.size()))
 	q.m.pendingSamples.Set(float64(q.Pending()))
 }
@@ -646,8 +658,22 @@ type seriesCache struct {
 	valid   bool
 }
 
-// prepare applies the relabel configs and external labels to a cycle's
-// samples, in place, and returns the ones kept.
+// startPrepare readies prepare for a cycle of n samples.
+func (q *Queue) startPrepare(n int) {
+	if len(q.o.RelabelConfigs) == 0 && q.o.ExternalLabels.IsEmpty() {
+		q.cache = nil
+		return
+	}
+	if cap(q.cache) < n {
+		q.cache = slices.Grow(q.cache[:0], n)
+	}
+	clear(q.cache[n:cap(q.cache)])
+	q.cache = q.cache[:n]
+}
+
+// prepare applies the relabel configs and external labels to the samples of
+// a cycle from position from on, in place, and returns the ones kept, each
+// with its hash.
 //
 // Without relabel configs and external labels a series is sent as it was
 // appended, and nothing is kept per series: only its hash is filled in if
@@ -659,23 +685,17 @@ type seriesCache struct {
 // (most often the very same string, which compares without reading it) is
 // neither relabeled nor hashed again. Any other sample is, and takes the
 // place.
-func (q *Queue) prepare(samples []Sample) []Sample {
-	if len(q.o.RelabelConfigs) == 0 && q.o.ExternalLabels.IsEmpty() {
-		q.cache = nil
+func (q *Queue) prepare(samples []Sample, from int) []Sample {
+	if q.cache == nil {
 		for i := range samples {
 			samples[i].labelsHash()
 		}
 		return samples
 	}
-	if cap(q.cache) < len(samples) {
-		q.cache = slices.Grow(q.cache[:0], len(samples))
-	}
-	clear(q.cache[len(samples):cap(q.cache)])
-	q.cache = q.cache[:len(samples)]
 	kept := samples[:0]
 	for i := range samples {
 		s := samples[i]
-		c := &q.cache[i]
+		c := &q.cache[from+i]
 		if !c.valid || !labels.Equal(c.in, s.Labels) {
 			*c = seriesCache{in: s.Labels, valid: true}
 			c.out, c.keep = relabelOne(&q.lb, s.Labels, q.o.RelabelConfigs, q.o.ExternalLabels)

@@ -111,7 +111,7 @@ func TestSendContent(t *testing.T) {
 	}
 	up := labels.FromStrings("__name__", "up", "job", "pushgateway", "instance", "a")
 	stale := math.Float64frombits(value.StaleNaN)
-	q.Append([]Sample{
+	q.Append(SampleSlice{
 		{Labels: up, T: 1000, V: 1},
 		{Labels: up, T: 2000, V: stale},
 		{Labels: labels.FromStrings("__name__", "lat", "job", "j"), T: 1500, H: h},
@@ -1058,7 +1058,7 @@ func TestRelabel(t *testing.T) {
 	q := mustQueue(t, o)
 	run(t, q)
 
-	q.Append([]Sample{
+	q.Append(SampleSlice{
 		{Labels: labels.FromStrings("__name__", "a", "env", "prod", "tmp", "x"), T: 1},
 		{Labels: labels.FromStrings("__name__", "b", "env", "dev"), T: 1},
 		{Labels: labels.FromStrings("__name__", "c", "job", "own"), T: 1},
@@ -1117,7 +1117,12 @@ func TestPrepareRemembersSeries(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantReq := render(decode(t, slices.Clone(want)))
-		got, _, err := q.enc.encode(q.prepare(samples))
+		// Prepared in two pieces, as the writer reads a cycle.
+		q.startPrepare(len(samples))
+		half := len(samples) / 2
+		kept := slices.Clone(q.prepare(samples[:half], 0))
+		kept = append(kept, q.prepare(samples[half:], half)...)
+		got, _, err := q.enc.encode(kept)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1138,7 +1143,7 @@ func TestMetadataV1(t *testing.T) {
 	hist := &metadata.Metadata{Type: model.MetricTypeHistogram, Help: "Latency.", Unit: "seconds"}
 	sum := &metadata.Metadata{Type: model.MetricTypeSummary, Help: "RPCs."}
 	gauge := &metadata.Metadata{Type: model.MetricTypeGauge, Help: "Temperature."}
-	q.Append([]Sample{
+	q.Append(SampleSlice{
 		{Labels: labels.FromStrings("__name__", "lat_seconds_bucket", "le", "1"), T: 1, Meta: hist},
 		{Labels: labels.FromStrings("__name__", "lat_seconds_bucket", "le", "+Inf"), T: 1, Meta: hist},
 		{Labels: labels.FromStrings("__name__", "lat_seconds_sum"), T: 1, Meta: hist},
@@ -1344,29 +1349,4 @@ func TestThrottle(t *testing.T) {
 			t.Errorf("at %v: allow = %v, %d; want %v, %d", step.at, ok, suppressed, step.wantOK, step.wantSuppressed)
 		}
 	}
-}
-
-// TestSampleBufferReuse checks that a cycle's slice freed by one goroutine
-// (the writer) is the one another goroutine (the loop) gets next, the
-// largest first, and that a slice too small is not handed out.
-func TestSampleBufferReuse(t *testing.T) {
-	small, large := SampleBuffer(10), SampleBuffer(1000)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		recycle(append(small, Sample{T: 1}))
-		recycle(append(large, Sample{T: 1}))
-	}()
-	<-done
-	got := SampleBuffer(500)
-	if cap(got) != cap(large) || &got[:1][0] != &large[:1][0] {
-		t.Fatalf("SampleBuffer(500) got a slice of capacity %d, want the freed one of %d", cap(got), cap(large))
-	}
-	if len(got) != 0 || got[:1][0].T != 0 {
-		t.Errorf("SampleBuffer returned a slice not emptied: len %d, first T %d", len(got), got[:1][0].T)
-	}
-	if b := SampleBuffer(500); cap(b) == cap(small) {
-		t.Errorf("SampleBuffer(500) handed out a freed slice of capacity %d", cap(b))
-	}
-	recycle(got)
 }

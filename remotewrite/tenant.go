@@ -290,13 +290,15 @@ func (t *Tenants) closeQueue(q *Queue) {
 
 // Append splits samples by tenant and queues each tenant's part, returning
 // at once but when a tenant's queue is made (folders and a file written).
-// It takes ownership of samples; the contract is Queue.Append's, per
-// tenant. Samples that reach no tenant's queue are dropped and counted.
-func (t *Tenants) Append(samples []Sample) {
-	if len(samples) == 0 {
+// The contract is Queue.Append's, per tenant; unlike a Queue, Tenants reads
+// the samples at once, into a copy of the cycle split by tenant. Samples
+// that reach no tenant's queue are dropped and counted.
+func (t *Tenants) Append(samples Samples) {
+	n := samples.Len()
+	if n == 0 {
 		return
 	}
-	parts := SplitByTenant(samples, t.to.Label, t.to.Default)
+	parts := SplitByTenant(samples.AppendTo(make([]Sample, 0, n), 0, n), t.to.Label, t.to.Default)
 	type delivery struct {
 		q       *Queue
 		samples []Sample
@@ -313,7 +315,7 @@ func (t *Tenants) Append(samples []Sample) {
 	}
 	t.mu.Unlock()
 	for _, d := range out {
-		d.q.Append(d.samples)
+		d.q.Append(SampleSlice(d.samples))
 	}
 }
 

@@ -32,7 +32,7 @@ func mustTenants(t *testing.T, o Options, to TenantOptions) *Tenants {
 
 // teamCycle returns, at time ts, one sample of each of n series per team,
 // the teams' series interleaved; team "" is a series without the label.
-func teamCycle(teams []string, n int, ts int64) []Sample {
+func teamCycle(teams []string, n int, ts int64) SampleSlice {
 	var out []Sample
 	for i := range n {
 		for _, team := range teams {

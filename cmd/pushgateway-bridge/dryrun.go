@@ -93,8 +93,8 @@ type scrapeOnly struct{ bridge.Source }
 // recordingSender keeps what a cycle hands to remote write.
 type recordingSender struct{ samples []remotewrite.Sample }
 
-func (r *recordingSender) Append(samples []remotewrite.Sample) {
-	r.samples = append(r.samples, samples...)
+func (r *recordingSender) Append(samples remotewrite.Samples) {
+	r.samples = samples.AppendTo(r.samples, 0, samples.Len())
 }
 
 func writeDryRun(out io.Writer, st *bridge.Status, cfg *config.Config, samples []remotewrite.Sample) error {
