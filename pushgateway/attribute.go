@@ -178,14 +178,43 @@ func attributeCached(groups []Group, series []parsedSeries, resolve func() (memb
 		groups[i].Series = backing[len(backing) : len(backing) : len(backing)+n]
 		backing = backing[:len(backing)+n]
 	}
+	var at []int // with the cache: the place of each series in its group
+	if keysGen != 0 {
+		at = make([]int, len(series))
+	}
 	for i, gi := range holder {
 		if gi < 0 {
 			own = append(own, series[i].Series)
 			continue
 		}
+		if at != nil {
+			at[i] = len(groups[gi].Series)
+		}
 		groups[gi].Series = append(groups[gi].Series, series[i].Series)
 	}
+	if at != nil {
+		shareSeries(groups, series, holder, at)
+	}
 	return own, nil
+}
+
+// shareSeries points the cache entry of every series placed in a group at
+// the group's copy, so that the cache and the groups hold the series once.
+// An entry's series are consecutive in series; if they all went to one
+// group, they are consecutive there too. Groups never change once made, so
+// sharing is safe; the next attribution copies from the entries.
+func shareSeries(groups []Group, series []parsedSeries, holder []int32, at []int) {
+	for i := 0; i < len(series); {
+		e := series[i].entry
+		j := i + 1
+		for j < len(series) && series[j].entry == e {
+			j++
+		}
+		if gi := holder[i]; e != nil && gi >= 0 && len(e.series) == j-i && !slices.ContainsFunc(holder[i:j], func(h int32) bool { return h != gi }) {
+			e.series = groups[gi].Series[at[i] : at[i]+j-i : at[i]+j-i]
+		}
+		i = j
+	}
 }
 
 // remember records in the series' cache entry which group holds it.

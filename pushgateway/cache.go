@@ -38,7 +38,6 @@ import (
 // It is not safe for concurrent use.
 type scrapeCache struct {
 	scrape   uint64
-	entries  map[uint64]*cacheEntry
 	families map[string]*family
 	meta     map[string]*metadata.Metadata // family -> its metadata, shared
 	st       *labels.SymbolTable
@@ -59,11 +58,10 @@ type cacheEntry struct {
 	key    uint64
 	pos    int // place in its family's entries
 	scrape uint64
-	family string
+	// series are what the message expanded to. Once attributed to a group,
+	// they are the group's copy (see attributeCached): a series is kept
+	// once, not once in the cache and once in its group.
 	series []Series
-	// one holds the series of the commonest entry, a gauge or counter:
-	// series points to it, saving an allocation per entry.
-	one [1]Series
 	// The group the series were attributed to, and under which generation.
 	groupKey   labels.Labels
 	groupHash  uint64
@@ -87,7 +85,6 @@ type family struct {
 
 func newScrapeCache() *scrapeCache {
 	return &scrapeCache{
-		entries:  map[uint64]*cacheEntry{},
 		families: map[string]*family{},
 		meta:     map[string]*metadata.Metadata{},
 		st:       labels.NewSymbolTable(),
@@ -305,11 +302,6 @@ func (c *scrapeCache) forget() {
 		if f.scrape == c.scrape {
 			continue
 		}
-		for _, e := range f.entries {
-			if c.entries[e.key] == e {
-				delete(c.entries, e.key)
-			}
-		}
 		delete(c.families, name)
 	}
 }
@@ -366,8 +358,10 @@ func (c *scrapeCache) parseFamily(f *family, msg []byte, hash uint64) error {
 	// The new entries usually are the old ones, in the same order, with a
 	// few inserted or removed: comparing a key with the old entry at the
 	// same place (shifted by what was inserted or removed before it) is
-	// cheaper than a map lookup.
+	// cheaper than a map lookup, and the map of the old entries is built
+	// only if one is not found in place.
 	old := f.entries
+	var byKey map[uint64]*cacheEntry
 	entries := make([]*cacheEntry, 0, len(metrics))
 	shift := 0
 	for _, m := range metrics {
@@ -378,27 +372,27 @@ func (c *scrapeCache) parseFamily(f *family, msg []byte, hash uint64) error {
 		var e *cacheEntry
 		if i := pos + shift; i >= 0 && i < len(old) && old[i].key == key {
 			e = old[i]
-		} else if e = c.entries[key]; e != nil {
-			shift = e.pos - pos
+		} else {
+			if byKey == nil {
+				byKey = make(map[uint64]*cacheEntry, len(old))
+				for _, o := range old {
+					byKey[o.key] = o
+				}
+			}
+			if e = byKey[key]; e != nil {
+				shift = e.pos - pos
+			}
 		}
-		if e == nil || e.family != name {
+		if e == nil || e.scrape == c.scrape {
+			// New, or a second message like one already read.
 			var err error
 			if e, err = c.expand(name, typ, help, unit, m, meta); err != nil {
-				// Keep what was expanded with the family, to be
-				// forgotten when it is parsed again.
-				f.entries = append(old, entries...)
 				return err
 			}
 			e.key = key
-			c.entries[key] = e
 		}
 		e.scrape, e.pos = c.scrape, pos
 		entries = append(entries, e)
-	}
-	for _, e := range old {
-		if e.scrape != c.scrape && c.entries[e.key] == e {
-			delete(c.entries, e.key)
-		}
 	}
 	f.entries, f.hash = entries, hash
 	return nil
@@ -436,9 +430,7 @@ func metricType(t uint64) model.MetricType {
 func (c *scrapeCache) expand(name string, typ uint64, help, unit string, m []byte, meta *metadata.Metadata) (*cacheEntry, error) {
 	if s, ok := c.expandPlain(name, typ, m); ok {
 		s.Metadata = meta
-		e := &cacheEntry{family: name, one: [1]Series{s}}
-		e.series = e.one[:]
-		return e, nil
+		return &cacheEntry{series: []Series{s}}, nil
 	}
 	fam := c.msg[:0]
 	fam = protowire.AppendTag(fam, fieldName, protowire.BytesType)
@@ -460,7 +452,7 @@ func (c *scrapeCache) expand(name string, typ uint64, help, unit string, m []byt
 	c.msg = fam
 
 	p := textparse.NewProtobufParser(msg, false, true, false, false, c.st)
-	e := &cacheEntry{family: name}
+	e := &cacheEntry{}
 	var ls labels.Labels
 	for {
 		entry, err := p.Next()
