@@ -11,7 +11,8 @@ import (
 // parsedSeries is a series read from /metrics with the name of the metric
 // family it came in, needed to look it up in /api/v1/metrics.
 type parsedSeries struct {
-	Series
+	// Series points at the series where the parser or the cache keeps it.
+	*Series
 	family string
 	// entry is the scrape cache entry the series came from; nil without
 	// the cache.
@@ -184,13 +185,13 @@ func attributeCached(groups []Group, series []parsedSeries, resolve func() (memb
 	}
 	for i, gi := range holder {
 		if gi < 0 {
-			own = append(own, series[i].Series)
+			own = append(own, *series[i].Series)
 			continue
 		}
 		if at != nil {
 			at[i] = len(groups[gi].Series)
 		}
-		groups[gi].Series = append(groups[gi].Series, series[i].Series)
+		groups[gi].Series = append(groups[gi].Series, *series[i].Series)
 	}
 	if at != nil {
 		shareSeries(groups, series, holder, at)

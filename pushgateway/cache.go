@@ -248,8 +248,8 @@ func (c *scrapeCache) series() ([]Group, []parsedSeries) {
 	out := make([]parsedSeries, 0, n)
 	for _, f := range c.order {
 		for _, e := range f.entries {
-			for _, s := range e.series {
-				out = append(out, parsedSeries{Series: s, family: f.name, entry: e})
+			for i := range e.series {
+				out = append(out, parsedSeries{Series: &e.series[i], family: f.name, entry: e})
 			}
 		}
 	}

@@ -100,7 +100,7 @@ func parse(body []byte, contentType string) ([]Group, []parsedSeries, error) {
 			group(s.Labels).PushFailureTime = s.Value
 		}
 		s.Metadata = familyMeta
-		series = append(series, parsedSeries{Series: s, family: family})
+		series = append(series, parsedSeries{Series: &s, family: family})
 	}
 	out := make([]Group, 0, len(order))
 	for _, g := range order {
