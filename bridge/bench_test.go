@@ -41,6 +41,37 @@ func BenchmarkStalenessDiff(b *testing.B) {
 	}
 }
 
+// BenchmarkStalenessOnePush measures one cycle's diff of 1,000 groups of
+// 100 series in which one group was pushed again with one series fewer, or
+// back: the common cycle of a busy Pushgateway.
+func BenchmarkStalenessOnePush(b *testing.B) {
+	const groups, per = 1000, 100
+	keys := make([]uint64, groups)
+	parts := make([][]pushgateway.Series, groups)
+	for g := range groups {
+		keys[g] = uint64(g + 1)
+		for i := range per {
+			ls := labels.FromStrings("__name__", fmt.Sprintf("bench_gauge_%d", i), "instance", fmt.Sprintf("i%d", g), "job", "bench")
+			parts[g] = append(parts[g], pushgateway.Series{Labels: ls, Hash: ls.Hash()})
+		}
+	}
+	full, fewer := parts[500], parts[500][1:]
+	st := newSeriesState()
+	st.advanceParts(keys, parts, nil)
+	b.ReportAllocs()
+	var stale []labels.Labels
+	for i := 0; b.Loop(); i++ {
+		parts[500] = full
+		if i%2 == 0 {
+			parts[500] = fewer
+		}
+		stale = st.advanceParts(keys, parts, stale[:0])
+		if want := (i + 1) % 2; len(stale) != want {
+			b.Fatalf("cycle %d: %d staleness markers, want %d", i, len(stale), want)
+		}
+	}
+}
+
 // BenchmarkStalenessUnchanged is BenchmarkStalenessDiff for a cycle with
 // the series of the last one, the common case.
 func BenchmarkStalenessUnchanged(b *testing.B) {

@@ -141,9 +141,6 @@ func putSize(b []byte, at, reserved int) []byte {
 	return b
 }
 
-// lenDelimited is the size of a length-delimited field holding n bytes.
-func lenDelimited(n int) int { return 1 + protowire.SizeVarint(uint64(n)) + n }
-
 // labelSize is the size of a Label message as gogo marshals it: an empty
 // name or value is left out.
 func labelSize(l labels.Label) int {
