@@ -15,11 +15,13 @@ import (
 //
 // A cycle's series come in parts that mostly stay as they are from cycle to
 // cycle: one per group (a group not pushed again has exactly the series it
-// had), the synthesized series, a gateway's own metrics. The state keeps
-// each part's labels under the part's key, so that a cycle costs one
-// comparison of labels per series (most often of the very same strings,
-// which compares without reading them), no map update, and memory for one
-// label set reference per series. Only the parts that differ from last time,
+// had, in the very same slice), the synthesized series, a gateway's own
+// metrics. The state keeps each part under the part's key: not a copy, the
+// part itself, which nobody changes once made (the senders read it after
+// the cycle too). A cycle costs one comparison per part that is the same
+// slice as last time, else one comparison of labels per series (most often
+// of the very same strings, which compares without reading them); no map
+// update, no memory per series. Only the parts that differ from last time,
 // and the parts that are gone, give candidates for staleness markers: their
 // old series, of which those that the cycle does not have anywhere are
 // stale.
@@ -56,7 +58,7 @@ func ownPartKey(gateway int) uint64 { return ownPartKeyBase + uint64(gateway) }
 // statePart is one part of a cycle as the state keeps it.
 type statePart struct {
 	key    uint64
-	labels []labels.Labels
+	series []pushgateway.Series
 }
 
 func newSeriesState() *seriesState {
@@ -72,7 +74,8 @@ func (s *seriesState) advance(series []pushgateway.Series, stale []labels.Labels
 
 // advanceParts records the parts all, with their keys, as the content of a
 // complete cycle and appends to stale the labels of every series of the
-// previous cycle that is in none of them.
+// previous cycle that is in none of them. The state keeps the parts, not
+// copies: they must not change afterwards.
 func (s *seriesState) advanceParts(keys []uint64, all [][]pushgateway.Series, stale []labels.Labels) []labels.Labels {
 	s.changed = false
 	s.matched = slices.Grow(s.matched[:0], len(s.parts))[:len(s.parts)]
@@ -86,28 +89,26 @@ func (s *seriesState) advanceParts(keys []uint64, all [][]pushgateway.Series, st
 		if ok && !s.matched[j] {
 			s.matched[j] = true
 			moved = moved || i != j
-			if old := s.parts[j]; sameLabels(old.labels, series) {
-				next = append(next, old)
+			if old := s.parts[j].series; sameSeries(old, series) {
+				next = append(next, statePart{key: key, series: series})
 				continue
 			}
-			s.cands.add(s.parts[j].labels)
+			s.cands.addSeries(s.parts[j].series)
 		}
 		s.changed = true
-		ls := make([]labels.Labels, len(series))
-		for k := range series {
-			ls[k] = series[k].Labels
-		}
-		next = append(next, statePart{key: key, labels: ls})
+		next = append(next, statePart{key: key, series: series})
 	}
 	for j, m := range s.matched {
 		if !m {
 			s.changed = true
-			s.cands.add(s.parts[j].labels)
+			s.cands.addSeries(s.parts[j].series)
 		}
 	}
 	if s.loaded != nil {
 		s.changed = true
-		s.cands.add(s.loaded)
+		for _, ls := range s.loaded {
+			s.cands.add(ls, ls.Hash())
+		}
 		s.loaded = nil
 	}
 	if s.cands.len() > 0 {
@@ -131,13 +132,17 @@ func (s *seriesState) advanceParts(keys []uint64, all [][]pushgateway.Series, st
 	return stale
 }
 
-// sameLabels tells whether series have the labels old has, in order.
-func sameLabels(old []labels.Labels, series []pushgateway.Series) bool {
+// sameSeries tells whether series have the labels old has, in order: at
+// once if they are the same slice.
+func sameSeries(old, series []pushgateway.Series) bool {
 	if len(old) != len(series) {
 		return false
 	}
+	if len(old) == 0 || &old[0] == &series[0] {
+		return true
+	}
 	for i := range series {
-		if !labels.Equal(old[i], series[i].Labels) {
+		if !labels.Equal(old[i].Labels, series[i].Labels) {
 			return false
 		}
 	}
@@ -166,26 +171,30 @@ func (c *candidates) reset() {
 
 func (c *candidates) len() int { return len(c.labels) }
 
-// add adds every label set of ls that is not in the set yet.
-func (c *candidates) add(ls []labels.Labels) {
+// addSeries adds every series that is not in the set yet.
+func (c *candidates) addSeries(series []pushgateway.Series) {
+	for i := range series {
+		c.add(series[i].Labels, series[i].LabelsHash())
+	}
+}
+
+// add adds l, whose hash is h, if it is not in the set yet.
+func (c *candidates) add(l labels.Labels, h uint64) {
 	if c.byHash == nil {
-		c.byHash = make(map[uint64]int32, len(ls))
+		c.byHash = map[uint64]int32{}
 	}
-	for _, l := range ls {
-		h := l.Hash()
-		if c.find(h, l) >= 0 {
-			continue
-		}
-		i := int32(len(c.labels))
-		first, ok := c.byHash[h]
-		if !ok {
-			first = -1
-		}
-		c.byHash[h] = i
-		c.labels = append(c.labels, l)
-		c.present = append(c.present, false)
-		c.chain = append(c.chain, first)
+	if c.find(h, l) >= 0 {
+		return
 	}
+	i := int32(len(c.labels))
+	first, ok := c.byHash[h]
+	if !ok {
+		first = -1
+	}
+	c.byHash[h] = i
+	c.labels = append(c.labels, l)
+	c.present = append(c.present, false)
+	c.chain = append(c.chain, first)
 }
 
 // find returns the index of l, whose hash is h, or -1.
@@ -228,7 +237,7 @@ func (s *seriesState) load(series []labels.Labels) { s.loaded = series }
 func (s *seriesState) len() int {
 	n := len(s.loaded)
 	for _, p := range s.parts {
-		n += len(p.labels)
+		n += len(p.series)
 	}
 	return n
 }
@@ -236,8 +245,8 @@ func (s *seriesState) len() int {
 // each calls f with every series the state holds.
 func (s *seriesState) each(f func(labels.Labels)) {
 	for _, p := range s.parts {
-		for _, ls := range p.labels {
-			f(ls)
+		for i := range p.series {
+			f(p.series[i].Labels)
 		}
 	}
 	for _, ls := range s.loaded {
