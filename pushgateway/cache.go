@@ -54,10 +54,12 @@ type scrapeCache struct {
 	grouped    int // families holding group series
 }
 
+// One per metric message of the exposition: kept to 80 bytes.
 type cacheEntry struct {
-	key    uint64
-	pos    int // place in its family's entries
-	scrape uint64
+	key       uint64
+	pos       int32 // place in its family's entries
+	ambiguous bool  // see attributed
+	scrape    uint64
 	// series are what the message expanded to. Once attributed to a group,
 	// they are the group's copy (see attributeCached): a series is kept
 	// once, not once in the cache and once in its group.
@@ -66,7 +68,6 @@ type cacheEntry struct {
 	groupKey   labels.Labels
 	groupHash  uint64
 	attributed uint64
-	ambiguous  bool
 }
 
 // family is what the cache knows of one metric family.
@@ -380,7 +381,7 @@ func (c *scrapeCache) parseFamily(f *family, msg []byte, hash uint64) error {
 				}
 			}
 			if e = byKey[key]; e != nil {
-				shift = e.pos - pos
+				shift = int(e.pos) - pos
 			}
 		}
 		if e == nil || e.scrape == c.scrape {
@@ -391,7 +392,7 @@ func (c *scrapeCache) parseFamily(f *family, msg []byte, hash uint64) error {
 			}
 			e.key = key
 		}
-		e.scrape, e.pos = c.scrape, pos
+		e.scrape, e.pos = c.scrape, int32(pos)
 		entries = append(entries, e)
 	}
 	f.entries, f.hash = entries, hash
