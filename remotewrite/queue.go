@@ -3,10 +3,11 @@
 // sending and retries.
 //
 // One Queue serves one endpoint. Append hands it a cycle's samples and
-// returns at once; a writer goroutine relabels them, adds the external
-// labels, spreads the series over shards by their hash, encodes each shard's
-// part into requests of at most MaxSamplesPerSend samples (remote write 1.0,
-// or 2.0 when asked for) and appends the requests to a bounded on-disk log.
+// returns at once; a writer goroutine reads them a request's worth at a
+// time, without copying the cycle, relabels them, adds the external labels,
+// spreads the series over shards by their hash, encodes each shard's part
+// into requests of at most MaxSamplesPerSend samples (remote write 1.0, or
+// 2.0 when asked for) and appends the requests to a bounded on-disk log.
 // Senders take requests from the log in order and acknowledge them; what
 // cannot be sent waits there, survives kill -9 and restarts, and is replayed
 // oldest first. When the log is full, its oldest requests are dropped and
