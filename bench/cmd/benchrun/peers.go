@@ -248,6 +248,24 @@ func (st *sinkStats) window(from, to time.Time) (cycles []int64) {
 	return cycles
 }
 
+// spacingError is the largest difference, in milliseconds, between the
+// interval and the time between two consecutive cycles (timestamps) from
+// from on: how far a forwarder's cycle starts drift or jitter.
+func (st *sinkStats) spacingError(from time.Time, interval time.Duration) int64 {
+	var worst, prev int64
+	for _, c := range st.Cycles {
+		if c.TimestampMs < from.UnixMilli() {
+			continue
+		}
+		if prev != 0 {
+			d := c.TimestampMs - prev - interval.Milliseconds()
+			worst = max(worst, d, -d)
+		}
+		prev = c.TimestampMs
+	}
+	return worst
+}
+
 // exposition counts the Pushgateway's series: those of groups (with a job
 // label), the gateway's own, and the groups (push_time_seconds series).
 type exposition struct {

@@ -19,6 +19,7 @@ type agg struct {
 	cpuRounds                                 []float64
 	firstErr                                  error
 	stale, rejected                           int64
+	spacingMs                                 int64 // worst over the runs
 }
 
 func aggregate(name string, rs []result) agg {
@@ -42,6 +43,7 @@ func aggregate(name string, rs []result) agg {
 		gw = append(gw, r.gatewayMsPerCycle())
 		a.stale += r.stale
 		a.rejected += r.rejected
+		a.spacingMs = max(a.spacingMs, r.spacingMs)
 	}
 	a.cpuPerM, a.rssMiB, a.delivered, a.bytesPS, a.gwMs = median(cpu), median(rss), median(del), median(bps), median(gw)
 	a.cpuRounds = cpu
@@ -148,7 +150,7 @@ func (r *runner) render(started time.Time, reports []sizeReport, catch []catchRe
 			if a.rejected > 0 {
 				note += fmt.Sprintf("; %d requests refused by the sink (415/400)", a.rejected)
 			}
-			fmt.Fprintf(&b, "- %s CPU s / 1M per round: %s%s\n", a.fwd, strings.Join(rounds, ", "), note)
+			fmt.Fprintf(&b, "- %s CPU s / 1M per round: %s; cycle spacing off the interval by at most %d ms%s\n", a.fwd, strings.Join(rounds, ", "), a.spacingMs, note)
 		}
 		b.WriteString("\n")
 		if rep.perf != "" {

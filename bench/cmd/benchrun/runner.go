@@ -39,6 +39,7 @@ type result struct {
 	gatewayCPU   float64 // gateway CPU seconds in the window
 	stale        int64
 	rejected     int64 // 415s (vmagent's zstd probe) and 400s
+	spacingMs    int64 // largest deviation of cycle spacing from the interval
 }
 
 func (r result) medianDelivered() float64 { return medianInt(r.perCycle) }
@@ -344,6 +345,7 @@ func (r *runner) runOnce(ctx context.Context, sz size, f forwarder, gw *proc, ga
 			return res
 		}
 		res.perCycle = st.window(t0, t1)
+		res.spacingMs = st.spacingError(t0, iv)
 		sum := sumInt(res.perCycle)
 		if sum != last {
 			last, stableSince = sum, time.Now()
