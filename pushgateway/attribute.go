@@ -13,7 +13,7 @@ import (
 type parsedSeries struct {
 	// Series points at the series where the parser or the cache keeps it.
 	*Series
-	family string
+	family *string
 	// entry is the scrape cache entry the series came from; nil without
 	// the cache.
 	entry *cacheEntry
@@ -167,7 +167,7 @@ func attributeCached(groups []Group, series []parsedSeries, resolve func() (memb
 			}
 			b.Reset(s.Labels)
 			b.Del(model.MetricNameLabel, labels.BucketLabel, "quantile")
-			gi = pickGroup(groups, cands, mem.groupsOf(s.family, b.Labels()))
+			gi = pickGroup(groups, cands, mem.groupsOf(*s.family, b.Labels()))
 			s.remember(&groups[gi], contentGen, true)
 		}
 		holder[i] = gi
@@ -179,9 +179,9 @@ func attributeCached(groups []Group, series []parsedSeries, resolve func() (memb
 		groups[i].Series = backing[len(backing) : len(backing) : len(backing)+n]
 		backing = backing[:len(backing)+n]
 	}
-	var at []int // with the cache: the place of each series in its group
+	var at []int32 // with the cache: the place of each series in its group
 	if keysGen != 0 {
-		at = make([]int, len(series))
+		at = make([]int32, len(series))
 	}
 	for i, gi := range holder {
 		if gi < 0 {
@@ -189,7 +189,7 @@ func attributeCached(groups []Group, series []parsedSeries, resolve func() (memb
 			continue
 		}
 		if at != nil {
-			at[i] = len(groups[gi].Series)
+			at[i] = int32(len(groups[gi].Series))
 		}
 		groups[gi].Series = append(groups[gi].Series, *series[i].Series)
 	}
@@ -204,7 +204,7 @@ func attributeCached(groups []Group, series []parsedSeries, resolve func() (memb
 // An entry's series are consecutive in series; if they all went to one
 // group, they are consecutive there too. Groups never change once made, so
 // sharing is safe; the next attribution copies from the entries.
-func shareSeries(groups []Group, series []parsedSeries, holder []int32, at []int) {
+func shareSeries(groups []Group, series []parsedSeries, holder []int32, at []int32) {
 	for i := 0; i < len(series); {
 		e := series[i].entry
 		j := i + 1
@@ -212,7 +212,8 @@ func shareSeries(groups []Group, series []parsedSeries, holder []int32, at []int
 			j++
 		}
 		if gi := holder[i]; e != nil && gi >= 0 && len(e.series) == j-i && !slices.ContainsFunc(holder[i:j], func(h int32) bool { return h != gi }) {
-			e.series = groups[gi].Series[at[i] : at[i]+j-i : at[i]+j-i]
+			k := int(at[i])
+			e.series = groups[gi].Series[k : k+j-i : k+j-i]
 		}
 		i = j
 	}

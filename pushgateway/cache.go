@@ -47,6 +47,7 @@ type scrapeCache struct {
 	buf      []byte    // scratch: the family being read
 	order    []*family // the families of the last scrape, in order
 	sb       labels.ScratchBuilder
+	slab     seriesSlab // of the family being parsed
 	// groups are the groups the last full parse found and attributed,
 	// returned again while they are unchanged; valid if attributed.
 	groups     []Group
@@ -250,7 +251,7 @@ func (c *scrapeCache) series() ([]Group, []parsedSeries) {
 	for _, f := range c.order {
 		for _, e := range f.entries {
 			for i := range e.series {
-				out = append(out, parsedSeries{Series: &e.series[i], family: f.name, entry: e})
+				out = append(out, parsedSeries{Series: &e.series[i], family: &f.name, entry: e})
 			}
 		}
 	}
@@ -363,6 +364,8 @@ func (c *scrapeCache) parseFamily(f *family, msg []byte, hash uint64) error {
 	// only if one is not found in place.
 	old := f.entries
 	var byKey map[uint64]*cacheEntry
+	c.slab = seriesSlab{}
+	defer func() { c.slab = seriesSlab{} }()
 	entries := make([]*cacheEntry, 0, len(metrics))
 	shift := 0
 	for _, m := range metrics {
@@ -431,7 +434,7 @@ func metricType(t uint64) model.MetricType {
 func (c *scrapeCache) expand(name string, typ uint64, help, unit string, m []byte, meta *metadata.Metadata) (*cacheEntry, error) {
 	if s, ok := c.expandPlain(name, typ, m); ok {
 		s.Metadata = meta
-		return &cacheEntry{series: []Series{s}}, nil
+		return &cacheEntry{series: c.slab.add(s)}, nil
 	}
 	fam := c.msg[:0]
 	fam = protowire.AppendTag(fam, fieldName, protowire.BytesType)
@@ -482,6 +485,23 @@ func (c *scrapeCache) expand(name string, typ uint64, help, unit string, m []byt
 }
 
 const binaryVarintLen = 10
+
+// seriesSlab hands out one-series slices from shared arrays, growing them by
+// doubling up to maxSlabChunk: a family's new series take a few allocations
+// instead of one each, and one new series in a large family does not take
+// a large array.
+type seriesSlab struct{ free []Series }
+
+const maxSlabChunk = 1024
+
+func (s *seriesSlab) add(v Series) []Series {
+	if len(s.free) == cap(s.free) {
+		s.free = make([]Series, 0, min(max(2*cap(s.free), 8), maxSlabChunk))
+	}
+	s.free = append(s.free, v)
+	n := len(s.free)
+	return s.free[n-1 : n : n]
+}
 
 // Protobuf field numbers of io.prometheus.client.Metric, LabelPair and the
 // value messages.
@@ -630,7 +650,7 @@ func groupsOf(series []parsedSeries) []Group {
 		s := &series[i]
 		// The family is the series name for these gauges, and comparing
 		// it is cheaper than looking the name up in the labels.
-		switch s.family {
+		switch *s.family {
 		case PushTimeMetric:
 			group(s.Labels).PushTime = s.Value
 		case PushFailureTimeMetric:

@@ -30,7 +30,7 @@ func parse(body []byte, contentType string) ([]Group, []parsedSeries, error) {
 	}
 	var (
 		series     []parsedSeries
-		family     string
+		family     = new("") // none before the first TYPE, HELP or UNIT
 		familyMeta *metadata.Metadata
 		lset       labels.Labels
 		b          labels.Builder
@@ -41,8 +41,8 @@ func parse(body []byte, contentType string) ([]Group, []parsedSeries, error) {
 	// names, starting a new family when the name changes. Series that follow
 	// belong to it.
 	meta := func(name []byte) *metadata.Metadata {
-		if familyMeta == nil || string(name) != family {
-			family = string(name)
+		if familyMeta == nil || string(name) != *family {
+			family = new(string(name))
 			familyMeta = &metadata.Metadata{}
 		}
 		return familyMeta
