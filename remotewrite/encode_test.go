@@ -90,7 +90,7 @@ func render(req *prompb.WriteRequest) string {
 	return s
 }
 
-// BenchmarkEncode encodes a full default-sized batch of one cycle: 2,000
+// BenchmarkEncode encodes a full default-sized batch of one cycle: as many
 // series with one sample each, labels shaped like a Pushgateway group's.
 func BenchmarkEncode(b *testing.B) {
 	batch := make([]Sample, 0, defaultMaxSamplesPerSend)

@@ -146,7 +146,7 @@ type Options struct {
 	RelabelConfigs []*relabel.Config
 	// Timeout bounds one attempt, response included. Default 30s.
 	Timeout time.Duration
-	// MaxSamplesPerSend bounds the samples in one request. Default 2000.
+	// MaxSamplesPerSend bounds the samples in one request. Default 10000.
 	MaxSamplesPerSend int
 	// Capacity bounds, per shard, the samples appended but not yet written
 	// to disk; beyond Capacity*MaxShards, Append drops the cycle and counts
@@ -194,7 +194,7 @@ type MetadataOptions struct {
 // Defaults for zero Options fields, as documented there.
 const (
 	defaultTimeout           = 30 * time.Second
-	defaultMaxSamplesPerSend = 2000
+	defaultMaxSamplesPerSend = 10000
 	defaultCapacity          = 10000
 	defaultMinShards         = 1
 	defaultMaxShards         = 50

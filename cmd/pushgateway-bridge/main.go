@@ -10,7 +10,7 @@
 //	--backfill.max-window                how far back a restart fills missed ticks (default 1h)
 //	--pushgateway.forward-own-metrics    also forward the gateway's go_*, process_*, pushgateway_*
 //	--remote-write.url                   endpoint to send to (or remote_write in --config.file)
-//	--remote-write.max-samples-per-send  batch size bound of that endpoint (default 2000)
+//	--remote-write.max-samples-per-send  batch size bound of that endpoint (default 10000)
 //	--remote-write.flush-deadline        how long shutdown waits to send what is pending (default 1m)
 //	--storage.path                       on-disk queues and state (default data/)
 //	--storage.queue-max-bytes            bound of each endpoint's (each tenant's) on-disk queue (default 1GiB)
@@ -120,7 +120,7 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("pushgateway.forward-own-metrics", "Also forward the Pushgateway's own metrics (go_*, process_*, pushgateway_*), which belong to no group.").BoolVar(&f.forwardOwn)
 	app.Flag("backfill.max-window", "After a restart, fill the ticks missed since the last cycle sent, at most this far back (0: off).").Default("1h").DurationVar(&f.backfillWindow)
 	app.Flag("remote-write.url", "Remote-write endpoint to send to. Required unless --config.file lists remote_write endpoints.").URLVar(&f.remoteWriteURL)
-	app.Flag("remote-write.max-samples-per-send", "Most samples in one request to --remote-write.url.").Default("2000").IntVar(&f.maxSamplesPerSend)
+	app.Flag("remote-write.max-samples-per-send", "Most samples in one request to --remote-write.url.").Default("10000").IntVar(&f.maxSamplesPerSend)
 	app.Flag("remote-write.flush-deadline", "How long shutdown waits for pending samples to be sent; the rest stays on disk.").Default("1m").DurationVar(&f.flushDeadline)
 	app.Flag("storage.path", "Directory of the on-disk remote-write queues and the bridge's state.").Default("data/").StringVar(&f.storagePath)
 	app.Flag("storage.queue-max-bytes", "Bound of each endpoint's on-disk queue; beyond it the oldest samples are dropped and counted.").Default("1GiB").BytesVar(&f.queueMaxBytes)
