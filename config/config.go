@@ -646,11 +646,6 @@ func (q *QueueConfig) validate() error {
 	if q.MinBackoff > q.MaxBackoff {
 		return fmt.Errorf("min_backoff %s greater than max_backoff %s", q.MinBackoff, q.MaxBackoff)
 	}
-	// Prometheus does not check this; the bridge's queue cannot fill a
-	// request larger than a shard holds.
-	if q.MaxSamplesPerSend > q.Capacity {
-		return fmt.Errorf("max_samples_per_send %d greater than capacity %d", q.MaxSamplesPerSend, q.Capacity)
-	}
 	return nil
 }
 

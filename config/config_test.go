@@ -213,7 +213,6 @@ func TestLoadBad(t *testing.T) {
 		"relabel_null.bad.yml":         "remote_write[0]: write_relabel_configs[0]: empty",
 		"shards.bad.yml":               "remote_write[1]: queue_config: min_shards 5 greater than max_shards 2",
 		"negative_capacity.bad.yml":    "remote_write[0]: queue_config: capacity -1 is not positive",
-		"batch_over_capacity.bad.yml":  "remote_write[0]: queue_config: max_samples_per_send 10000 greater than capacity 1000",
 		"backoff.bad.yml":              "remote_write[0]: queue_config: min_backoff 10s greater than max_backoff 5s",
 		"metadata_interval.bad.yml":    "remote_write[0]: metadata_config: send_interval 0s is not positive",
 		"duplicate_name.bad.yml":       `remote_write[1]: name "x" already used by remote_write[0]`,
