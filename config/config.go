@@ -205,8 +205,8 @@ type RemoteWriteConfig struct {
 // QueueConfig sizes and paces an endpoint's queue, as Prometheus'
 // queue_config does.
 type QueueConfig struct {
-	// Capacity is how many samples a shard buffers before blocking; at
-	// least MaxSamplesPerSend.
+	// Capacity is how many samples per shard may wait to be written to
+	// disk before a cycle is dropped (see remotewrite.Options).
 	Capacity int `yaml:"capacity,omitempty"`
 	// MaxShards and MinShards bound the number of concurrent senders.
 	MaxShards int `yaml:"max_shards,omitempty"`
