@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/internal/atomicfile"
-	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
@@ -76,7 +76,7 @@ func backfillTicks(last, now time.Time, interval, maxWindow time.Duration) []tim
 
 // backfill sends what the missed ticks would have sent, given the groups of
 // the first complete cycle after the start.
-func (b *Bridge) backfill(now time.Time, groups []pushgateway.Group, so synth.Options) {
+func (b *Bridge) backfill(now time.Time, groups []pipeline.Group, so synth.Options) {
 	ticks := backfillTicks(b.lastCycle, now, b.o.Interval, b.o.BackfillMaxWindow)
 	if len(ticks) == 0 {
 		return
@@ -85,7 +85,7 @@ func (b *Bridge) backfill(now time.Time, groups []pushgateway.Group, so synth.Op
 		samples  int
 		filled   = map[uint64]bool{}
 		verdicts []synth.Verdict
-		tickIn   []pushgateway.Group
+		tickIn   []pipeline.Group
 	)
 	for _, t := range ticks {
 		// The groups as they were at t: pushed by then, a failure not yet
@@ -103,7 +103,7 @@ func (b *Bridge) backfill(now time.Time, groups []pushgateway.Group, so synth.Op
 		}
 		in := synth.Input{Groups: tickIn}
 		verdicts = synth.Judge(verdicts[:0], in, t, so)
-		var series []pushgateway.Series
+		var series []pipeline.Series
 		for i := range verdicts {
 			if v := &verdicts[i]; v.ForwardPushed() {
 				series = append(series, v.Group.Series...)
@@ -111,7 +111,7 @@ func (b *Bridge) backfill(now time.Time, groups []pushgateway.Group, so synth.Op
 			}
 		}
 		series = synth.AppendSeries(series, nil, verdicts, so)
-		b.send(t, [][]pushgateway.Series{series}, nil)
+		b.send(t, [][]pipeline.Series{series}, nil)
 		samples += len(series)
 	}
 	b.m.backfillSamples.Add(float64(samples))

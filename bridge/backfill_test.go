@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 func TestBackfillTicks(t *testing.T) {
@@ -44,11 +44,11 @@ func TestBackfillAfterRestart(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	path := filepath.Join(t.TempDir(), "state")
 	old := float64(t0.Add(-100 * time.Second).Unix())
-	a := group(old, []pushgateway.Series{series("done", 1, "job", "a")}, "job", "a")
-	start := func(now time.Time, groups ...pushgateway.Group) (*Bridge, *recorder) {
+	a := group(old, []pipeline.Series{series("done", 1, "job", "a")}, "job", "a")
+	start := func(now time.Time, groups ...pipeline.Group) (*Bridge, *recorder) {
 		rec := &recorder{}
 		br, err := New(Options{
-			Gateways:          []Gateway{{Name: "pgw", Source: &fakeSource{script: []func() (*pushgateway.Snapshot, error){snap(groups...)}}}},
+			Gateways:          []Gateway{{Name: "pgw", Source: &fakeSource{script: []func() (*pipeline.Snapshot, error){snap(groups...)}}}},
 			Interval:          15 * time.Second,
 			Senders:           []Sender{rec},
 			StatePath:         path,
@@ -63,7 +63,7 @@ func TestBackfillAfterRestart(t *testing.T) {
 	first, _ := start(t0, a)
 	first.Cycle(context.Background())
 
-	b := group(float64(t0.Add(35*time.Second).Unix()), []pushgateway.Series{series("bytes", 9, "job", "b")}, "job", "b")
+	b := group(float64(t0.Add(35*time.Second).Unix()), []pipeline.Series{series("bytes", 9, "job", "b")}, "job", "b")
 	second, rec := start(t0.Add(60*time.Second), a, b)
 	second.Cycle(context.Background())
 	var got strings.Builder

@@ -9,20 +9,20 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // BenchmarkStalenessDiff measures one cycle's diff of 100,000 series
 // against the previous cycle, 1% of which vanished.
 func BenchmarkStalenessDiff(b *testing.B) {
 	const n = 100_000
-	mk := func(skipEvery int) []pushgateway.Series {
-		out := make([]pushgateway.Series, 0, n)
+	mk := func(skipEvery int) []pipeline.Series {
+		out := make([]pipeline.Series, 0, n)
 		for i := range n {
 			if skipEvery > 0 && i%skipEvery == 0 {
 				continue
 			}
-			out = append(out, pushgateway.Series{Labels: labels.FromStrings("__name__", "bench_gauge",
+			out = append(out, pipeline.Series{Labels: labels.FromStrings("__name__", "bench_gauge",
 				"instance", fmt.Sprintf("i%d", i/100), "job", "bench", "table", fmt.Sprintf("t%d", i%100))})
 		}
 		return out
@@ -47,12 +47,12 @@ func BenchmarkStalenessDiff(b *testing.B) {
 func BenchmarkStalenessOnePush(b *testing.B) {
 	const groups, per = 1000, 100
 	keys := make([]uint64, groups)
-	parts := make([][]pushgateway.Series, groups)
+	parts := make([][]pipeline.Series, groups)
 	for g := range groups {
 		keys[g] = uint64(g + 1)
 		for i := range per {
 			ls := labels.FromStrings("__name__", fmt.Sprintf("bench_gauge_%d", i), "instance", fmt.Sprintf("i%d", g), "job", "bench")
-			parts[g] = append(parts[g], pushgateway.Series{Labels: ls, Hash: ls.Hash()})
+			parts[g] = append(parts[g], pipeline.Series{Labels: ls, Hash: ls.Hash()})
 		}
 	}
 	full, fewer := parts[500], parts[500][1:]
@@ -76,9 +76,9 @@ func BenchmarkStalenessOnePush(b *testing.B) {
 // the series of the last one, the common case.
 func BenchmarkStalenessUnchanged(b *testing.B) {
 	const n = 100_000
-	series := make([]pushgateway.Series, 0, n)
+	series := make([]pipeline.Series, 0, n)
 	for i := range n {
-		series = append(series, pushgateway.Series{Labels: labels.FromStrings("__name__", "bench_gauge",
+		series = append(series, pipeline.Series{Labels: labels.FromStrings("__name__", "bench_gauge",
 			"instance", fmt.Sprintf("i%d", i/100), "job", "bench", "table", fmt.Sprintf("t%d", i%100))})
 	}
 	st := newSeriesState()
@@ -96,9 +96,9 @@ func BenchmarkStalenessUnchanged(b *testing.B) {
 func BenchmarkStateSave1M(b *testing.B) {
 	const n = 1_000_000
 	s := newSeriesState()
-	series := make([]pushgateway.Series, 0, n)
+	series := make([]pipeline.Series, 0, n)
 	for i := range n {
-		series = append(series, pushgateway.Series{Labels: labels.FromStrings("__name__", fmt.Sprintf("batch_metric_%d", i%50),
+		series = append(series, pipeline.Series{Labels: labels.FromStrings("__name__", fmt.Sprintf("batch_metric_%d", i%50),
 			"instance", fmt.Sprintf("host-%d", i/100), "job", fmt.Sprintf("nightly_job_%d", i%20),
 			"shard", fmt.Sprint(i%4), "table", fmt.Sprintf("t%d", i%100))})
 	}

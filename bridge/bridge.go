@@ -33,6 +33,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
 	"github.com/pushgateway-bridge/pushgateway-bridge/remotewrite"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
@@ -42,7 +43,7 @@ import (
 // The snapshot it returns may be kept but not modified: an unchanged
 // gateway's groups are shared by its consecutive snapshots.
 type Source interface {
-	Scrape(ctx context.Context) (*pushgateway.Snapshot, error)
+	Scrape(ctx context.Context) (*pipeline.Snapshot, error)
 }
 
 var _ Source = (*pushgateway.Client)(nil)
@@ -61,7 +62,7 @@ var _ GroupDeleter = (*pushgateway.Client)(nil)
 // do not change. Samples of one series arrive in timestamp order and must
 // leave in that order.
 type Sender interface {
-	Append(samples remotewrite.Samples)
+	Append(samples pipeline.Samples)
 }
 
 var _ Sender = (*remotewrite.Queue)(nil)
@@ -129,12 +130,12 @@ type Bridge struct {
 	merged []merged
 	// synthBuf is the last cycle's synthesized series, and lastParts the
 	// number of its parts of series, to size the next cycle's.
-	synthBuf  []pushgateway.Series
+	synthBuf  []pipeline.Series
 	lastParts int
 	// keysBuf and groupsBuf are the last cycle's state keys of its parts
 	// of series, and its groups, kept for their memory.
 	keysBuf   []uint64
-	groupsBuf []pushgateway.Group
+	groupsBuf []pipeline.Group
 	// lastCycle is the time of the last cycle sent before this process
 	// started, until the first complete cycle filled the gap since.
 	lastCycle time.Time
@@ -232,14 +233,14 @@ func (b *Bridge) saveState(now time.Time, force bool) {
 
 // heldGateway is a gateway's last successful scrape.
 type heldGateway struct {
-	last   *pushgateway.Snapshot
+	last   *pipeline.Snapshot
 	lastOK time.Time
 	gone   bool // the hold ran out (logged)
 }
 
 // scrapeResult is one gateway's outcome in a cycle.
 type scrapeResult struct {
-	snap *pushgateway.Snapshot
+	snap *pipeline.Snapshot
 	err  error
 	took time.Duration
 }
@@ -254,7 +255,7 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 	}
 
 	in := synth.Input{Gateways: make([]synth.Gateway, len(b.o.Gateways))}
-	snaps := make([]*pushgateway.Snapshot, len(b.o.Gateways))
+	snaps := make([]*pipeline.Snapshot, len(b.o.Gateways))
 	complete := true
 	for i, r := range results {
 		in.Gateways[i] = synth.Gateway{Name: b.o.Gateways[i].Name, Up: r.err == nil}
@@ -271,7 +272,7 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 	// of the groups' and of the synthesized ones, not copied into one. The
 	// senders read them after the cycle: each cycle makes its own slices,
 	// and groups' series never change.
-	series := make([][]pushgateway.Series, 0, b.lastParts)
+	series := make([][]pipeline.Series, 0, b.lastParts)
 	keys := b.keysBuf[:0]
 	defer func() { b.lastParts, b.keysBuf = len(series), keys[:0] }()
 	if complete {
@@ -301,7 +302,7 @@ func (b *Bridge) Cycle(ctx context.Context) bool {
 			series, keys = append(series, v.Group.Series), append(keys, v.Group.Labels.Hash())
 		}
 	}
-	b.synthBuf = synth.AppendSeries(make([]pushgateway.Series, 0, len(b.synthBuf)), in.Gateways, b.verdicts, so)
+	b.synthBuf = synth.AppendSeries(make([]pipeline.Series, 0, len(b.synthBuf)), in.Gateways, b.verdicts, so)
 	series, keys = append(series, b.synthBuf), append(keys, synthPartKey)
 	if complete {
 		for i, r := range results {
@@ -397,7 +398,7 @@ const maxLostLogged = 20
 
 // detectLost counts the groups a gateway lost in a restart: its start time
 // changed and groups it held are gone without a DELETE the bridge could see.
-func (b *Bridge) detectLost(i int, snap *pushgateway.Snapshot) {
+func (b *Bridge) detectLost(i int, snap *pipeline.Snapshot) {
 	prev := b.seen[i]
 	cur := gatewaySeen{start: snap.StartTime, groups: make(map[uint64]labels.Labels, len(snap.Groups))}
 	for _, g := range snap.Groups {
@@ -475,7 +476,7 @@ func (b *Bridge) report(i int, err error) {
 
 // send stamps the cycle's series and staleness markers with the cycle's
 // time and hands them to every sender, which read them after the cycle.
-func (b *Bridge) send(now time.Time, series [][]pushgateway.Series, stale []labels.Labels) {
+func (b *Bridge) send(now time.Time, series [][]pipeline.Series, stale []labels.Labels) {
 	for _, s := range b.o.Senders {
 		s.Append(newCycleSamples(now.UnixMilli(), series, stale))
 	}
@@ -486,7 +487,7 @@ func (b *Bridge) send(now time.Time, series [][]pushgateway.Series, stale []labe
 // One sender reads one: it remembers where the last read stopped.
 type cycleSamples struct {
 	t     int64
-	parts [][]pushgateway.Series
+	parts [][]pipeline.Series
 	stale []labels.Labels
 	n     int // samples in parts
 	// The sample the next read starts at if it carries on: its place
@@ -494,17 +495,17 @@ type cycleSamples struct {
 	pos, part, off int
 }
 
-var _ remotewrite.Samples = (*cycleSamples)(nil)
+var _ pipeline.Samples = (*cycleSamples)(nil)
 
-func newCycleSamples(t int64, parts [][]pushgateway.Series, stale []labels.Labels) *cycleSamples {
+func newCycleSamples(t int64, parts [][]pipeline.Series, stale []labels.Labels) *cycleSamples {
 	return &cycleSamples{t: t, parts: parts, stale: stale, n: count(parts)}
 }
 
-// Len implements remotewrite.Samples.
+// Len implements pipeline.Samples.
 func (c *cycleSamples) Len() int { return c.n + len(c.stale) }
 
-// AppendTo implements remotewrite.Samples.
-func (c *cycleSamples) AppendTo(dst []remotewrite.Sample, from, to int) []remotewrite.Sample {
+// AppendTo implements pipeline.Samples.
+func (c *cycleSamples) AppendTo(dst []pipeline.Sample, from, to int) []pipeline.Sample {
 	if from != c.pos {
 		c.seek(from)
 	}
@@ -513,7 +514,7 @@ func (c *cycleSamples) AppendTo(dst []remotewrite.Sample, from, to int) []remote
 		if c.pos >= c.n {
 			i := c.pos - c.n
 			for _, ls := range c.stale[i : i+to-c.pos] {
-				dst = append(dst, remotewrite.Sample{Labels: ls, T: c.t, V: staleNaN})
+				dst = append(dst, pipeline.Sample{Labels: ls, T: c.t, V: staleNaN})
 			}
 			c.pos = to
 			break
@@ -526,7 +527,7 @@ func (c *cycleSamples) AppendTo(dst []remotewrite.Sample, from, to int) []remote
 		k := min(to-c.pos, len(p)-c.off)
 		for i := range p[c.off : c.off+k] {
 			s := &p[c.off+i]
-			dst = append(dst, remotewrite.Sample{Labels: s.Labels, T: c.t, V: s.Value, H: s.Histogram, FH: s.FloatHistogram, Meta: s.Metadata, Hash: s.Hash})
+			dst = append(dst, pipeline.Sample{Labels: s.Labels, T: c.t, V: s.Value, H: s.Histogram, FH: s.FloatHistogram, Meta: s.Metadata, Hash: s.Hash})
 		}
 		c.off += k
 		c.pos += k
@@ -548,7 +549,7 @@ func (c *cycleSamples) seek(i int) {
 }
 
 // count returns how many series the slices hold.
-func count(series [][]pushgateway.Series) int {
+func count(series [][]pipeline.Series) int {
 	n := 0
 	for _, s := range series {
 		n += len(s)

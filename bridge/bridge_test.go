@@ -18,8 +18,7 @@ import (
 	"github.com/prometheus/prometheus/model/relabel"
 	"go.uber.org/goleak"
 
-	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
-	"github.com/pushgateway-bridge/pushgateway-bridge/remotewrite"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
@@ -49,10 +48,10 @@ func golden(t *testing.T, name, got string) {
 
 // fakeSource returns the next scripted snapshot or error on every scrape.
 type fakeSource struct {
-	script []func() (*pushgateway.Snapshot, error)
+	script []func() (*pipeline.Snapshot, error)
 }
 
-func (f *fakeSource) Scrape(context.Context) (*pushgateway.Snapshot, error) {
+func (f *fakeSource) Scrape(context.Context) (*pipeline.Snapshot, error) {
 	next := f.script[0]
 	f.script = f.script[1:]
 	return next()
@@ -61,10 +60,10 @@ func (f *fakeSource) Scrape(context.Context) (*pushgateway.Snapshot, error) {
 // recorder is a Sender that keeps what it was given, one slice per cycle.
 // It reads a cycle three samples at a time, as a queue reads it a request
 // at a time.
-type recorder struct{ cycles [][]remotewrite.Sample }
+type recorder struct{ cycles [][]pipeline.Sample }
 
-func (r *recorder) Append(s remotewrite.Samples) {
-	var got []remotewrite.Sample
+func (r *recorder) Append(s pipeline.Samples) {
+	var got []pipeline.Sample
 	for from := 0; from < s.Len(); from += 3 {
 		got = s.AppendTo(got, from, min(from+3, s.Len()))
 	}
@@ -72,53 +71,53 @@ func (r *recorder) Append(s remotewrite.Samples) {
 }
 
 // lines formats one cycle as sorted "labels value@ts" lines.
-func lines(samples []remotewrite.Sample) string {
+func lines(samples []pipeline.Sample) string {
 	out := make([]string, 0, len(samples))
 	for _, s := range samples {
-		ser := pushgateway.Series{Labels: s.Labels, Value: s.V, Histogram: s.H, FloatHistogram: s.FH}
+		ser := pipeline.Series{Labels: s.Labels, Value: s.V, Histogram: s.H, FloatHistogram: s.FH}
 		out = append(out, ser.String()+" @"+time.UnixMilli(s.T).UTC().Format("15:04:05"))
 	}
 	slices.Sort(out)
 	return strings.Join(out, "\n")
 }
 
-func series(name string, v float64, kv ...string) pushgateway.Series {
-	return pushgateway.Series{Labels: labels.FromStrings(append([]string{"__name__", name}, kv...)...), Value: v}
+func series(name string, v float64, kv ...string) pipeline.Series {
+	return pipeline.Series{Labels: labels.FromStrings(append([]string{"__name__", name}, kv...)...), Value: v}
 }
 
-func group(pushTime float64, s []pushgateway.Series, kv ...string) pushgateway.Group {
-	return pushgateway.Group{Labels: labels.FromStrings(kv...), PushTime: pushTime, Series: s}
+func group(pushTime float64, s []pipeline.Series, kv ...string) pipeline.Group {
+	return pipeline.Group{Labels: labels.FromStrings(kv...), PushTime: pushTime, Series: s}
 }
 
-func snap(groups ...pushgateway.Group) func() (*pushgateway.Snapshot, error) {
-	return func() (*pushgateway.Snapshot, error) {
-		return &pushgateway.Snapshot{Groups: groups, Own: []pushgateway.Series{series("go_goroutines", 8)}}, nil
+func snap(groups ...pipeline.Group) func() (*pipeline.Snapshot, error) {
+	return func() (*pipeline.Snapshot, error) {
+		return &pipeline.Snapshot{Groups: groups, Own: []pipeline.Series{series("go_goroutines", 8)}}, nil
 	}
 }
 
-func unreachable() (*pushgateway.Snapshot, error) {
+func unreachable() (*pipeline.Snapshot, error) {
 	return nil, errors.New("connection refused")
 }
 
 func TestCycles(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	pt := float64(t0.Add(-10 * time.Second).Unix())
-	a := func(vals ...float64) pushgateway.Group {
-		s := []pushgateway.Series{series("done", 1, "job", "a")}
+	a := func(vals ...float64) pipeline.Group {
+		s := []pipeline.Series{series("done", 1, "job", "a")}
 		if len(vals) > 0 {
 			s = append(s, series("rows", vals[0], "job", "a"))
 		}
 		return group(pt, s, "job", "a")
 	}
-	b := group(pt, []pushgateway.Series{series("bytes", 5, "job", "b")}, "job", "b")
+	b := group(pt, []pipeline.Series{series("bytes", 5, "job", "b")}, "job", "b")
 
-	src := &fakeSource{script: []func() (*pushgateway.Snapshot, error){
+	src := &fakeSource{script: []func() (*pipeline.Snapshot, error){
 		snap(a(3), b),
 		snap(a(), b), // PUT without rows: rows goes stale
 		unreachable,  // nothing stale, only the gateway is down
 		snap(a()),    // b was deleted while the gateway was down
 		snap(a()),    // nothing changes: nothing stale
-		func() (*pushgateway.Snapshot, error) { return nil, context.DeadlineExceeded },
+		func() (*pipeline.Snapshot, error) { return nil, context.DeadlineExceeded },
 	}}
 	wantComplete := []bool{true, true, false, true, true, false}
 
@@ -167,7 +166,7 @@ func TestForwardGatewayMetrics(t *testing.T) {
 	for _, forward := range []bool{false, true} {
 		rec := &recorder{}
 		br, err := New(Options{
-			Gateways:              []Gateway{{Name: "pgw", Source: &fakeSource{script: []func() (*pushgateway.Snapshot, error){snap()}}}},
+			Gateways:              []Gateway{{Name: "pgw", Source: &fakeSource{script: []func() (*pipeline.Snapshot, error){snap()}}}},
 			Interval:              time.Second,
 			ForwardGatewayMetrics: forward,
 			Senders:               []Sender{rec},
@@ -185,8 +184,8 @@ func TestForwardGatewayMetrics(t *testing.T) {
 func TestNoSendOnShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	rec := &recorder{}
-	src := &fakeSource{script: []func() (*pushgateway.Snapshot, error){
-		func() (*pushgateway.Snapshot, error) { cancel(); return nil, context.Canceled },
+	src := &fakeSource{script: []func() (*pipeline.Snapshot, error){
+		func() (*pipeline.Snapshot, error) { cancel(); return nil, context.Canceled },
 	}}
 	br, err := New(Options{Gateways: []Gateway{{Name: "pgw", Source: src}}, Interval: time.Second, Senders: []Sender{rec}})
 	if err != nil {
@@ -206,8 +205,8 @@ func TestNoSendOnShutdown(t *testing.T) {
 func TestRuleCycles(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	pt := float64(t0.Unix())
-	a := group(pt, []pushgateway.Series{series("done", 1, "job", "a")}, "job", "a")
-	src := &fakeSource{script: []func() (*pushgateway.Snapshot, error){
+	a := group(pt, []pipeline.Series{series("done", 1, "job", "a")}, "job", "a")
+	src := &fakeSource{script: []func() (*pipeline.Snapshot, error){
 		snap(a), // age 0: ok
 		snap(a), // age 30s: too_old (max_age 20s)
 		snap(a), // age 60s: expired (expire_after 45s): pushed and synthesized series stale once
@@ -245,8 +244,8 @@ func TestRuleCycles(t *testing.T) {
 func TestStatus(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	pt := float64(t0.Add(-10 * time.Second).Unix())
-	a := group(pt, []pushgateway.Series{series("done", 1, "job", "a"), series("rows", 3, "job", "a")}, "job", "a")
-	src := &fakeSource{script: []func() (*pushgateway.Snapshot, error){snap(a), unreachable}}
+	a := group(pt, []pipeline.Series{series("done", 1, "job", "a"), series("rows", 3, "job", "a")}, "job", "a")
+	src := &fakeSource{script: []func() (*pipeline.Snapshot, error){snap(a), unreachable}}
 	now := t0
 	br, err := New(Options{
 		Gateways: []Gateway{{Name: "pgw", Source: src}},
@@ -289,8 +288,8 @@ func TestStatus(t *testing.T) {
 func TestOutageHold(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	pt := float64(t0.Add(-10 * time.Second).Unix())
-	a := group(pt, []pushgateway.Series{series("done", 1, "job", "a")}, "job", "a")
-	src := &fakeSource{script: []func() (*pushgateway.Snapshot, error){
+	a := group(pt, []pipeline.Series{series("done", 1, "job", "a")}, "job", "a")
+	src := &fakeSource{script: []func() (*pipeline.Snapshot, error){
 		snap(a),
 		unreachable, // held: 15s since the last success
 		unreachable, // held: 30s
@@ -339,19 +338,19 @@ func onlyInteresting(s string) string {
 func TestMergeGateways(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	old, newer := float64(t0.Add(-60*time.Second).Unix()), float64(t0.Add(-10*time.Second).Unix())
-	x := func(pt float64, v float64, extra ...pushgateway.Series) pushgateway.Group {
-		return group(pt, append([]pushgateway.Series{series("value", v, "job", "x")}, extra...), "job", "x")
+	x := func(pt float64, v float64, extra ...pipeline.Series) pipeline.Group {
+		return group(pt, append([]pipeline.Series{series("value", v, "job", "x")}, extra...), "job", "x")
 	}
-	tie := func(v float64) pushgateway.Group {
-		return group(old, []pushgateway.Series{series("value", v, "job", "tie")}, "job", "tie")
+	tie := func(v float64) pipeline.Group {
+		return group(old, []pipeline.Series{series("value", v, "job", "tie")}, "job", "tie")
 	}
-	onlyB := group(old, []pushgateway.Series{series("value", 7, "job", "b_only")}, "job", "b_only")
-	gwA := &fakeSource{script: []func() (*pushgateway.Snapshot, error){
+	onlyB := group(old, []pipeline.Series{series("value", 7, "job", "b_only")}, "job", "b_only")
+	gwA := &fakeSource{script: []func() (*pipeline.Snapshot, error){
 		snap(x(old, 1, series("extra_from_a", 1, "job", "x")), tie(1)),
 		snap(x(newer+30, 3), tie(1)), // A gets a newer push
 		snap(x(newer+30, 3), tie(1)),
 	}}
-	gwB := &fakeSource{script: []func() (*pushgateway.Snapshot, error){
+	gwB := &fakeSource{script: []func() (*pipeline.Snapshot, error){
 		snap(x(newer, 2), tie(2), onlyB), // B's x is newer: B's copy whole (no extra_from_a)
 		snap(x(newer, 2), tie(2), onlyB),
 		unreachable, // held: b_only stays

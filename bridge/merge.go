@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // view is what one gateway contributes to a cycle.
@@ -27,7 +27,7 @@ const (
 
 // merged is one group of the merged view and the gateway it comes from.
 type merged struct {
-	group   *pushgateway.Group
+	group   *pipeline.Group
 	gateway int
 }
 
@@ -35,7 +35,7 @@ type merged struct {
 // several gateways hold a group, the copy with the newest push time is
 // taken, whole; a tie goes to the first gateway listed. The result is sorted
 // by grouping key.
-func mergeGroups(snaps []*pushgateway.Snapshot) []merged {
+func mergeGroups(snaps []*pipeline.Snapshot) []merged {
 	var (
 		out    []merged
 		byHash = map[uint64][]int{}

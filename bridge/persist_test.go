@@ -10,13 +10,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 func TestStateRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state")
 	s := newSeriesState()
-	s.advance([]pushgateway.Series{
+	s.advance([]pipeline.Series{
 		series("a", 1, "job", "x"),
 		series("b", 1, "job", "x", "path", "/var/tmp", "empty_looking", " "),
 	}, nil)
@@ -32,7 +32,7 @@ func TestStateRoundTrip(t *testing.T) {
 		t.Fatalf("loaded %d series at %v, want 2 at %v", got.len(), gotAt, at)
 	}
 	// What was loaded diffs against the next cycle as if it had been sent.
-	stale := got.advance([]pushgateway.Series{series("a", 1, "job", "x")}, nil)
+	stale := got.advance([]pipeline.Series{series("a", 1, "job", "x")}, nil)
 	if len(stale) != 1 || stale[0].Get("__name__") != "b" {
 		t.Errorf("stale after load = %v, want b", stale)
 	}
@@ -42,7 +42,7 @@ func TestStateDamaged(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good")
 	s := newSeriesState()
-	s.advance([]pushgateway.Series{series("a", 1, "job", "x")}, nil)
+	s.advance([]pipeline.Series{series("a", 1, "job", "x")}, nil)
 	if err := saveState(good, s, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -75,10 +75,10 @@ func TestStateDamaged(t *testing.T) {
 // costs only those.
 func TestStateAcrossRestart(t *testing.T) {
 	pt := float64(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC).Unix())
-	a := group(pt, []pushgateway.Series{series("done", 1, "job", "a")}, "job", "a")
-	b := group(pt, []pushgateway.Series{series("bytes", 5, "job", "b")}, "job", "b")
+	a := group(pt, []pipeline.Series{series("done", 1, "job", "a")}, "job", "a")
+	b := group(pt, []pipeline.Series{series("bytes", 5, "job", "b")}, "job", "b")
 	path := filepath.Join(t.TempDir(), "state")
-	start := func(script ...func() (*pushgateway.Snapshot, error)) (*Bridge, *recorder) {
+	start := func(script ...func() (*pipeline.Snapshot, error)) (*Bridge, *recorder) {
 		rec := &recorder{}
 		br, err := New(Options{
 			Gateways:  []Gateway{{Name: "pgw", Source: &fakeSource{script: script}}},

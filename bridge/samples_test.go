@@ -7,22 +7,22 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 
-	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // TestCycleSamples reads a cycle of parts (empty ones included) and
 // staleness markers in pieces: carrying on where the last read stopped,
 // jumping back, forward and into the markers.
 func TestCycleSamples(t *testing.T) {
-	mk := func(names ...string) []pushgateway.Series {
-		var out []pushgateway.Series
+	mk := func(names ...string) []pipeline.Series {
+		var out []pipeline.Series
 		for _, n := range names {
 			v, _ := strconv.ParseFloat(n[1:], 64)
-			out = append(out, pushgateway.Series{Labels: labels.FromStrings("__name__", n), Value: v})
+			out = append(out, pipeline.Series{Labels: labels.FromStrings("__name__", n), Value: v})
 		}
 		return out
 	}
-	parts := [][]pushgateway.Series{nil, mk("a1", "a2"), nil, nil, mk("b3"), mk("c4", "c5", "c6")}
+	parts := [][]pipeline.Series{nil, mk("a1", "a2"), nil, nil, mk("b3"), mk("c4", "c5", "c6")}
 	stale := []labels.Labels{labels.FromStrings("__name__", "s7"), labels.FromStrings("__name__", "s8")}
 	want := []string{"a1", "a2", "b3", "c4", "c5", "c6", "s7", "s8"}
 

@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // seriesState is the one owner of which series were sent in the last
@@ -58,7 +58,7 @@ func ownPartKey(gateway int) uint64 { return ownPartKeyBase + uint64(gateway) }
 // statePart is one part of a cycle as the state keeps it.
 type statePart struct {
 	key    uint64
-	series []pushgateway.Series
+	series []pipeline.Series
 }
 
 func newSeriesState() *seriesState {
@@ -68,15 +68,15 @@ func newSeriesState() *seriesState {
 // advance records series as the content of a complete cycle, in one part,
 // and appends to stale the labels of every series of the previous cycle
 // that is not in it.
-func (s *seriesState) advance(series []pushgateway.Series, stale []labels.Labels) []labels.Labels {
-	return s.advanceParts([]uint64{0}, [][]pushgateway.Series{series}, stale)
+func (s *seriesState) advance(series []pipeline.Series, stale []labels.Labels) []labels.Labels {
+	return s.advanceParts([]uint64{0}, [][]pipeline.Series{series}, stale)
 }
 
 // advanceParts records the parts all, with their keys, as the content of a
 // complete cycle and appends to stale the labels of every series of the
 // previous cycle that is in none of them. The state keeps the parts, not
 // copies: they must not change afterwards.
-func (s *seriesState) advanceParts(keys []uint64, all [][]pushgateway.Series, stale []labels.Labels) []labels.Labels {
+func (s *seriesState) advanceParts(keys []uint64, all [][]pipeline.Series, stale []labels.Labels) []labels.Labels {
 	s.changed = false
 	s.matched = slices.Grow(s.matched[:0], len(s.parts))[:len(s.parts)]
 	clear(s.matched)
@@ -134,7 +134,7 @@ func (s *seriesState) advanceParts(keys []uint64, all [][]pushgateway.Series, st
 
 // sameSeries tells whether series have the labels old has, in order: at
 // once if they are the same slice.
-func sameSeries(old, series []pushgateway.Series) bool {
+func sameSeries(old, series []pipeline.Series) bool {
 	if len(old) != len(series) {
 		return false
 	}
@@ -172,7 +172,7 @@ func (c *candidates) reset() {
 func (c *candidates) len() int { return len(c.labels) }
 
 // addSeries adds every series that is not in the set yet.
-func (c *candidates) addSeries(series []pushgateway.Series) {
+func (c *candidates) addSeries(series []pipeline.Series) {
 	for i := range series {
 		c.add(series[i].Labels, series[i].LabelsHash())
 	}
@@ -212,7 +212,7 @@ func (c *candidates) find(h uint64, l labels.Labels) int32 {
 }
 
 // remove notes that the cycle has the series.
-func (c *candidates) remove(s *pushgateway.Series) {
+func (c *candidates) remove(s *pipeline.Series) {
 	if i := c.find(s.LabelsHash(), s.Labels); i >= 0 {
 		c.present[i] = true
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // TestSeriesStateParts runs cycles of several parts through one state: a
@@ -17,7 +17,7 @@ func TestSeriesStateParts(t *testing.T) {
 	a, b, c, d := series("a", 1, "job", "x"), series("b", 1, "job", "x"), series("c", 1, "job", "y"), series("d", 1, "job", "y")
 	type part struct {
 		key    uint64
-		series []pushgateway.Series
+		series []pipeline.Series
 	}
 	for _, tc := range []struct {
 		name   string
@@ -28,38 +28,38 @@ func TestSeriesStateParts(t *testing.T) {
 	}{
 		{
 			name:   "a part vanishes",
-			cycles: [][]part{{{1, []pushgateway.Series{a, b}}, {2, []pushgateway.Series{c}}}, {{2, []pushgateway.Series{c}}}, {{2, []pushgateway.Series{c}}}},
+			cycles: [][]part{{{1, []pipeline.Series{a, b}}, {2, []pipeline.Series{c}}}, {{2, []pipeline.Series{c}}}, {{2, []pipeline.Series{c}}}},
 			stale:  [][]string{nil, {`{__name__="a", job="x"}`, `{__name__="b", job="x"}`}, nil},
 			change: []bool{true, true, false},
 		},
 		{
 			name:   "a series moves to another part",
-			cycles: [][]part{{{1, []pushgateway.Series{a, b}}, {2, []pushgateway.Series{c}}}, {{1, []pushgateway.Series{b}}, {2, []pushgateway.Series{a, c}}}},
+			cycles: [][]part{{{1, []pipeline.Series{a, b}}, {2, []pipeline.Series{c}}}, {{1, []pipeline.Series{b}}, {2, []pipeline.Series{a, c}}}},
 			stale:  [][]string{nil, nil},
 			change: []bool{true, true},
 		},
 		{
 			name:   "a series in two parts, one of which vanishes",
-			cycles: [][]part{{{1, []pushgateway.Series{a, b}}, {2, []pushgateway.Series{a}}}, {{2, []pushgateway.Series{a}}}, {}},
+			cycles: [][]part{{{1, []pipeline.Series{a, b}}, {2, []pipeline.Series{a}}}, {{2, []pipeline.Series{a}}}, {}},
 			stale:  [][]string{nil, {`{__name__="b", job="x"}`}, {`{__name__="a", job="x"}`}},
 			change: []bool{true, true, true},
 		},
 		{
 			name:   "parts trade places, then one changes",
-			cycles: [][]part{{{1, []pushgateway.Series{a}}, {2, []pushgateway.Series{c}}}, {{2, []pushgateway.Series{c}}, {1, []pushgateway.Series{a}}}, {{2, []pushgateway.Series{d}}, {1, []pushgateway.Series{a}}}},
+			cycles: [][]part{{{1, []pipeline.Series{a}}, {2, []pipeline.Series{c}}}, {{2, []pipeline.Series{c}}, {1, []pipeline.Series{a}}}, {{2, []pipeline.Series{d}}, {1, []pipeline.Series{a}}}},
 			stale:  [][]string{nil, nil, {`{__name__="c", job="y"}`}},
 			change: []bool{true, false, true},
 		},
 		{
 			name:   "two parts of one key",
-			cycles: [][]part{{{1, []pushgateway.Series{a}}, {1, []pushgateway.Series{c}}}, {{1, []pushgateway.Series{a}}, {1, []pushgateway.Series{c}}}, {{1, []pushgateway.Series{a}}}},
+			cycles: [][]part{{{1, []pipeline.Series{a}}, {1, []pipeline.Series{c}}}, {{1, []pipeline.Series{a}}, {1, []pipeline.Series{c}}}, {{1, []pipeline.Series{a}}}},
 			stale:  [][]string{nil, nil, {`{__name__="c", job="y"}`}},
 			change: []bool{true, true, true},
 		},
 		{
 			name:   "loaded after a restart",
 			loaded: []labels.Labels{a.Labels, b.Labels, c.Labels},
-			cycles: [][]part{{{1, []pushgateway.Series{a}}, {2, []pushgateway.Series{d}}}, {{1, []pushgateway.Series{a}}, {2, []pushgateway.Series{d}}}},
+			cycles: [][]part{{{1, []pipeline.Series{a}}, {2, []pipeline.Series{d}}}, {{1, []pipeline.Series{a}}, {2, []pipeline.Series{d}}}},
 			stale:  [][]string{{`{__name__="b", job="x"}`, `{__name__="c", job="y"}`}, nil},
 			change: []bool{true, false},
 		},
@@ -70,7 +70,7 @@ func TestSeriesStateParts(t *testing.T) {
 			for i, cycle := range tc.cycles {
 				var (
 					keys []uint64
-					all  [][]pushgateway.Series
+					all  [][]pipeline.Series
 					n    int
 				)
 				for _, p := range cycle {
@@ -101,24 +101,24 @@ func TestSeriesStateParts(t *testing.T) {
 // repeat the last one (the shortcut) with the same or copied labels.
 func TestSeriesStateAdvance(t *testing.T) {
 	a, b, c := series("a", 1, "job", "x"), series("b", 1, "job", "x"), series("c", 1, "job", "y")
-	copied := pushgateway.Series{Labels: labels.FromStrings("__name__", strings.Clone("a"), "job", strings.Clone("x"))}
+	copied := pipeline.Series{Labels: labels.FromStrings("__name__", strings.Clone("a"), "job", strings.Clone("x"))}
 	st := newSeriesState()
 	for i, step := range []struct {
-		series  []pushgateway.Series
+		series  []pipeline.Series
 		stale   []string
 		changed bool
 	}{
-		{[]pushgateway.Series{a, b}, nil, true},
-		{[]pushgateway.Series{a, b}, nil, false},
-		{[]pushgateway.Series{copied, b}, nil, false},
-		{[]pushgateway.Series{b, a}, nil, true}, // another order, same set: no marker, saved again
-		{[]pushgateway.Series{b}, []string{`{__name__="a", job="x"}`}, true},
-		{[]pushgateway.Series{b}, nil, false},
-		{[]pushgateway.Series{c, b}, nil, true},
-		{[]pushgateway.Series{a, c}, []string{`{__name__="b", job="x"}`}, true},
+		{[]pipeline.Series{a, b}, nil, true},
+		{[]pipeline.Series{a, b}, nil, false},
+		{[]pipeline.Series{copied, b}, nil, false},
+		{[]pipeline.Series{b, a}, nil, true}, // another order, same set: no marker, saved again
+		{[]pipeline.Series{b}, []string{`{__name__="a", job="x"}`}, true},
+		{[]pipeline.Series{b}, nil, false},
+		{[]pipeline.Series{c, b}, nil, true},
+		{[]pipeline.Series{a, c}, []string{`{__name__="b", job="x"}`}, true},
 		{nil, []string{`{__name__="a", job="x"}`, `{__name__="c", job="y"}`}, true},
 		{nil, nil, false},
-		{[]pushgateway.Series{a}, nil, true},
+		{[]pipeline.Series{a}, nil, true},
 	} {
 		var got []string
 		for _, ls := range st.advance(step.series, nil) {

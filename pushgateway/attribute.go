@@ -6,13 +6,15 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // parsedSeries is a series read from /metrics with the name of the metric
 // family it came in, needed to look it up in /api/v1/metrics.
 type parsedSeries struct {
 	// Series points at the series where the parser or the cache keeps it.
-	*Series
+	*pipeline.Series
 	family *string
 	// entry is the scrape cache entry the series came from; nil without
 	// the cache.
@@ -24,13 +26,13 @@ type parsedSeries struct {
 // ({job}, {job,instance}, ...), so a lookup hashes the series once per name set
 // instead of comparing it with every group.
 type groupIndex struct {
-	groups   []Group
+	groups   []pipeline.Group
 	nameSets [][]string
 	byKey    []map[uint64][]int32 // parallel to nameSets: indexes into groups
 	buf      []byte
 }
 
-func newGroupIndex(groups []Group) *groupIndex {
+func newGroupIndex(groups []pipeline.Group) *groupIndex {
 	idx := &groupIndex{groups: groups}
 	seen := map[string]int{}
 	for i := range groups {
@@ -92,7 +94,7 @@ type membership interface {
 // the Pushgateway's own and go to own. When a series matches several groups,
 // resolve is asked for the membership (once per call); if it cannot tell, the
 // series goes to the group with the most specific grouping key.
-func attribute(groups []Group, series []parsedSeries, resolve func() (membership, error)) (own []Series, err error) {
+func attribute(groups []pipeline.Group, series []parsedSeries, resolve func() (membership, error)) (own []pipeline.Series, err error) {
 	return attributeCached(groups, series, resolve, 0, 0)
 }
 
@@ -101,7 +103,7 @@ func attribute(groups []Group, series []parsedSeries, resolve func() (membership
 // entry was attributed under, and for series whose attribution was
 // ambiguous, also the groups' push times (contentGen). Zero generations
 // disable the reuse. It records new attributions in the entries.
-func attributeCached(groups []Group, series []parsedSeries, resolve func() (membership, error), keysGen, contentGen uint64) (own []Series, err error) {
+func attributeCached(groups []pipeline.Group, series []parsedSeries, resolve func() (membership, error), keysGen, contentGen uint64) (own []pipeline.Series, err error) {
 	var (
 		idx    *groupIndex // built when first needed
 		cands  []int32
@@ -173,7 +175,7 @@ func attributeCached(groups []Group, series []parsedSeries, resolve func() (memb
 		holder[i] = gi
 		count[gi]++
 	}
-	backing := make([]Series, 0, len(series))
+	backing := make([]pipeline.Series, 0, len(series))
 	for i := range groups {
 		n := count[i]
 		groups[i].Series = backing[len(backing) : len(backing) : len(backing)+n]
@@ -204,7 +206,7 @@ func attributeCached(groups []Group, series []parsedSeries, resolve func() (memb
 // An entry's series are consecutive in series; if they all went to one
 // group, they are consecutive there too. Groups never change once made, so
 // sharing is safe; the next attribution copies from the entries.
-func shareSeries(groups []Group, series []parsedSeries, holder []int32, at []int32) {
+func shareSeries(groups []pipeline.Group, series []parsedSeries, holder []int32, at []int32) {
 	for i := 0; i < len(series); {
 		e := series[i].entry
 		j := i + 1
@@ -220,7 +222,7 @@ func shareSeries(groups []Group, series []parsedSeries, holder []int32, at []int
 }
 
 // remember records in the series' cache entry which group holds it.
-func (s *parsedSeries) remember(g *Group, gen uint64, ambiguous bool) {
+func (s *parsedSeries) remember(g *pipeline.Group, gen uint64, ambiguous bool) {
 	if s.entry == nil || gen == 0 {
 		return
 	}
@@ -240,7 +242,7 @@ func isGroupMetric(ls labels.Labels) bool {
 
 // pickGroup chooses among candidate groups the first one that the membership
 // names, or else the one with the most grouping labels.
-func pickGroup(groups []Group, cands []int32, members []labels.Labels) int32 {
+func pickGroup(groups []pipeline.Group, cands []int32, members []labels.Labels) int32 {
 	for _, gi := range cands {
 		if slices.ContainsFunc(members, func(m labels.Labels) bool { return labels.Equal(m, groups[gi].Labels) }) {
 			return gi

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/textparse"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // scrapeCache makes a scrape of an unchanged protobuf exposition cheap, at
@@ -50,7 +52,7 @@ type scrapeCache struct {
 	slab     seriesSlab // of the family being parsed
 	// groups are the groups the last full parse found and attributed,
 	// returned again while they are unchanged; valid if attributed.
-	groups     []Group
+	groups     []pipeline.Group
 	attributed bool
 	grouped    int // families holding group series
 }
@@ -64,7 +66,7 @@ type cacheEntry struct {
 	// series are what the message expanded to. Once attributed to a group,
 	// they are the group's copy (see attributeCached): a series is kept
 	// once, not once in the cache and once in its group.
-	series []Series
+	series []pipeline.Series
 	// The group the series were attributed to, and under which generation.
 	groupKey   labels.Labels
 	groupHash  uint64
@@ -82,7 +84,7 @@ type family struct {
 	// to a group, and the series that belong to none.
 	attributed bool
 	grouped    bool
-	own        []Series
+	own        []pipeline.Series
 }
 
 func newScrapeCache() *scrapeCache {
@@ -221,8 +223,8 @@ func (c *scrapeCache) unchanged() bool {
 // own returns, when unchanged approved the scrape, its series that belong
 // to no group, in exposition order: the remembered ones of unchanged
 // families, and every series of those that changed.
-func (c *scrapeCache) own() []Series {
-	var own []Series
+func (c *scrapeCache) own() []pipeline.Series {
+	var own []pipeline.Series
 	for _, f := range c.order {
 		if f.changed {
 			f.own = f.own[:0]
@@ -237,7 +239,7 @@ func (c *scrapeCache) own() []Series {
 
 // series returns the groups and every series of the scrape read, for
 // attribution. attribute must follow before the groups can be reused.
-func (c *scrapeCache) series() ([]Group, []parsedSeries) {
+func (c *scrapeCache) series() ([]pipeline.Group, []parsedSeries) {
 	c.attributed = false
 	n := 0
 	for _, f := range c.order {
@@ -260,7 +262,7 @@ func (c *scrapeCache) series() ([]Group, []parsedSeries) {
 
 // parseProto reads a delimited protobuf exposition like parse does, through
 // the cache.
-func (c *scrapeCache) parseProto(body []byte) ([]Group, []parsedSeries, error) {
+func (c *scrapeCache) parseProto(body []byte) ([]pipeline.Group, []parsedSeries, error) {
 	if err := c.read(bytes.NewReader(body)); err != nil {
 		return nil, nil, err
 	}
@@ -273,7 +275,7 @@ func (c *scrapeCache) parseProto(body []byte) ([]Group, []parsedSeries, error) {
 // group series and which series are the gateway's own, and keeps groups to
 // return while they are unchanged. It must not be called if the
 // attribution failed.
-func (c *scrapeCache) attribute(groups []Group, keysGen, contentGen uint64) {
+func (c *scrapeCache) attribute(groups []pipeline.Group, keysGen, contentGen uint64) {
 	c.grouped = 0
 	for _, f := range c.order {
 		f.attributed, f.grouped, f.own = false, false, f.own[:0]
@@ -466,7 +468,7 @@ func (c *scrapeCache) expand(name string, typ uint64, help, unit string, m []byt
 		if err != nil {
 			return nil, fmt.Errorf("parse exposition: %w", err)
 		}
-		var s Series
+		var s pipeline.Series
 		switch entry {
 		case textparse.EntrySeries:
 			_, _, s.Value = p.Series()
@@ -490,13 +492,13 @@ const binaryVarintLen = 10
 // doubling up to maxSlabChunk: a family's new series take a few allocations
 // instead of one each, and one new series in a large family does not take
 // a large array.
-type seriesSlab struct{ free []Series }
+type seriesSlab struct{ free []pipeline.Series }
 
 const maxSlabChunk = 1024
 
-func (s *seriesSlab) add(v Series) []Series {
+func (s *seriesSlab) add(v pipeline.Series) []pipeline.Series {
 	if len(s.free) == cap(s.free) {
-		s.free = make([]Series, 0, min(max(2*cap(s.free), 8), maxSlabChunk))
+		s.free = make([]pipeline.Series, 0, min(max(2*cap(s.free), 8), maxSlabChunk))
 	}
 	s.free = append(s.free, v)
 	n := len(s.free)
@@ -528,7 +530,7 @@ const (
 // what textparse gives: the family name as __name__, the labels, sorted,
 // without empty values. Anything else (a timestamp, an exemplar, a created
 // timestamp, an unexpected field) is left to textparse.
-func (c *scrapeCache) expandPlain(name string, typ uint64, m []byte) (Series, bool) {
+func (c *scrapeCache) expandPlain(name string, typ uint64, m []byte) (pipeline.Series, bool) {
 	var want protowire.Number
 	switch typ {
 	case typeCounter:
@@ -538,7 +540,7 @@ func (c *scrapeCache) expandPlain(name string, typ uint64, m []byte) (Series, bo
 	case typeUntyped:
 		want = fieldMetricUntyped
 	default:
-		return Series{}, false
+		return pipeline.Series{}, false
 	}
 	c.sb.Reset()
 	c.sb.Add(model.MetricNameLabel, name)
@@ -549,37 +551,37 @@ func (c *scrapeCache) expandPlain(name string, typ uint64, m []byte) (Series, bo
 	for len(m) > 0 {
 		num, wt, n := protowire.ConsumeTag(m)
 		if n < 0 || wt != protowire.BytesType {
-			return Series{}, false
+			return pipeline.Series{}, false
 		}
 		m = m[n:]
 		b, n := protowire.ConsumeBytes(m)
 		if n < 0 {
-			return Series{}, false
+			return pipeline.Series{}, false
 		}
 		m = m[n:]
 		switch {
 		case num == fieldMetricLabel:
 			ln, lv, ok := labelPair(b)
 			if !ok {
-				return Series{}, false
+				return pipeline.Series{}, false
 			}
 			if lv != "" {
 				c.sb.Add(ln, lv)
 			}
 		case num == want && !got:
 			if v, got = plainValue(b); !got {
-				return Series{}, false
+				return pipeline.Series{}, false
 			}
 		default:
-			return Series{}, false
+			return pipeline.Series{}, false
 		}
 	}
 	if !got {
-		return Series{}, false
+		return pipeline.Series{}, false
 	}
 	c.sb.Sort()
 	ls := c.sb.Labels()
-	return Series{Labels: ls, Value: v, Hash: ls.Hash()}, true
+	return pipeline.Series{Labels: ls, Value: v, Hash: ls.Hash()}, true
 }
 
 // labelPair reads a LabelPair message.
@@ -626,13 +628,13 @@ func plainValue(b []byte) (float64, bool) {
 
 // groupsOf finds the groups through their push_time_seconds and
 // push_failure_time_seconds series.
-func groupsOf(series []parsedSeries) []Group {
+func groupsOf(series []parsedSeries) []pipeline.Group {
 	var (
 		b      labels.Builder
 		byHash = map[uint64][]int{}
-		groups []Group
+		groups []pipeline.Group
 	)
-	group := func(ls labels.Labels) *Group {
+	group := func(ls labels.Labels) *pipeline.Group {
 		b.Reset(ls)
 		b.Del(model.MetricNameLabel)
 		key := b.Labels()
@@ -643,7 +645,7 @@ func groupsOf(series []parsedSeries) []Group {
 			}
 		}
 		byHash[h] = append(byHash[h], len(groups))
-		groups = append(groups, Group{Labels: key})
+		groups = append(groups, pipeline.Group{Labels: key})
 		return &groups[len(groups)-1]
 	}
 	for i := range series {
@@ -664,7 +666,7 @@ func groupsOf(series []parsedSeries) []Group {
 // generations returns identities of the set of grouping keys, and of the
 // keys with their push times: equal values mean, with overwhelming
 // likelihood, equal sets.
-func generations(groups []Group) (keys, content uint64) {
+func generations(groups []pipeline.Group) (keys, content uint64) {
 	keys = uint64(len(groups))
 	content = keys
 	for i := range groups {

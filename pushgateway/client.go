@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // acceptHeader asks for the protobuf exposition, which carries native
@@ -51,7 +53,7 @@ func NewClient(base *url.URL, client *http.Client, userAgent string) *Client {
 //
 // The protobuf exposition is read as it arrives, family by family, through
 // the cache; the text exposition is read whole and parsed.
-func (c *Client) Scrape(ctx context.Context) (*Snapshot, error) {
+func (c *Client) Scrape(ctx context.Context) (*pipeline.Snapshot, error) {
 	resp, err := c.do(ctx, "/metrics", acceptHeader)
 	if err != nil {
 		return nil, err
@@ -72,7 +74,7 @@ func (c *Client) Scrape(ctx context.Context) (*Snapshot, error) {
 }
 
 // snapshot parses and attributes an exposition read whole.
-func (c *Client) snapshot(ctx context.Context, body []byte, contentType string) (*Snapshot, error) {
+func (c *Client) snapshot(ctx context.Context, body []byte, contentType string) (*pipeline.Snapshot, error) {
 	if isProtobuf(contentType) {
 		return c.readProto(ctx, bytes.NewReader(body))
 	}
@@ -85,11 +87,11 @@ func (c *Client) snapshot(ctx context.Context, body []byte, contentType string) 
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{Groups: groups, Own: own, StartTime: startTime(own)}, nil
+	return &pipeline.Snapshot{Groups: groups, Own: own, StartTime: startTime(own)}, nil
 }
 
 // readProto reads a delimited protobuf exposition through the cache.
-func (c *Client) readProto(ctx context.Context, r byteReader) (*Snapshot, error) {
+func (c *Client) readProto(ctx context.Context, r byteReader) (*pipeline.Snapshot, error) {
 	if err := c.cache.read(r); err != nil {
 		c.cache.attributed = false
 		return nil, fmt.Errorf("scrape %s: %w", c.redacted("/metrics"), redactErr(err))
@@ -98,7 +100,7 @@ func (c *Client) readProto(ctx context.Context, r byteReader) (*Snapshot, error)
 		// The groups are those of the last scrape; only the gateway's
 		// own metrics changed.
 		own := c.cache.own()
-		return &Snapshot{Groups: c.cache.groups, Own: own, StartTime: startTime(own)}, nil
+		return &pipeline.Snapshot{Groups: c.cache.groups, Own: own, StartTime: startTime(own)}, nil
 	}
 	groups, series := c.cache.series()
 	keysGen, contentGen := generations(groups)
@@ -107,7 +109,7 @@ func (c *Client) readProto(ctx context.Context, r byteReader) (*Snapshot, error)
 		return nil, err
 	}
 	c.cache.attribute(groups, keysGen, contentGen)
-	return &Snapshot{Groups: groups, Own: own, StartTime: startTime(own)}, nil
+	return &pipeline.Snapshot{Groups: groups, Own: own, StartTime: startTime(own)}, nil
 }
 
 // isProtobuf tells whether a Content-Type is the delimited protobuf

@@ -10,12 +10,14 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/textparse"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // parse reads one /metrics exposition. It returns the groups, found through
 // their push_time_seconds and push_failure_time_seconds series, and every
 // series with the metric family it belongs to.
-func parse(body []byte, contentType string) ([]Group, []parsedSeries, error) {
+func parse(body []byte, contentType string) ([]pipeline.Group, []parsedSeries, error) {
 	p, err := textparse.New(body, contentType, labels.NewSymbolTable(), textparse.ParserOptions{
 		// The Pushgateway serves protobuf or text; a proxy in between may
 		// drop the Content-Type.
@@ -34,8 +36,8 @@ func parse(body []byte, contentType string) ([]Group, []parsedSeries, error) {
 		familyMeta *metadata.Metadata
 		lset       labels.Labels
 		b          labels.Builder
-		groups     = map[uint64][]*Group{}
-		order      []*Group
+		groups     = map[uint64][]*pipeline.Group{}
+		order      []*pipeline.Group
 	)
 	// meta returns the metadata of the family a TYPE, HELP or UNIT entry
 	// names, starting a new family when the name changes. Series that follow
@@ -47,7 +49,7 @@ func parse(body []byte, contentType string) ([]Group, []parsedSeries, error) {
 		}
 		return familyMeta
 	}
-	group := func(ls labels.Labels) *Group {
+	group := func(ls labels.Labels) *pipeline.Group {
 		b.Reset(ls)
 		b.Del(model.MetricNameLabel)
 		key := b.Labels()
@@ -57,7 +59,7 @@ func parse(body []byte, contentType string) ([]Group, []parsedSeries, error) {
 				return g
 			}
 		}
-		g := &Group{Labels: key}
+		g := &pipeline.Group{Labels: key}
 		groups[h] = append(groups[h], g)
 		order = append(order, g)
 		return g
@@ -70,7 +72,7 @@ func parse(body []byte, contentType string) ([]Group, []parsedSeries, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("parse exposition: %w", err)
 		}
-		var s Series
+		var s pipeline.Series
 		switch entry {
 		case textparse.EntryType:
 			name, typ := p.Type()
@@ -102,7 +104,7 @@ func parse(body []byte, contentType string) ([]Group, []parsedSeries, error) {
 		s.Metadata = familyMeta
 		series = append(series, parsedSeries{Series: &s, family: family})
 	}
-	out := make([]Group, 0, len(order))
+	out := make([]pipeline.Group, 0, len(order))
 	for _, g := range order {
 		out = append(out, *g)
 	}
@@ -110,8 +112,8 @@ func parse(body []byte, contentType string) ([]Group, []parsedSeries, error) {
 	return out, series, nil
 }
 
-func sortGroups(groups []Group) {
-	slices.SortFunc(groups, func(a, b Group) int { return labels.Compare(a.Labels, b.Labels) })
+func sortGroups(groups []pipeline.Group) {
+	slices.SortFunc(groups, func(a, b pipeline.Group) int { return labels.Compare(a.Labels, b.Labels) })
 }
 
 // dropEmpty returns ls without its empty-valued labels, such as the

@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"google.golang.org/protobuf/encoding/protodelim"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -44,7 +46,7 @@ func readFile(t testing.TB, name string) []byte {
 	return b
 }
 
-func render(s *Snapshot) []byte {
+func render(s *pipeline.Snapshot) []byte {
 	var buf bytes.Buffer
 	for _, g := range s.Groups {
 		fmt.Fprintf(&buf, "# group %s push_time=%g push_failure_time=%g\n", g.Labels, g.PushTime, g.PushFailureTime)
@@ -167,7 +169,7 @@ func TestAttributeOverlappingKeys(t *testing.T) {
 	holder := map[string]string{}
 	for _, g := range groups {
 		for _, s := range g.Series {
-			holder[FormatLabels(s.Labels)] = g.Labels.String()
+			holder[pipeline.FormatLabels(s.Labels)] = g.Labels.String()
 		}
 	}
 	for series, group := range map[string]string{
@@ -310,7 +312,7 @@ func uncached(t testing.TB, body []byte, mem membership) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(render(&Snapshot{Groups: groups, Own: own}))
+	return string(render(&pipeline.Snapshot{Groups: groups, Own: own}))
 }
 
 // TestScrapeCacheMatchesFullParse scrapes a changing sequence of
@@ -425,7 +427,7 @@ func TestScrapeUnchangedGroups(t *testing.T) {
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
 	c := NewClient(u, srv.Client(), "")
-	var prev *Snapshot
+	var prev *pipeline.Snapshot
 	for i, step := range []struct {
 		name   string
 		body   []byte

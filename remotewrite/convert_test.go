@@ -15,13 +15,15 @@ import (
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // convertCases are batches whose 2.0 encoding, converted to 1.0, must decode
 // like their 1.0 encoding.
 func convertCases() []struct {
 	name  string
-	batch []Sample
+	batch []pipeline.Sample
 	split bool // encoderV2 splits a series that encoder keeps whole
 } {
 	a := labels.FromStrings("__name__", "a", "job", "x")
@@ -30,28 +32,28 @@ func convertCases() []struct {
 	stale := math.Float64frombits(value.StaleNaN)
 	return []struct {
 		name  string
-		batch []Sample
+		batch []pipeline.Sample
 		split bool
 	}{
 		{name: "empty"},
 		{
 			name:  "floats, several per series, with metadata",
-			batch: []Sample{{Labels: a, T: 1, V: 1, Meta: meta}, {Labels: b, T: 1, V: -2}, {Labels: a, T: 2, V: 3, Meta: meta}},
+			batch: []pipeline.Sample{{Labels: a, T: 1, V: 1, Meta: meta}, {Labels: b, T: 1, V: -2}, {Labels: a, T: 2, V: 3, Meta: meta}},
 		},
 		{
 			name:  "staleness markers",
-			batch: []Sample{{Labels: a, T: 1, V: 1}, {Labels: a, T: 2, V: stale}, {Labels: b, T: 2, V: stale}},
+			batch: []pipeline.Sample{{Labels: a, T: 1, V: 1}, {Labels: a, T: 2, V: stale}, {Labels: b, T: 2, V: stale}},
 		},
 		{
 			name: "int and float histograms",
-			batch: []Sample{
+			batch: []pipeline.Sample{
 				{Labels: a, T: 1, H: testIntHistogram}, {Labels: b, T: 1, FH: testFloatHistogram},
 				{Labels: a, T: 2, FH: testFloatHistogram}, {Labels: b, T: 2, H: &histogram.Histogram{}},
 			},
 		},
 		{
 			name:  "floats and histograms in one series",
-			batch: []Sample{{Labels: a, T: 1, V: 1}, {Labels: a, T: 2, H: testIntHistogram}, {Labels: a, T: 3, V: 3}},
+			batch: []pipeline.Sample{{Labels: a, T: 1, V: 1}, {Labels: a, T: 2, H: testIntHistogram}, {Labels: a, T: 3, V: 3}},
 			split: true,
 		},
 		{name: "realistic", batch: realisticBatch()},

@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // encodeStats describes what one encoded request holds.
@@ -31,7 +33,7 @@ func newEncoder() *encoder { return &encoder{} }
 // encode marshals the batch as a prompb.WriteRequest, one TimeSeries per
 // run of consecutive samples of a series (a queue's batch holds each series
 // once, as Prometheus' do), and snappy block-compresses it.
-func (e *encoder) encode(batch []Sample) ([]byte, encodeStats, error) {
+func (e *encoder) encode(batch []pipeline.Sample) ([]byte, encodeStats, error) {
 	st := encodeStats{highestT: minInt64}
 	// The request is marshalled by hand, straight from the labels: the
 	// same bytes gogo would write for a prompb.WriteRequest, without first
@@ -72,7 +74,7 @@ const (
 
 // sameSeries tells whether two samples are of the same series, by their
 // hashes when both are known.
-func sameSeries(a, b *Sample) bool {
+func sameSeries(a, b *pipeline.Sample) bool {
 	if a.Hash != 0 && b.Hash != 0 && a.Hash != b.Hash {
 		return false
 	}
@@ -81,7 +83,7 @@ func sameSeries(a, b *Sample) bool {
 
 // appendTimeSeries appends one prompb.WriteRequest timeseries field: the
 // labels of the run's first sample, then the run's samples and histograms.
-func appendTimeSeries(b []byte, run []Sample, st *encodeStats) ([]byte, error) {
+func appendTimeSeries(b []byte, run []pipeline.Sample, st *encodeStats) ([]byte, error) {
 	b = protowire.AppendTag(b, fieldWriteRequestTimeseries, protowire.BytesType)
 	// The size is written once the content is: reserve the bytes of a
 	// varint up to 2 MiB and move the content if it needs fewer or more.

@@ -8,6 +8,8 @@ import (
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 func decode(t testing.TB, body []byte) *prompb.WriteRequest {
@@ -34,27 +36,27 @@ func TestEncode(t *testing.T) {
 	// earlier, bigger request must not leak into a later one.
 	for _, tc := range []struct {
 		name  string
-		batch []Sample
+		batch []pipeline.Sample
 		want  string // series in order of first appearance: labels and timestamps
 	}{
 		{
 			name:  "one series each",
-			batch: []Sample{{Labels: a, T: 1}, {Labels: b, T: 1}, {Labels: c, T: 1}},
+			batch: []pipeline.Sample{{Labels: a, T: 1}, {Labels: b, T: 1}, {Labels: c, T: 1}},
 			want:  `{__name__="a", job="x"}[1] {__name__="b", job="x"}[1] {__name__="c", job="x", zone="z"}[1] `,
 		},
 		{
 			name:  "consecutive samples of a series share a TimeSeries",
-			batch: []Sample{{Labels: a, T: 1}, {Labels: a, T: 2}, {Labels: b, T: 1}, {Labels: a, T: 3}},
+			batch: []pipeline.Sample{{Labels: a, T: 1}, {Labels: a, T: 2}, {Labels: b, T: 1}, {Labels: a, T: 3}},
 			want:  `{__name__="a", job="x"}[1 2] {__name__="b", job="x"}[1] {__name__="a", job="x"}[3] `,
 		},
 		{
 			name:  "labels of 127 bytes and more",
-			batch: []Sample{{Labels: long, T: 1}},
+			batch: []pipeline.Sample{{Labels: long, T: 1}},
 			want:  `{__name__="d", job="` + strings.Repeat("j", 120) + `", path="` + strings.Repeat("p", 200) + `"}[1] `,
 		},
 		{
 			name:  "smaller request after a bigger one",
-			batch: []Sample{{Labels: b, T: 9}},
+			batch: []pipeline.Sample{{Labels: b, T: 9}},
 			want:  `{__name__="b", job="x"}[9] `,
 		},
 		{
@@ -93,9 +95,9 @@ func render(req *prompb.WriteRequest) string {
 // BenchmarkEncode encodes a full default-sized batch of one cycle: as many
 // series with one sample each, labels shaped like a Pushgateway group's.
 func BenchmarkEncode(b *testing.B) {
-	batch := make([]Sample, 0, defaultMaxSamplesPerSend)
+	batch := make([]pipeline.Sample, 0, defaultMaxSamplesPerSend)
 	for i := range defaultMaxSamplesPerSend {
-		batch = append(batch, Sample{
+		batch = append(batch, pipeline.Sample{
 			Labels: labels.FromStrings(
 				"__name__", fmt.Sprintf("batch_job_metric_%d", i%20),
 				"instance", fmt.Sprintf("host-%d.example.org", i/200),

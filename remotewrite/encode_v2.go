@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // Request headers that tell a receiver which protobuf message a body holds
@@ -68,7 +70,7 @@ func newEncoderV2() *encoderV2 {
 // help and unit interned in the request's symbol table, then marshals and
 // snappy block-compresses the request. Metadata comes from Sample.Meta; a
 // series without it is sent with type unspecified and empty help and unit.
-func (e *encoderV2) encode(batch []Sample) ([]byte, encodeStats, error) {
+func (e *encoderV2) encode(batch []pipeline.Sample) ([]byte, encodeStats, error) {
 	st := encodeStats{highestT: minInt64}
 	e.series = e.series[:0]
 	e.last = v2Series{}
@@ -110,7 +112,7 @@ func (e *encoderV2) encode(batch []Sample) ([]byte, encodeStats, error) {
 // seriesFor returns the TimeSeries that s goes into: the newest one if it
 // holds the same series, kind of sample (float or histogram) and metadata,
 // else a new one.
-func (e *encoderV2) seriesFor(s *Sample, hist bool) *writev2.TimeSeries {
+func (e *encoderV2) seriesFor(s *pipeline.Sample, hist bool) *writev2.TimeSeries {
 	l := &e.last
 	if len(e.series) == 0 || l.hist != hist || !sameMetadata(l.meta, s.Meta) || !labels.Equal(l.lset, s.Labels) {
 		e.newSeries(s.Labels, s.Meta)

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/value"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // decodeReqV2 decodes a 2.0 body independently of the code under test and
@@ -133,17 +135,17 @@ func TestEncodeV2(t *testing.T) {
 	// earlier, bigger request must not leak into a later one.
 	for _, tc := range []struct {
 		name  string
-		batch []Sample
+		batch []pipeline.Sample
 		want  string // TimeSeries in order: labels, kind, timestamps, metadata
 	}{
 		{
 			name:  "consecutive samples of a series share a TimeSeries",
-			batch: []Sample{{Labels: a, T: 1}, {Labels: a, T: 2}, {Labels: b, T: 1}, {Labels: c, T: 1}, {Labels: a, T: 3}},
+			batch: []pipeline.Sample{{Labels: a, T: 1}, {Labels: a, T: 2}, {Labels: b, T: 1}, {Labels: c, T: 1}, {Labels: a, T: 3}},
 			want:  `{__name__="a", job="x"}[1 2] {__name__="b", job="x"}[1] {__name__="c", job="x", zone="z"}[1] {__name__="a", job="x"}[3] `,
 		},
 		{
 			name: "metadata of the family, equal by value",
-			batch: []Sample{
+			batch: []pipeline.Sample{
 				{Labels: a, T: 1, Meta: gauge}, {Labels: a, T: 2, Meta: &gaugeCopy},
 				{Labels: b, T: 1, Meta: counter}, {Labels: c, T: 1},
 			},
@@ -151,7 +153,7 @@ func TestEncodeV2(t *testing.T) {
 		},
 		{
 			name: "floats and histograms of one series go in separate series, in order",
-			batch: []Sample{
+			batch: []pipeline.Sample{
 				{Labels: a, T: 1}, {Labels: a, T: 2, H: testIntHistogram},
 				{Labels: a, T: 3, FH: testFloatHistogram}, {Labels: a, T: 4},
 				{Labels: b, T: 1, H: testIntHistogram}, {Labels: b, T: 2, FH: testFloatHistogram},
@@ -160,12 +162,12 @@ func TestEncodeV2(t *testing.T) {
 		},
 		{
 			name:  "changed metadata starts a new series",
-			batch: []Sample{{Labels: a, T: 1, Meta: gauge}, {Labels: a, T: 2, Meta: counter}, {Labels: a, T: 3, Meta: counter}},
+			batch: []pipeline.Sample{{Labels: a, T: 1, Meta: gauge}, {Labels: a, T: 2, Meta: counter}, {Labels: a, T: 3, Meta: counter}},
 			want:  `{__name__="a", job="x"}[1](gauge|A gauge.|seconds) {__name__="a", job="x"}[2 3](counter|A counter.|) `,
 		},
 		{
 			name:  "smaller request after a bigger one",
-			batch: []Sample{{Labels: b, T: 9}},
+			batch: []pipeline.Sample{{Labels: b, T: 9}},
 			want:  `{__name__="b", job="x"}[9] `,
 		},
 		{
@@ -197,7 +199,7 @@ func TestEncodeV2(t *testing.T) {
 }
 
 func TestEncodeV2Symbols(t *testing.T) {
-	batch := []Sample{
+	batch := []pipeline.Sample{
 		{Labels: labels.FromStrings("__name__", "up", "job", "x"), T: 1, V: 1},
 		{Labels: labels.FromStrings("__name__", "up", "job", "y"), T: 1, V: 0, Meta: &metadata.Metadata{Type: model.MetricTypeGauge, Help: "x"}},
 	}
@@ -231,7 +233,7 @@ func TestEncodeV2Values(t *testing.T) {
 	lset := labels.FromStrings("__name__", "m")
 	hlset := labels.FromStrings("__name__", "h")
 	stale := math.Float64frombits(value.StaleNaN)
-	batch := []Sample{
+	batch := []pipeline.Sample{
 		{Labels: lset, T: 1, V: 1.5},
 		{Labels: lset, T: 2, V: stale},
 		{Labels: lset, T: 3, V: math.Inf(-1)},
@@ -287,7 +289,7 @@ func TestEncodeV2Values(t *testing.T) {
 // next encode, and that the encoder keeps nothing of the batch it encoded.
 func TestEncodeV2Reuse(t *testing.T) {
 	e := newEncoderV2()
-	first := []Sample{
+	first := []pipeline.Sample{
 		{Labels: labels.FromStrings("__name__", "first", "job", "x"), T: 1, V: 1, Meta: &metadata.Metadata{Type: model.MetricTypeGauge, Help: "First."}},
 		{Labels: labels.FromStrings("__name__", "hist", "job", "x"), T: 1, H: testIntHistogram},
 	}
@@ -298,7 +300,7 @@ func TestEncodeV2Reuse(t *testing.T) {
 	kept := slices.Clone(body)
 	want := renderV2(t, decodeReqV2(t, kept))
 
-	for _, batch := range [][]Sample{realisticBatch(), nativeHistogramBatch(), first[:1]} {
+	for _, batch := range [][]pipeline.Sample{realisticBatch(), nativeHistogramBatch(), first[:1]} {
 		if _, _, err := e.encode(batch); err != nil {
 			t.Fatal(err)
 		}
@@ -331,7 +333,7 @@ func TestEncodeV2Allocs(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name  string
-		batch []Sample
+		batch []pipeline.Sample
 		max   float64
 	}{
 		{"realistic", realisticBatch(), 0},
@@ -361,7 +363,7 @@ func TestEncodeV2Allocs(t *testing.T) {
 // TestEncodedSize logs what a request costs per sample in 1.0 and 2.0 for a
 // batch shaped like the bridge's, and checks that 2.0 is the smaller.
 func TestEncodedSize(t *testing.T) {
-	for name, batch := range map[string][]Sample{
+	for name, batch := range map[string][]pipeline.Sample{
 		"realistic":         realisticBatch(),
 		"native histograms": nativeHistogramBatch(),
 	} {
@@ -388,7 +390,7 @@ func TestEncodedSize(t *testing.T) {
 // groups of batch jobs: per group a few gauges and a classic histogram, all
 // with metadata, labels drawn from a small shared vocabulary. It holds
 // defaultMaxSamplesPerSend samples, one per series.
-func realisticBatch() []Sample {
+func realisticBatch() []pipeline.Sample {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	const now = 1767225600000
 	gauges := []*metadata.Metadata{
@@ -402,10 +404,10 @@ func realisticBatch() []Sample {
 	hist := &metadata.Metadata{Type: model.MetricTypeHistogram, Help: "Duration of the steps of a run.", Unit: "seconds"}
 	les := []string{"0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"}
 
-	var batch []Sample
+	var batch []pipeline.Sample
 	add := func(meta *metadata.Metadata, v float64, lbls ...string) {
 		if len(batch) < defaultMaxSamplesPerSend {
-			batch = append(batch, Sample{Labels: labels.FromStrings(lbls...), T: now, V: v, Meta: meta})
+			batch = append(batch, pipeline.Sample{Labels: labels.FromStrings(lbls...), T: now, V: v, Meta: meta})
 		}
 	}
 	for g := 0; len(batch) < defaultMaxSamplesPerSend; g++ {
@@ -427,12 +429,12 @@ func realisticBatch() []Sample {
 
 // nativeHistogramBatch is 200 native histogram series (half of them float
 // histograms) with 5 samples each, a series' samples in a row.
-func nativeHistogramBatch() []Sample {
+func nativeHistogramBatch() []pipeline.Sample {
 	meta := &metadata.Metadata{Type: model.MetricTypeHistogram, Help: "Request latency.", Unit: "seconds"}
-	var batch []Sample
+	var batch []pipeline.Sample
 	for i := range 1000 {
 		series := i / 5 // five samples of a series in a row
-		s := Sample{
+		s := pipeline.Sample{
 			Labels: labels.FromStrings("__name__", "request_duration_seconds", "instance", fmt.Sprintf("host-%d", series/10), "job", "api", "route", fmt.Sprintf("/r%d", series%10)),
 			T:      1767225600000 + int64(i%5)*15000,
 			Meta:   meta,
@@ -449,10 +451,10 @@ func nativeHistogramBatch() []Sample {
 
 // BenchmarkEncodeV2 encodes the batch of BenchmarkEncode.
 func BenchmarkEncodeV2(b *testing.B) {
-	batch := make([]Sample, 0, defaultMaxSamplesPerSend)
+	batch := make([]pipeline.Sample, 0, defaultMaxSamplesPerSend)
 	for i := range defaultMaxSamplesPerSend {
 		series := i % 200
-		batch = append(batch, Sample{
+		batch = append(batch, pipeline.Sample{
 			Labels: labels.FromStrings(
 				"__name__", fmt.Sprintf("batch_job_metric_%d", series%20),
 				"instance", "host-17.example.org",
@@ -485,14 +487,14 @@ func BenchmarkEncodeV2(b *testing.B) {
 func BenchmarkEncodeShapes(b *testing.B) {
 	for _, shape := range []struct {
 		name  string
-		batch []Sample
+		batch []pipeline.Sample
 	}{
 		{"realistic", realisticBatch()},
 		{"native_histograms", nativeHistogramBatch()},
 	} {
 		for _, enc := range []struct {
 			name   string
-			encode func([]Sample) ([]byte, encodeStats, error)
+			encode func([]pipeline.Sample) ([]byte, encodeStats, error)
 		}{
 			{"v1", newEncoder().encode},
 			{"v2", newEncoderV2().encode},

@@ -22,6 +22,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // response answers one request at a test receiver.
@@ -371,11 +373,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // floats returns n float samples of series (name, "i" = k%nseries) with
 // timestamps start, start+1, ... so that each series' samples are in order.
-func floats(n, nseries int, start int64) SampleSlice {
-	out := make([]Sample, n)
+func floats(n, nseries int, start int64) pipeline.SampleSlice {
+	out := make([]pipeline.Sample, n)
 	for i := range out {
 		t := start + int64(i)
-		out[i] = Sample{
+		out[i] = pipeline.Sample{
 			Labels: labels.FromStrings("__name__", "m", "i", string(rune('a'+int(t)%nseries))),
 			T:      t,
 			V:      float64(t),
@@ -412,10 +414,10 @@ func seriesSet(n int) []labels.Labels {
 }
 
 // cycle returns one sample per series, all at time ts, as one bridge cycle.
-func cycle(series []labels.Labels, ts int64) SampleSlice {
-	out := make([]Sample, len(series))
+func cycle(series []labels.Labels, ts int64) pipeline.SampleSlice {
+	out := make([]pipeline.Sample, len(series))
 	for i, l := range series {
-		out[i] = Sample{Labels: l, T: ts, V: float64(ts)}
+		out[i] = pipeline.Sample{Labels: l, T: ts, V: float64(ts)}
 	}
 	return out
 }

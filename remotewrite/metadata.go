@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // sendsMetadata tells whether metadata goes in requests of its own: with
@@ -29,7 +31,7 @@ type metadataNote struct {
 }
 
 // add notes the metadata of samples.
-func (n *metadataNote) add(samples []Sample) {
+func (n *metadataNote) add(samples []pipeline.Sample) {
 	if n.families == nil {
 		return
 	}

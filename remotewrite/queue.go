@@ -49,65 +49,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
-
-// Sample is one value of one series at one time, ready to be sent. Exactly
-// one of V, H and FH is meaningful: H or FH non-nil makes it a native
-// histogram sample, otherwise V is the float value. A staleness marker is
-// V = math.Float64frombits(value.StaleNaN).
-type Sample struct {
-	Labels labels.Labels // sorted, including __name__
-	T      int64         // milliseconds since the epoch
-	V      float64
-	H      *histogram.Histogram
-	FH     *histogram.FloatHistogram
-	// Meta is the series' metric family metadata (TYPE, HELP, UNIT), shared
-	// between series; nil if unknown.
-	Meta *metadata.Metadata
-	// Hash is Labels.Hash() if the caller knows it, else 0: the queue then
-	// computes it once for sharding and encoding.
-	Hash uint64
-}
-
-// Samples are the samples of one cycle as Append takes them. The queue's
-// writer reads them in order, a request's worth at a time, after Append
-// returned: they must not change until the queue is done with them (see
-// Append). Reading them in pieces spares the queue a copy of the whole
-// cycle, and the caller one: a cycle can be a view of series it keeps
-// anyway.
-type Samples interface {
-	// Len is the number of samples.
-	Len() int
-	// AppendTo appends the samples from to to-1, in order, to dst. The
-	// queue calls it with increasing, adjacent ranges.
-	AppendTo(dst []Sample, from, to int) []Sample
-}
-
-// SampleSlice is Samples held in a slice.
-type SampleSlice []Sample
-
-// Len implements Samples.
-func (s SampleSlice) Len() int { return len(s) }
-
-// AppendTo implements Samples.
-func (s SampleSlice) AppendTo(dst []Sample, from, to int) []Sample {
-	return append(dst, s[from:to]...)
-}
-
-var _ Samples = SampleSlice(nil)
-
-// labelsHash returns Labels.Hash(), filling in Hash.
-func (s *Sample) labelsHash() uint64 {
-	if s.Hash == 0 {
-		s.Hash = s.Labels.Hash()
-	}
-	return s.Hash
-}
 
 // Message names a remote-write protobuf message.
 type Message string
@@ -229,7 +177,7 @@ type Queue struct {
 
 	// in carries appended cycles to the writer; inSamples counts the
 	// samples in it, bounded by Capacity*MaxShards.
-	in        chan Samples
+	in        chan pipeline.Samples
 	inSamples atomic.Int64
 	// wmu serializes writing to the log (the writer loop and Flush).
 	wmu       sync.Mutex
@@ -242,8 +190,8 @@ type Queue struct {
 	lb    labels.Builder
 	// chunk and pending are the writer's buffers: the piece of the cycle
 	// being read, and per shard the samples of the next request.
-	chunk   []Sample
-	pending [][]Sample
+	chunk   []pipeline.Sample
+	pending [][]pipeline.Sample
 
 	// v1 is set once a 2.0 endpoint turned out not to speak 2.0.
 	v1 atomic.Bool
@@ -299,7 +247,7 @@ func NewQueue(o Options) (*Queue, error) {
 		dropLog:  throttle{interval: logInterval},
 		fullLog:  throttle{interval: logInterval},
 		// Bounded by samples (Capacity*MaxShards), not by cycles.
-		in:       make(chan Samples, 1024),
+		in:       make(chan pipeline.Samples, 1024),
 		enc:      newEncoder(),
 		encV2:    newEncoderV2(),
 		highestT: minInt64,
@@ -405,7 +353,7 @@ func (o *Options) setDefaults() error {
 // order, and one call holds each series at most once; they are sent in that
 // order. If more than Capacity*MaxShards samples wait to be written to
 // disk, the cycle is dropped and counted under reason "append_backlog".
-func (q *Queue) Append(samples Samples) {
+func (q *Queue) Append(samples pipeline.Samples) {
 	n := int64(samples.Len())
 	if n == 0 {
 		return
@@ -552,7 +500,7 @@ func (q *Queue) drainIn() {
 // and appends the requests to the log. It reads the cycle a request's worth
 // at a time: besides the cycle, which it does not copy, it holds at most one
 // request's worth of samples per shard.
-func (q *Queue) write(samples Samples) {
+func (q *Queue) write(samples pipeline.Samples) {
 	q.wmu.Lock()
 	defer q.wmu.Unlock()
 
@@ -569,7 +517,7 @@ func (q *Queue) write(samples Samples) {
 		meta = metadataNote{families: map[string]prompb.MetricMetadata{}, seen: map[*metadata.Metadata]bool{}}
 	}
 	if cap(q.pending) < shards {
-		q.pending = make([][]Sample, shards)
+		q.pending = make([][]pipeline.Sample, shards)
 	}
 	pending := q.pending[:shards]
 	per := q.o.MaxSamplesPerSend
@@ -584,7 +532,7 @@ func (q *Queue) write(samples Samples) {
 				shard = int(kept[i].Hash % uint64(shards))
 			}
 			if pending[shard] == nil {
-				pending[shard] = make([]Sample, 0, per)
+				pending[shard] = make([]pipeline.Sample, 0, per)
 			}
 			pending[shard] = append(pending[shard], kept[i])
 			if len(pending[shard]) == per {
@@ -612,7 +560,7 @@ func (q *Queue) write(samples Samples) {
 	q.m.pendingSamples.Set(float64(q.Pending()))
 }
 
-func (q *Queue) appendRecord(batch []Sample, format byte, shard, shards int) {
+func (q *Queue) appendRecord(batch []pipeline.Sample, format byte, shard, shards int) {
 	var (
 		body []byte
 		st   encodeStats
@@ -686,10 +634,10 @@ func (q *Queue) startPrepare(n int) {
 // (most often the very same string, which compares without reading it) is
 // neither relabeled nor hashed again. Any other sample is, and takes the
 // place.
-func (q *Queue) prepare(samples []Sample, from int) []Sample {
+func (q *Queue) prepare(samples []pipeline.Sample, from int) []pipeline.Sample {
 	if q.cache == nil {
 		for i := range samples {
-			samples[i].labelsHash()
+			samples[i].LabelsHash()
 		}
 		return samples
 	}
@@ -714,12 +662,12 @@ func (q *Queue) prepare(samples []Sample, from int) []Sample {
 // Relabel returns samples as a Queue with these options queues them:
 // write_relabel_configs applied, dropped series left out, then every
 // external label a series lacks added. --dry-run shows what it gives.
-func Relabel(samples []Sample, cfgs []*relabel.Config, external labels.Labels) []Sample {
+func Relabel(samples []pipeline.Sample, cfgs []*relabel.Config, external labels.Labels) []pipeline.Sample {
 	var lb labels.Builder
-	return appendRelabeled(make([]Sample, 0, len(samples)), &lb, samples, cfgs, external)
+	return appendRelabeled(make([]pipeline.Sample, 0, len(samples)), &lb, samples, cfgs, external)
 }
 
-func appendRelabeled(dst []Sample, lb *labels.Builder, samples []Sample, cfgs []*relabel.Config, external labels.Labels) []Sample {
+func appendRelabeled(dst []pipeline.Sample, lb *labels.Builder, samples []pipeline.Sample, cfgs []*relabel.Config, external labels.Labels) []pipeline.Sample {
 	for _, s := range samples {
 		var keep bool
 		if s.Labels, keep = relabelOne(lb, s.Labels, cfgs, external); keep {

@@ -27,6 +27,8 @@ import (
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/model/value"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 func TestNewQueueValidation(t *testing.T) {
@@ -111,7 +113,7 @@ func TestSendContent(t *testing.T) {
 	}
 	up := labels.FromStrings("__name__", "up", "job", "pushgateway", "instance", "a")
 	stale := math.Float64frombits(value.StaleNaN)
-	q.Append(SampleSlice{
+	q.Append(pipeline.SampleSlice{
 		{Labels: up, T: 1000, V: 1},
 		{Labels: up, T: 2000, V: stale},
 		{Labels: labels.FromStrings("__name__", "lat", "job", "j"), T: 1500, H: h},
@@ -1058,7 +1060,7 @@ func TestRelabel(t *testing.T) {
 	q := mustQueue(t, o)
 	run(t, q)
 
-	q.Append(SampleSlice{
+	q.Append(pipeline.SampleSlice{
 		{Labels: labels.FromStrings("__name__", "a", "env", "prod", "tmp", "x"), T: 1},
 		{Labels: labels.FromStrings("__name__", "b", "env", "dev"), T: 1},
 		{Labels: labels.FromStrings("__name__", "c", "job", "own"), T: 1},
@@ -1108,9 +1110,9 @@ func TestPrepareRemembersSeries(t *testing.T) {
 		{aDev, b, c},
 		{a, b},
 	} {
-		var samples []Sample
+		var samples []pipeline.Sample
 		for _, ls := range cycle {
-			samples = append(samples, Sample{Labels: ls, T: int64(i), V: float64(i)})
+			samples = append(samples, pipeline.Sample{Labels: ls, T: int64(i), V: float64(i)})
 		}
 		want, _, err := newEncoder().encode(Relabel(slices.Clone(samples), cfgs, external))
 		if err != nil {
@@ -1143,7 +1145,7 @@ func TestMetadataV1(t *testing.T) {
 	hist := &metadata.Metadata{Type: model.MetricTypeHistogram, Help: "Latency.", Unit: "seconds"}
 	sum := &metadata.Metadata{Type: model.MetricTypeSummary, Help: "RPCs."}
 	gauge := &metadata.Metadata{Type: model.MetricTypeGauge, Help: "Temperature."}
-	q.Append(SampleSlice{
+	q.Append(pipeline.SampleSlice{
 		{Labels: labels.FromStrings("__name__", "lat_seconds_bucket", "le", "1"), T: 1, Meta: hist},
 		{Labels: labels.FromStrings("__name__", "lat_seconds_bucket", "le", "+Inf"), T: 1, Meta: hist},
 		{Labels: labels.FromStrings("__name__", "lat_seconds_sum"), T: 1, Meta: hist},

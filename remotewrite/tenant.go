@@ -19,6 +19,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/internal/atomicfile"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // Defaults of TenantOptions.
@@ -293,15 +294,15 @@ func (t *Tenants) closeQueue(q *Queue) {
 // The contract is Queue.Append's, per tenant; unlike a Queue, Tenants reads
 // the samples at once, into a copy of the cycle split by tenant. Samples
 // that reach no tenant's queue are dropped and counted.
-func (t *Tenants) Append(samples Samples) {
+func (t *Tenants) Append(samples pipeline.Samples) {
 	n := samples.Len()
 	if n == 0 {
 		return
 	}
-	parts := SplitByTenant(samples.AppendTo(make([]Sample, 0, n), 0, n), t.to.Label, t.to.Default)
+	parts := SplitByTenant(samples.AppendTo(make([]pipeline.Sample, 0, n), 0, n), t.to.Label, t.to.Default)
 	type delivery struct {
 		q       *Queue
-		samples []Sample
+		samples []pipeline.Sample
 	}
 	var out []delivery
 	t.mu.Lock()
@@ -315,14 +316,14 @@ func (t *Tenants) Append(samples Samples) {
 	}
 	t.mu.Unlock()
 	for _, d := range out {
-		d.q.Append(SampleSlice(d.samples))
+		d.q.Append(pipeline.SampleSlice(d.samples))
 	}
 }
 
 // TenantSamples are the samples of one tenant.
 type TenantSamples struct {
 	Tenant  string
-	Samples []Sample
+	Samples []pipeline.Sample
 }
 
 // SplitByTenant splits samples by tenant as Tenants.Append does, for a
@@ -330,8 +331,8 @@ type TenantSamples struct {
 // a sample is its value of label, def if it has none or "". Tenants come in
 // the order they first appear in samples, each sample in its order. It
 // takes ownership of samples: a part may share its array.
-func SplitByTenant(samples []Sample, label, def string) []TenantSamples {
-	tenantOf := func(s Sample) string {
+func SplitByTenant(samples []pipeline.Sample, label, def string) []TenantSamples {
+	tenantOf := func(s pipeline.Sample) string {
 		if v := s.Labels.Get(label); v != "" {
 			return v
 		}

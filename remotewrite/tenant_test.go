@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 func mustTenants(t *testing.T, o Options, to TenantOptions) *Tenants {
@@ -32,15 +34,15 @@ func mustTenants(t *testing.T, o Options, to TenantOptions) *Tenants {
 
 // teamCycle returns, at time ts, one sample of each of n series per team,
 // the teams' series interleaved; team "" is a series without the label.
-func teamCycle(teams []string, n int, ts int64) SampleSlice {
-	var out []Sample
+func teamCycle(teams []string, n int, ts int64) pipeline.SampleSlice {
+	var out []pipeline.Sample
 	for i := range n {
 		for _, team := range teams {
 			b := labels.NewBuilder(labels.FromStrings("__name__", "m", "i", fmt.Sprint(i)))
 			if team != "" {
 				b.Set("team", team)
 			}
-			out = append(out, Sample{Labels: b.Labels(), T: ts, V: float64(ts)})
+			out = append(out, pipeline.Sample{Labels: b.Labels(), T: ts, V: float64(ts)})
 		}
 	}
 	return out
@@ -576,11 +578,11 @@ func TestValidTenant(t *testing.T) {
 }
 
 func TestSplitByTenant(t *testing.T) {
-	s := func(team string, ts int64) Sample {
+	s := func(team string, ts int64) pipeline.Sample {
 		if team == "" {
-			return Sample{Labels: labels.FromStrings("__name__", "m"), T: ts}
+			return pipeline.Sample{Labels: labels.FromStrings("__name__", "m"), T: ts}
 		}
-		return Sample{Labels: labels.FromStrings("__name__", "m", "team", team), T: ts}
+		return pipeline.Sample{Labels: labels.FromStrings("__name__", "m", "team", team), T: ts}
 	}
 	// show renders parts as "tenant:t,t tenant:t".
 	show := func(parts []TenantSamples) string {
@@ -599,14 +601,14 @@ func TestSplitByTenant(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name    string
-		samples []Sample
+		samples []pipeline.Sample
 		want    string
 	}{
 		{"none", nil, ""},
-		{"one tenant", []Sample{s("a", 0), s("a", 1)}, "a:0,1"},
-		{"without the label", []Sample{s("", 0), s("a", 1), s("", 2)}, "anon:0,2 a:1"},
-		{"interleaved, in order of appearance", []Sample{s("b", 0), s("a", 1), s("b", 2), s("c", 3), s("a", 4), s("b", 5)}, "b:0,2,5 a:1,4 c:3"},
-		{"first tenant past its run", []Sample{s("a", 0), s("a", 1), s("b", 2), s("a", 3), s("a", 4)}, "a:0,1,3,4 b:2"},
+		{"one tenant", []pipeline.Sample{s("a", 0), s("a", 1)}, "a:0,1"},
+		{"without the label", []pipeline.Sample{s("", 0), s("a", 1), s("", 2)}, "anon:0,2 a:1"},
+		{"interleaved, in order of appearance", []pipeline.Sample{s("b", 0), s("a", 1), s("b", 2), s("c", 3), s("a", 4), s("b", 5)}, "b:0,2,5 a:1,4 c:3"},
+		{"first tenant past its run", []pipeline.Sample{s("a", 0), s("a", 1), s("b", 2), s("a", 3), s("a", 4)}, "a:0,1,3,4 b:2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := slices.Clone(tc.samples)

@@ -60,7 +60,7 @@ import (
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/relabel"
 
-	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // Names of the synthesized series.
@@ -174,7 +174,7 @@ type Gateway struct {
 // Input is what a cycle knows.
 type Input struct {
 	Gateways []Gateway
-	Groups   []pushgateway.Group
+	Groups   []pipeline.Group
 	// Partial tells that Groups may lack groups the gateways hold (one
 	// could not be scraped and nothing is known of it): absence then proves
 	// nothing, and no expected group is reported missing.
@@ -226,7 +226,7 @@ func (h Health) MaxAge() time.Duration {
 // Evaluate judges a group at time now under rule (nil: under none). g nil
 // means the group is absent from the gateway: missing, since only expected
 // groups are judged absent.
-func Evaluate(g *pushgateway.Group, now time.Time, rule *Rule) Health {
+func Evaluate(g *pipeline.Group, now time.Time, rule *Rule) Health {
 	h := Health{Rule: rule}
 	if g == nil {
 		h.Status = StatusMissing
@@ -259,7 +259,7 @@ type Verdict struct {
 	Labels labels.Labels
 	// Group is the group as the gateway holds it; nil for an expected group
 	// that is absent. It points into Input.Groups.
-	Group *pushgateway.Group
+	Group *pipeline.Group
 	// Expected tells whether Options.Expected lists the group.
 	Expected bool
 	Health
@@ -332,7 +332,7 @@ func judge(in Input, now time.Time, o Options, f func(v *Verdict)) {
 
 // Series appends the synthesized series of a cycle at time now to dst, as
 // AppendSeries does with the verdicts of Judge.
-func Series(dst []pushgateway.Series, in Input, now time.Time, o Options) []pushgateway.Series {
+func Series(dst []pipeline.Series, in Input, now time.Time, o Options) []pipeline.Series {
 	dst = appendGateways(dst, in.Gateways)
 	a := newAppender(o)
 	judge(in, now, o, func(v *Verdict) { dst = a.appendVerdict(dst, v) })
@@ -344,7 +344,7 @@ func Series(dst []pushgateway.Series, in Input, now time.Time, o Options) []push
 // ForwardSynthesized is true, in order, under the group's grouping labels:
 // its pseudo-up; its StatusMetric, one series per Status; its age, once it
 // has pushed successfully; and its rule's MaxAge, if the rule has one.
-func AppendSeries(dst []pushgateway.Series, gateways []Gateway, verdicts []Verdict, o Options) []pushgateway.Series {
+func AppendSeries(dst []pipeline.Series, gateways []Gateway, verdicts []Verdict, o Options) []pipeline.Series {
 	dst = appendGateways(dst, gateways)
 	a := newAppender(o)
 	for i := range verdicts {
@@ -353,10 +353,10 @@ func AppendSeries(dst []pushgateway.Series, gateways []Gateway, verdicts []Verdi
 	return dst
 }
 
-func appendGateways(dst []pushgateway.Series, gateways []Gateway) []pushgateway.Series {
+func appendGateways(dst []pipeline.Series, gateways []Gateway) []pipeline.Series {
 	for _, gw := range gateways {
 		ls := labels.FromStrings(model.MetricNameLabel, GatewayUpMetric, GatewayLabel, gw.Name)
-		dst = append(dst, pushgateway.Series{Labels: ls, Value: boolValue(gw.Up), Metadata: &gatewayUpMetadata})
+		dst = append(dst, pipeline.Series{Labels: ls, Value: boolValue(gw.Up), Metadata: &gatewayUpMetadata})
 	}
 	return dst
 }
@@ -375,14 +375,14 @@ func newAppender(o Options) *appender {
 	return &appender{up: up, b: labels.NewBuilder(labels.EmptyLabels())}
 }
 
-func (a *appender) appendVerdict(dst []pushgateway.Series, v *Verdict) []pushgateway.Series {
+func (a *appender) appendVerdict(dst []pipeline.Series, v *Verdict) []pipeline.Series {
 	if !v.ForwardSynthesized() {
 		return dst
 	}
 	b := a.b
 	b.Reset(v.Labels)
 	b.Set(model.MetricNameLabel, a.up)
-	dst = append(dst, pushgateway.Series{Labels: b.Labels(), Value: boolValue(v.Up()), Metadata: &upMetadata})
+	dst = append(dst, pipeline.Series{Labels: b.Labels(), Value: boolValue(v.Up()), Metadata: &upMetadata})
 
 	b.Set(model.MetricNameLabel, StatusMetric)
 	if s := v.Labels.Get(StatusLabel); s != "" {
@@ -394,17 +394,17 @@ func (a *appender) appendVerdict(dst []pushgateway.Series, v *Verdict) []pushgat
 	}
 	for _, s := range statuses {
 		b.Set(StatusLabel, string(s))
-		dst = append(dst, pushgateway.Series{Labels: b.Labels(), Value: boolValue(v.Status == s), Metadata: &statusMetadata})
+		dst = append(dst, pipeline.Series{Labels: b.Labels(), Value: boolValue(v.Status == s), Metadata: &statusMetadata})
 	}
 
 	b.Reset(v.Labels)
 	if v.HasAge {
 		b.Set(model.MetricNameLabel, AgeMetric)
-		dst = append(dst, pushgateway.Series{Labels: b.Labels(), Value: v.Age.Seconds(), Metadata: &ageMetadata})
+		dst = append(dst, pipeline.Series{Labels: b.Labels(), Value: v.Age.Seconds(), Metadata: &ageMetadata})
 	}
 	if m := v.MaxAge(); m > 0 {
 		b.Set(model.MetricNameLabel, MaxAgeMetric)
-		dst = append(dst, pushgateway.Series{Labels: b.Labels(), Value: m.Seconds(), Metadata: &maxAgeMetadata})
+		dst = append(dst, pipeline.Series{Labels: b.Labels(), Value: m.Seconds(), Metadata: &maxAgeMetadata})
 	}
 	return dst
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
 
-	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -31,8 +31,8 @@ func TestSeries(t *testing.T) {
 	now := time.Unix(1_800_000_000, 500_000_000)
 	ago := func(d time.Duration) float64 { return float64(now.Add(-d).UnixNano()) / 1e9 }
 	pushed := ago(90 * time.Second)
-	group := func(pushTime, failureTime float64, kv ...string) pushgateway.Group {
-		return pushgateway.Group{Labels: labels.FromStrings(kv...), PushTime: pushTime, PushFailureTime: failureTime}
+	group := func(pushTime, failureTime float64, kv ...string) pipeline.Group {
+		return pipeline.Group{Labels: labels.FromStrings(kv...), PushTime: pushTime, PushFailureTime: failureTime}
 	}
 	up := []Gateway{{Name: "pgw:9091", Up: true}}
 	nightly := rule("nightly", 26*time.Hour, 7*24*time.Hour, "job", "nightly_.*")
@@ -45,7 +45,7 @@ func TestSeries(t *testing.T) {
 			name: "ok",
 			in: Input{
 				Gateways: []Gateway{{Name: "pgw:9091", Up: true}},
-				Groups:   []pushgateway.Group{group(pushed, 0, "job", "backup", "instance", "db-7")},
+				Groups:   []pipeline.Group{group(pushed, 0, "job", "backup", "instance", "db-7")},
 			},
 		},
 		{
@@ -53,7 +53,7 @@ func TestSeries(t *testing.T) {
 			in: Input{
 				Gateways: []Gateway{{Name: "pgw:9091", Up: true}},
 				// An earlier push succeeded; the last one failed.
-				Groups: []pushgateway.Group{group(pushed, pushed+30, "job", "backup")},
+				Groups: []pipeline.Group{group(pushed, pushed+30, "job", "backup")},
 			},
 		},
 		{
@@ -61,7 +61,7 @@ func TestSeries(t *testing.T) {
 			in: Input{
 				Gateways: []Gateway{{Name: "pgw:9091", Up: true}},
 				// A push that failed creates the group with push_time 0.
-				Groups: []pushgateway.Group{group(0, pushed, "job", "x", "foo", "bar")},
+				Groups: []pipeline.Group{group(0, pushed, "job", "x", "foo", "bar")},
 			},
 		},
 		{
@@ -69,7 +69,7 @@ func TestSeries(t *testing.T) {
 			in: Input{
 				Gateways: []Gateway{{Name: "pgw:9091", Up: true}},
 				// A failed push followed by a good one.
-				Groups: []pushgateway.Group{group(pushed, pushed-60, "job", "backup")},
+				Groups: []pipeline.Group{group(pushed, pushed-60, "job", "backup")},
 			},
 		},
 		{
@@ -80,7 +80,7 @@ func TestSeries(t *testing.T) {
 			name: "up_metric_renamed",
 			in: Input{
 				Gateways: []Gateway{{Name: "a", Up: true}, {Name: "b", Up: false}},
-				Groups: []pushgateway.Group{
+				Groups: []pipeline.Group{
 					group(pushed, 0, "job", "a"),
 					group(pushed, 0, "job", "b", "path", "/var/tmp"),
 				},
@@ -89,30 +89,30 @@ func TestSeries(t *testing.T) {
 		},
 		{
 			name: "ok_under_max_age",
-			in:   Input{Gateways: up, Groups: []pushgateway.Group{group(ago(25*time.Hour), 0, "job", "nightly_backup")}},
+			in:   Input{Gateways: up, Groups: []pipeline.Group{group(ago(25*time.Hour), 0, "job", "nightly_backup")}},
 			opts: Options{Rules: []Rule{nightly}},
 		},
 		{
 			name: "too_old",
-			in:   Input{Gateways: up, Groups: []pushgateway.Group{group(ago(27*time.Hour), 0, "job", "nightly_backup")}},
+			in:   Input{Gateways: up, Groups: []pipeline.Group{group(ago(27*time.Hour), 0, "job", "nightly_backup")}},
 			opts: Options{Rules: []Rule{nightly}},
 		},
 		{
 			// Failed and too old at once: failed says more.
 			name: "failed_and_too_old",
-			in:   Input{Gateways: up, Groups: []pushgateway.Group{group(ago(27*time.Hour), ago(time.Hour), "job", "nightly_backup")}},
+			in:   Input{Gateways: up, Groups: []pipeline.Group{group(ago(27*time.Hour), ago(time.Hour), "job", "nightly_backup")}},
 			opts: Options{Rules: []Rule{nightly}},
 		},
 		{
 			// A job that still pushes, and fails, does not expire, however
 			// old its last successful push.
 			name: "failing_does_not_expire",
-			in:   Input{Gateways: up, Groups: []pushgateway.Group{group(ago(30*24*time.Hour), ago(time.Hour), "job", "nightly_backup")}},
+			in:   Input{Gateways: up, Groups: []pipeline.Group{group(ago(30*24*time.Hour), ago(time.Hour), "job", "nightly_backup")}},
 			opts: Options{Rules: []Rule{nightly}},
 		},
 		{
 			name: "missing",
-			in:   Input{Gateways: up, Groups: []pushgateway.Group{group(pushed, 0, "job", "nightly_report")}},
+			in:   Input{Gateways: up, Groups: []pipeline.Group{group(pushed, 0, "job", "nightly_report")}},
 			opts: Options{
 				Rules:    []Rule{nightly},
 				Expected: []labels.Labels{labels.FromStrings("job", "nightly_backup", "instance", "db-7"), labels.FromStrings("job", "nightly_report")},
@@ -131,7 +131,7 @@ func TestSeries(t *testing.T) {
 			// Not expected: every series of the expired group goes; the
 			// other group stays.
 			name: "expired",
-			in: Input{Gateways: up, Groups: []pushgateway.Group{
+			in: Input{Gateways: up, Groups: []pipeline.Group{
 				group(ago(8*24*time.Hour), 0, "job", "nightly_backup", "instance", "gone"),
 				group(pushed, 0, "job", "nightly_backup", "instance", "db-7"),
 			}},
@@ -140,7 +140,7 @@ func TestSeries(t *testing.T) {
 		{
 			// Expected: up 0 and status expired stay, with the age.
 			name: "expired_expected",
-			in: Input{Gateways: up, Groups: []pushgateway.Group{
+			in: Input{Gateways: up, Groups: []pipeline.Group{
 				group(ago(8*24*time.Hour), 0, "job", "nightly_backup", "instance", "db-7"),
 			}},
 			opts: Options{
@@ -151,7 +151,7 @@ func TestSeries(t *testing.T) {
 		{
 			// Expired and failed at once: nobody pushes any more.
 			name: "expired_and_failed",
-			in: Input{Gateways: up, Groups: []pushgateway.Group{
+			in: Input{Gateways: up, Groups: []pipeline.Group{
 				group(ago(9*24*time.Hour), ago(8*24*time.Hour), "job", "nightly_backup"),
 			}},
 			opts: Options{Rules: []Rule{nightly}, Expected: []labels.Labels{labels.FromStrings("job", "nightly_backup")}},
@@ -160,7 +160,7 @@ func TestSeries(t *testing.T) {
 			// db-7 takes the first rule (1m: too old), db-8 the second
 			// (1h: ok), the other job none (no max_age series).
 			name: "first_match_wins",
-			in: Input{Gateways: up, Groups: []pushgateway.Group{
+			in: Input{Gateways: up, Groups: []pipeline.Group{
 				group(pushed, 0, "job", "backup", "instance", "db-7"),
 				group(pushed, 0, "job", "backup", "instance", "db-8"),
 				group(pushed, 0, "job", "report"),
@@ -173,14 +173,14 @@ func TestSeries(t *testing.T) {
 		},
 		{
 			name: "no_matching_rule",
-			in:   Input{Gateways: up, Groups: []pushgateway.Group{group(ago(27*time.Hour), 0, "job", "hourly_backup")}},
+			in:   Input{Gateways: up, Groups: []pipeline.Group{group(ago(27*time.Hour), 0, "job", "hourly_backup")}},
 			opts: Options{Rules: []Rule{nightly}},
 		},
 		{
 			// A grouping label named status is kept as exported_status on
 			// the status series only.
 			name: "status_label_clash",
-			in:   Input{Gateways: up, Groups: []pushgateway.Group{group(pushed, 0, "job", "x", "status", "done")}},
+			in:   Input{Gateways: up, Groups: []pipeline.Group{group(pushed, 0, "job", "x", "status", "done")}},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -206,9 +206,9 @@ func TestSeries(t *testing.T) {
 }
 
 func TestSeriesAppendsAndDoesNotMutate(t *testing.T) {
-	g := pushgateway.Group{Labels: labels.FromStrings("job", "a"), PushTime: 100}
-	in := Input{Groups: []pushgateway.Group{g}}
-	dst := []pushgateway.Series{{Labels: labels.FromStrings("__name__", "x")}}
+	g := pipeline.Group{Labels: labels.FromStrings("job", "a"), PushTime: 100}
+	in := Input{Groups: []pipeline.Group{g}}
+	dst := []pipeline.Series{{Labels: labels.FromStrings("__name__", "x")}}
 	out := Series(dst, in, time.Unix(110, 0), Options{})
 	if len(out) != 8 || !labels.Equal(out[0].Labels, dst[0].Labels) {
 		t.Fatalf("want dst kept and 7 series appended, got %v", out)
@@ -225,14 +225,14 @@ func TestSeriesAppendsAndDoesNotMutate(t *testing.T) {
 func BenchmarkSeries(b *testing.B) {
 	in := Input{Gateways: []Gateway{{Name: "pgw", Up: true}}}
 	for i := range 10_000 {
-		in.Groups = append(in.Groups, pushgateway.Group{
+		in.Groups = append(in.Groups, pipeline.Group{
 			Labels:   labels.FromStrings("instance", fmt.Sprintf("i%d", i), "job", "bench"),
 			PushTime: 1.7e9,
 		})
 	}
 	now := time.Unix(1_800_000_000, 0)
 	b.ReportAllocs()
-	var out []pushgateway.Series
+	var out []pipeline.Series
 	for b.Loop() {
 		out = Series(out[:0], in, now, Options{})
 	}
@@ -308,24 +308,24 @@ func TestEvaluate(t *testing.T) {
 	maxAgeOnly := rule("m", time.Hour, 0)
 	for _, tc := range []struct {
 		name             string
-		g                *pushgateway.Group
+		g                *pipeline.Group
 		rule             *Rule
 		want             Status
 		wantAge, wantIdl time.Duration
 	}{
 		{"absent", nil, &r, StatusMissing, 0, 0},
 		{"absent without rule", nil, nil, StatusMissing, 0, 0},
-		{"ok", &pushgateway.Group{PushTime: ago(time.Minute)}, &r, StatusOK, time.Minute, time.Minute},
-		{"ok without rule, however old", &pushgateway.Group{PushTime: ago(1000 * time.Hour)}, nil, StatusOK, 1000 * time.Hour, 1000 * time.Hour},
-		{"age equal to max_age is ok", &pushgateway.Group{PushTime: ago(time.Hour)}, &r, StatusOK, time.Hour, time.Hour},
-		{"too old", &pushgateway.Group{PushTime: ago(2 * time.Hour)}, &r, StatusTooOld, 2 * time.Hour, 2 * time.Hour},
-		{"failed", &pushgateway.Group{PushTime: ago(time.Minute), PushFailureTime: ago(time.Second)}, &r, StatusFailed, time.Minute, time.Second},
-		{"failed, never pushed ok", &pushgateway.Group{PushFailureTime: ago(time.Second)}, &r, StatusFailed, 0, time.Second},
-		{"failed over too old", &pushgateway.Group{PushTime: ago(2 * time.Hour), PushFailureTime: ago(time.Second)}, &r, StatusFailed, 2 * time.Hour, time.Second},
-		{"expired", &pushgateway.Group{PushTime: ago(25 * time.Hour)}, &r, StatusExpired, 25 * time.Hour, 25 * time.Hour},
-		{"expired over failed", &pushgateway.Group{PushTime: ago(30 * time.Hour), PushFailureTime: ago(25 * time.Hour)}, &r, StatusExpired, 30 * time.Hour, 25 * time.Hour},
-		{"a recent failed push keeps it from expiring", &pushgateway.Group{PushTime: ago(30 * time.Hour), PushFailureTime: ago(time.Hour)}, &r, StatusFailed, 30 * time.Hour, time.Hour},
-		{"no expire_after: too old forever", &pushgateway.Group{PushTime: ago(1000 * time.Hour)}, &maxAgeOnly, StatusTooOld, 1000 * time.Hour, 1000 * time.Hour},
+		{"ok", &pipeline.Group{PushTime: ago(time.Minute)}, &r, StatusOK, time.Minute, time.Minute},
+		{"ok without rule, however old", &pipeline.Group{PushTime: ago(1000 * time.Hour)}, nil, StatusOK, 1000 * time.Hour, 1000 * time.Hour},
+		{"age equal to max_age is ok", &pipeline.Group{PushTime: ago(time.Hour)}, &r, StatusOK, time.Hour, time.Hour},
+		{"too old", &pipeline.Group{PushTime: ago(2 * time.Hour)}, &r, StatusTooOld, 2 * time.Hour, 2 * time.Hour},
+		{"failed", &pipeline.Group{PushTime: ago(time.Minute), PushFailureTime: ago(time.Second)}, &r, StatusFailed, time.Minute, time.Second},
+		{"failed, never pushed ok", &pipeline.Group{PushFailureTime: ago(time.Second)}, &r, StatusFailed, 0, time.Second},
+		{"failed over too old", &pipeline.Group{PushTime: ago(2 * time.Hour), PushFailureTime: ago(time.Second)}, &r, StatusFailed, 2 * time.Hour, time.Second},
+		{"expired", &pipeline.Group{PushTime: ago(25 * time.Hour)}, &r, StatusExpired, 25 * time.Hour, 25 * time.Hour},
+		{"expired over failed", &pipeline.Group{PushTime: ago(30 * time.Hour), PushFailureTime: ago(25 * time.Hour)}, &r, StatusExpired, 30 * time.Hour, 25 * time.Hour},
+		{"a recent failed push keeps it from expiring", &pipeline.Group{PushTime: ago(30 * time.Hour), PushFailureTime: ago(time.Hour)}, &r, StatusFailed, 30 * time.Hour, time.Hour},
+		{"no expire_after: too old forever", &pipeline.Group{PushTime: ago(1000 * time.Hour)}, &maxAgeOnly, StatusTooOld, 1000 * time.Hour, 1000 * time.Hour},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := Evaluate(tc.g, now, tc.rule)
@@ -366,7 +366,7 @@ func TestJudge(t *testing.T) {
 	}
 	in := Input{
 		Gateways: []Gateway{{Name: "a", Up: true}},
-		Groups: []pushgateway.Group{
+		Groups: []pipeline.Group{
 			{Labels: labels.FromStrings("job", "ok"), PushTime: ago(time.Minute)},
 			{Labels: labels.FromStrings("job", "keep", "instance", "expected"), PushTime: ago(48 * time.Hour)},
 			{Labels: labels.FromStrings("job", "keep", "instance", "other"), PushTime: ago(48 * time.Hour)},

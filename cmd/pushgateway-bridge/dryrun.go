@@ -24,6 +24,7 @@ import (
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/bridge"
 	"github.com/pushgateway-bridge/pushgateway-bridge/config"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
 	"github.com/pushgateway-bridge/pushgateway-bridge/remotewrite"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
@@ -91,13 +92,13 @@ func dryRun(s *settings, out io.Writer, logger *slog.Logger) int {
 type scrapeOnly struct{ bridge.Source }
 
 // recordingSender keeps what a cycle hands to remote write.
-type recordingSender struct{ samples []remotewrite.Sample }
+type recordingSender struct{ samples []pipeline.Sample }
 
-func (r *recordingSender) Append(samples remotewrite.Samples) {
+func (r *recordingSender) Append(samples pipeline.Samples) {
 	r.samples = samples.AppendTo(r.samples, 0, samples.Len())
 }
 
-func writeDryRun(out io.Writer, st *bridge.Status, cfg *config.Config, samples []remotewrite.Sample) error {
+func writeDryRun(out io.Writer, st *bridge.Status, cfg *config.Config, samples []pipeline.Sample) error {
 	w := bufio.NewWriter(out)
 	counts := map[synth.Status]int{}
 	for _, g := range st.Groups {
@@ -140,7 +141,7 @@ func writeDryRun(out io.Writer, st *bridge.Status, cfg *config.Config, samples [
 // before relabeling: by tenant_label with remotewrite.SplitByTenant, sorted
 // by tenant; without it, all to the tenant of its X-Scope-OrgID header,
 // "" if none. header is the request header that names the tenant.
-func byTenant(ep config.RemoteWriteConfig, samples []remotewrite.Sample) (parts []remotewrite.TenantSamples, header string) {
+func byTenant(ep config.RemoteWriteConfig, samples []pipeline.Sample) (parts []remotewrite.TenantSamples, header string) {
 	if ep.TenantLabel != "" {
 		parts = remotewrite.SplitByTenant(slices.Clone(samples), ep.TenantLabel, ep.DefaultTenant)
 		slices.SortFunc(parts, func(a, b remotewrite.TenantSamples) int { return strings.Compare(a.Tenant, b.Tenant) })
@@ -225,7 +226,7 @@ func quote(s string) string {
 
 // formatValue writes a float as the exposition format does; a native
 // histogram, which the text format cannot hold, in PromQL's notation.
-func formatValue(s remotewrite.Sample) string {
+func formatValue(s pipeline.Sample) string {
 	switch {
 	case s.H != nil:
 		return s.H.String()

@@ -1,0 +1,115 @@
+// Package pipeline holds the words every stage of the bridge's cycle speaks,
+// owned by none of them: a pushed group and its series, what one scrape of a
+// Pushgateway found (a snapshot), and the timestamped samples a cycle hands
+// to delivery.
+//
+// The source adapter (package pushgateway) produces these types, the pure
+// stages (synth, the bridge's merge and state) transform them and the
+// senders (remotewrite) consume them. The package imports no network code,
+// so that a stage importing it stays pure in its imports too.
+//
+// Values of these types are shared between stages and between cycles
+// without copying: once made, a Group's, Snapshot's or Series' contents are
+// never modified. Whoever needs a different one builds a new one.
+package pipeline
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
+	"github.com/prometheus/prometheus/model/value"
+)
+
+// Series is one series as the Pushgateway exposes it, without a timestamp.
+// Exactly one of Value, Histogram and FloatHistogram carries the value: a
+// non-nil Histogram or FloatHistogram makes it a native histogram.
+type Series struct {
+	// Labels are sorted, include __name__ and never hold an empty value.
+	Labels         labels.Labels
+	Value          float64
+	Histogram      *histogram.Histogram
+	FloatHistogram *histogram.FloatHistogram
+	// Metadata is the TYPE, HELP and UNIT of the series' metric family,
+	// shared by every series of the family; nil if the exposition gave none.
+	Metadata *metadata.Metadata
+	// Hash is Labels.Hash(), or 0 if not computed yet: the scrape cache
+	// computes it once per series, not once per cycle and consumer.
+	Hash uint64
+}
+
+// LabelsHash returns Labels.Hash(), computed only if Hash is not set.
+func (s *Series) LabelsHash() uint64 {
+	if s.Hash != 0 {
+		return s.Hash
+	}
+	return s.Labels.Hash()
+}
+
+// Group is one pushed group.
+type Group struct {
+	// Labels is the grouping key: sorted, without __name__ and without
+	// empty values (the instance="" the Pushgateway adds is not part of it).
+	Labels labels.Labels
+	// PushTime and PushFailureTime are the Unix times, in seconds, of the last
+	// successful and the last failed push; 0 means never.
+	PushTime        float64
+	PushFailureTime float64
+	// Series holds every series of the group, push_time_seconds and
+	// push_failure_time_seconds included, in exposition order.
+	Series []Series
+}
+
+// LastPushFailed tells whether the most recent push to the group failed.
+func (g *Group) LastPushFailed() bool { return g.PushFailureTime > g.PushTime }
+
+// PushedOK tells whether the group has ever been pushed successfully.
+func (g *Group) PushedOK() bool { return g.PushTime > 0 && !math.IsNaN(g.PushTime) }
+
+// Snapshot is what one scrape of a Pushgateway found.
+type Snapshot struct {
+	// Groups is sorted by grouping key. Consecutive snapshots of an
+	// unchanged gateway share it: it must not be modified.
+	Groups []Group
+	// Own holds the series that belong to no group: the Pushgateway's own
+	// metrics.
+	Own []Series
+	// StartTime is the gateway's process_start_time_seconds, 0 if it does
+	// not expose it. A change means it restarted.
+	StartTime float64
+}
+
+// String formats the series as one line: its labels in PromQL form, then its
+// value: a float, "stale" for a staleness marker, or the histogram's own
+// String form for a native histogram. Golden files and logs use it.
+func (s Series) String() string {
+	var v string
+	switch {
+	case s.Histogram != nil:
+		v = s.Histogram.String()
+	case s.FloatHistogram != nil:
+		v = s.FloatHistogram.String()
+	case value.IsStaleNaN(s.Value):
+		v = "stale"
+	default:
+		v = strconv.FormatFloat(s.Value, 'g', -1, 64)
+	}
+	return FormatLabels(s.Labels) + " " + v
+}
+
+// FormatLabels formats a series' labels as exposition text does:
+// name{label="value", ...}.
+func FormatLabels(ls labels.Labels) string {
+	name := ls.Get(model.MetricNameLabel)
+	if name == "" {
+		return ls.String()
+	}
+	rest := labels.NewBuilder(ls).Del(model.MetricNameLabel).Labels()
+	if rest.IsEmpty() {
+		return name
+	}
+	return name + rest.String()
+}
