@@ -77,7 +77,7 @@ func backfillTicks(last, now time.Time, interval, maxWindow time.Duration) []tim
 // backfill sends what the missed ticks would have sent, given the groups of
 // the first complete cycle after the start.
 func (b *Bridge) backfill(now time.Time, groups []pipeline.Group, so synth.Options) {
-	ticks := backfillTicks(b.lastCycle, now, b.o.Interval, b.o.BackfillMaxWindow)
+	ticks := backfillTicks(b.carried.lastCycle, now, b.o.Interval, b.o.BackfillMaxWindow)
 	if len(ticks) == 0 {
 		return
 	}

@@ -139,7 +139,7 @@ func TestCycles(t *testing.T) {
 	}
 	var got strings.Builder
 	for i := range wantComplete {
-		complete := br.Cycle(context.Background())
+		complete := br.Cycle(context.Background()).Complete
 		if complete != wantComplete[i] {
 			t.Errorf("cycle %d complete = %v, want %v", i, complete, wantComplete[i])
 		}
@@ -234,7 +234,7 @@ func TestRuleCycles(t *testing.T) {
 	}
 	var got strings.Builder
 	for i := range src.script {
-		complete := br.Cycle(context.Background())
+		complete := br.Cycle(context.Background()).Complete
 		fmt.Fprintf(&got, "# cycle %d, complete: %v\n%s\n", i, complete, lines(rec.cycles[i]))
 		now = now.Add(30 * time.Second)
 	}
@@ -312,7 +312,7 @@ func TestOutageHold(t *testing.T) {
 	}
 	var got strings.Builder
 	for i := range src.script {
-		complete := br.Cycle(context.Background())
+		complete := br.Cycle(context.Background()).Complete
 		fmt.Fprintf(&got, "# cycle %d, complete: %v\n%s\n", i, complete, onlyInteresting(lines(rec.cycles[i])))
 		now = now.Add(15 * time.Second)
 	}
@@ -369,7 +369,7 @@ func TestMergeGateways(t *testing.T) {
 	}
 	var got strings.Builder
 	for i := range gwA.script {
-		complete := br.Cycle(context.Background())
+		complete := br.Cycle(context.Background()).Complete
 		fmt.Fprintf(&got, "# cycle %d, complete: %v\n%s\n", i, complete, onlyInteresting(lines(rec.cycles[i])))
 		for _, g := range br.Status().Groups {
 			fmt.Fprintf(&got, "# %s from %s\n", g.Labels, g.Gateway)
@@ -377,4 +377,102 @@ func TestMergeGateways(t *testing.T) {
 		now = now.Add(15 * time.Second)
 	}
 	golden(t, "merge.golden", got.String())
+}
+
+// deletingSource is a fakeSource that records the groups it is asked to
+// delete, and deletes each only if its push time is the one given.
+type deletingSource struct {
+	fakeSource
+	pushTimes map[string]float64 // by grouping key: the push time it holds
+	asked     []string
+}
+
+func (d *deletingSource) DeleteGroup(_ context.Context, key labels.Labels, pushTime float64) (bool, error) {
+	d.asked = append(d.asked, fmt.Sprintf("%s@%g", key, pushTime))
+	return d.pushTimes[key.String()] == pushTime, nil
+}
+
+// TestDeleteExpiredOnEveryGateway checks that an expired group is deleted
+// from every gateway scraped in the cycle that holds a copy, each with the
+// push time of its own copy, and from no other: an HA pair keeps a copy on
+// each gateway, and a copy left behind comes back through the merge.
+func TestDeleteExpiredOnEveryGateway(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	old := float64(t0.Add(-time.Hour).Unix())
+	older := old - 1
+	expired := func(pt float64) pipeline.Group {
+		return group(pt, []pipeline.Series{series("done", 1, "job", "batch")}, "job", "batch")
+	}
+	fresh := group(float64(t0.Unix()), []pipeline.Series{series("done", 1, "job", "other")}, "job", "other")
+	key := `{job="batch"}`
+	at := func(pt float64) []string { return []string{fmt.Sprintf("%s@%g", key, pt)} }
+	type script = []func() (*pipeline.Snapshot, error)
+	for _, tc := range []struct {
+		name string
+		// Two cycles of gateways a, b and c; what each was asked to delete.
+		a, b, c             script
+		wantA, wantB, wantC []string
+		wantDeleted         float64
+	}{
+		{
+			name:  "both of a pair",
+			a:     script{snap(fresh), snap(expired(old), fresh)},
+			b:     script{snap(), snap(expired(older))},
+			c:     script{snap(fresh), snap(fresh)},
+			wantA: at(old), wantB: at(older), wantDeleted: 2,
+		},
+		{
+			name:  "only where it is",
+			a:     script{snap(fresh), snap(fresh)},
+			b:     script{snap(), snap(expired(older))},
+			c:     script{snap(), snap()},
+			wantB: at(older), wantDeleted: 1,
+		},
+		{
+			name:  "not on a gateway held through an outage",
+			a:     script{snap(), snap(expired(old))},
+			b:     script{snap(expired(older)), unreachable},
+			c:     script{snap(), snap()},
+			wantA: at(old), wantDeleted: 1,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mk := func(s script, pt float64) *deletingSource {
+				return &deletingSource{fakeSource: fakeSource{script: s}, pushTimes: map[string]float64{key: pt}}
+			}
+			a, b, c := mk(tc.a, old), mk(tc.b, older), mk(tc.c, 0)
+			// Not expired yet in the first cycle, expired in the second.
+			now := time.Unix(int64(old), 0).Add(30 * time.Second)
+			br, err := New(Options{
+				Gateways:   []Gateway{{Name: "a", Source: a}, {Name: "b", Source: b}, {Name: "c", Source: c}},
+				Interval:   15 * time.Second,
+				Now:        func() time.Time { return now },
+				OutageHold: time.Hour,
+				Synth: synth.Options{Rules: []synth.Rule{{
+					Name: "expire", ExpireAfter: time.Minute, DeleteExpired: true,
+					Matchers: []synth.Matcher{{Name: "job", Regexp: relabel.MustNewRegexp("batch")}},
+				}}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, at := range []time.Time{now, t0} {
+				now = at
+				if st := br.Cycle(context.Background()); st == nil || !st.Complete {
+					t.Fatal("cycle incomplete")
+				}
+			}
+			for _, g := range []struct {
+				name      string
+				got, want []string
+			}{{"a", a.asked, tc.wantA}, {"b", b.asked, tc.wantB}, {"c", c.asked, tc.wantC}} {
+				if !slices.Equal(g.got, g.want) {
+					t.Errorf("gateway %s asked to delete %q, want %q", g.name, g.got, g.want)
+				}
+			}
+			if got := testutil.ToFloat64(br.m.groupsDeleted); got != tc.wantDeleted {
+				t.Errorf("groups deleted = %v, want %v", got, tc.wantDeleted)
+			}
+		})
+	}
 }

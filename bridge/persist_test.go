@@ -111,7 +111,7 @@ func TestStateAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	third, rec := start(snap(a))
-	if ok := third.Cycle(context.Background()); !ok || !strings.Contains(lines(rec.cycles[0]), `done{job="a"} 1`) {
+	if ok := third.Cycle(context.Background()).Complete; !ok || !strings.Contains(lines(rec.cycles[0]), `done{job="a"} 1`) {
 		t.Errorf("with a corrupt state the bridge must still forward:\n%s", lines(rec.cycles[0]))
 	}
 	if got := testutil.ToFloat64(third.m.stateLoadFailures); got != 1 {

@@ -8,9 +8,9 @@ import (
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
-// Status is what the last cycle found: the facts the status page, the
-// groups API and --dry-run show. It is built once per cycle and never
-// changed afterwards; readers share it.
+// Status is a cycle's result as its readers see it: what the cycle found,
+// the facts the status page, the groups API and --dry-run show. It is built
+// once per cycle and never changed afterwards; readers share it.
 type Status struct {
 	// Time is the cycle's time, the timestamp of its samples.
 	Time time.Time
@@ -54,13 +54,14 @@ type GroupStatus struct {
 // Safe for concurrent use.
 func (b *Bridge) Status() *Status { return b.status.Load() }
 
-// recordStatus builds the status of a cycle from its results and verdicts.
-func (b *Bridge) recordStatus(now time.Time, complete bool, results []scrapeResult) {
-	st := &Status{Time: now, Complete: complete, Gateways: make([]GatewayStatus, len(b.o.Gateways))}
+// result builds the status of cycle c from its scrapes and verdicts.
+func (b *Bridge) result(c *cycle) *Status {
+	st := &Status{Time: c.now, Complete: c.complete, Gateways: make([]GatewayStatus, len(b.o.Gateways))}
 	prev := b.status.Load()
 	for i, gw := range b.o.Gateways {
-		g := GatewayStatus{Name: gw.Name, Up: results[i].err == nil, LastScrape: now, ScrapeDuration: results[i].took, LostGroups: b.lostGroups[i]}
-		if r := results[i]; r.err != nil {
+		r := c.results[i]
+		g := GatewayStatus{Name: gw.Name, Up: r.err == nil, LastScrape: c.now, ScrapeDuration: r.took, LostGroups: b.carried.gateways[i].lost}
+		if r.err != nil {
 			g.Error = r.err.Error()
 			if prev != nil {
 				g.Groups, g.Series = prev.Gateways[i].Groups, prev.Gateways[i].Series
@@ -73,33 +74,33 @@ func (b *Bridge) recordStatus(now time.Time, complete bool, results []scrapeResu
 		}
 		st.Gateways[i] = g
 	}
-	if !complete && prev != nil {
+	if !c.complete && prev != nil {
 		st.Groups = prev.Groups // the groups are what the last complete cycle knew
-	} else {
-		// Which gateway's copy each group is, by grouping key.
-		from := make(map[uint64]int, len(b.merged))
-		for _, m := range b.merged {
-			from[m.group.Labels.Hash()] = m.gateway
-		}
-		st.Groups = make([]GroupStatus, 0, len(b.verdicts))
-		for i := range b.verdicts {
-			v := &b.verdicts[i]
-			gs := GroupStatus{
-				Labels: v.Labels, Age: v.Age, HasAge: v.HasAge, MaxAge: v.MaxAge(),
-				Status: v.Status, Up: v.Up(), Expected: v.Expected,
-			}
-			if v.Rule != nil {
-				gs.Rule = v.Rule.Name
-			}
-			if g := v.Group; g != nil {
-				gs.Gateway = b.o.Gateways[from[g.Labels.Hash()]].Name
-				gs.PushTime, gs.PushFailureTime = unixTime(g.PushTime), unixTime(g.PushFailureTime)
-				gs.Series = len(g.Series)
-			}
-			st.Groups = append(st.Groups, gs)
-		}
+		return st
 	}
-	b.status.Store(st)
+	// Which gateway's copy each group is, by grouping key.
+	from := make(map[uint64]int, len(c.merged))
+	for _, m := range c.merged {
+		from[m.group.Labels.Hash()] = m.gateway
+	}
+	st.Groups = make([]GroupStatus, 0, len(c.verdicts))
+	for i := range c.verdicts {
+		v := &c.verdicts[i]
+		gs := GroupStatus{
+			Labels: v.Labels, Age: v.Age, HasAge: v.HasAge, MaxAge: v.MaxAge(),
+			Status: v.Status, Up: v.Up(), Expected: v.Expected,
+		}
+		if v.Rule != nil {
+			gs.Rule = v.Rule.Name
+		}
+		if g := v.Group; g != nil {
+			gs.Gateway = b.o.Gateways[from[g.Labels.Hash()]].Name
+			gs.PushTime, gs.PushFailureTime = unixTime(g.PushTime), unixTime(g.PushFailureTime)
+			gs.Series = len(g.Series)
+		}
+		st.Groups = append(st.Groups, gs)
+	}
+	return st
 }
 
 func unixTime(s float64) time.Time {

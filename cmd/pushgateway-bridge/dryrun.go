@@ -73,7 +73,7 @@ func dryRun(s *settings, out io.Writer, logger *slog.Logger) int {
 	if err != nil {
 		return fail(err)
 	}
-	if !br.Cycle(context.Background()) {
+	if st := br.Cycle(context.Background()); st == nil || !st.Complete {
 		for _, g := range br.Status().Gateways {
 			if !g.Up {
 				return fail(errors.New(g.Error)) // names the URL, redacted

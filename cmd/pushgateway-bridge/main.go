@@ -494,8 +494,10 @@ type endpoint interface {
 }
 
 var (
-	_ endpoint = (*remotewrite.Queue)(nil)
-	_ endpoint = (*remotewrite.Tenants)(nil)
+	_ endpoint            = (*remotewrite.Queue)(nil)
+	_ endpoint            = (*remotewrite.Tenants)(nil)
+	_ bridge.Source       = (*pushgateway.Client)(nil)
+	_ bridge.GroupDeleter = (*pushgateway.Client)(nil)
 )
 
 // newQueue builds the queue of one endpoint from its configuration, one

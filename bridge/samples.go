@@ -1,0 +1,85 @@
+package bridge
+
+import (
+	"math"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
+)
+
+// send stamps the cycle's series and staleness markers with the cycle's
+// time and hands them to every sender, which read them after the cycle.
+func (b *Bridge) send(now time.Time, series [][]pipeline.Series, stale []labels.Labels) {
+	for _, s := range b.o.Senders {
+		s.Append(newCycleSamples(now.UnixMilli(), series, stale))
+	}
+}
+
+// cycleSamples are a cycle's series, stamped with its time, then its
+// staleness markers, as remote-write samples: read in place, not copied.
+// One sender reads one: it remembers where the last read stopped.
+type cycleSamples struct {
+	t     int64
+	parts [][]pipeline.Series
+	stale []labels.Labels
+	n     int // samples in parts
+	// The sample the next read starts at if it carries on: its place
+	// overall, and its part and place in the part.
+	pos, part, off int
+}
+
+var _ pipeline.Samples = (*cycleSamples)(nil)
+
+func newCycleSamples(t int64, parts [][]pipeline.Series, stale []labels.Labels) *cycleSamples {
+	return &cycleSamples{t: t, parts: parts, stale: stale, n: count(parts)}
+}
+
+// Len implements pipeline.Samples.
+func (c *cycleSamples) Len() int { return c.n + len(c.stale) }
+
+// AppendTo implements pipeline.Samples.
+func (c *cycleSamples) AppendTo(dst []pipeline.Sample, from, to int) []pipeline.Sample {
+	if from != c.pos {
+		c.seek(from)
+	}
+	staleNaN := math.Float64frombits(value.StaleNaN)
+	for c.pos < to {
+		if c.pos >= c.n {
+			i := c.pos - c.n
+			for _, ls := range c.stale[i : i+to-c.pos] {
+				dst = append(dst, pipeline.Sample{Labels: ls, T: c.t, V: staleNaN})
+			}
+			c.pos = to
+			break
+		}
+		p := c.parts[c.part]
+		if c.off == len(p) {
+			c.part, c.off = c.part+1, 0
+			continue
+		}
+		k := min(to-c.pos, len(p)-c.off)
+		for i := range p[c.off : c.off+k] {
+			s := &p[c.off+i]
+			dst = append(dst, pipeline.Sample{Labels: s.Labels, T: c.t, V: s.Value, H: s.Histogram, FH: s.FloatHistogram, Meta: s.Metadata, Hash: s.Hash})
+		}
+		c.off += k
+		c.pos += k
+	}
+	return dst
+}
+
+// seek makes sample i the next one read.
+func (c *cycleSamples) seek(i int) {
+	c.pos, c.part, c.off = i, 0, 0
+	for c.part < len(c.parts) && i >= len(c.parts[c.part]) {
+		i -= len(c.parts[c.part])
+		c.part++
+	}
+	c.off = i
+	if c.part == len(c.parts) {
+		c.off = 0
+	}
+}
