@@ -119,8 +119,11 @@ type carried struct {
 	// lastCycle is the time of the last cycle sent before this process
 	// started, until the first complete cycle filled the gap since.
 	lastCycle time.Time
-	// nextSave is when the series state may be saved again.
+	// nextSave is when the series state may be saved again, and unsaved
+	// tells that it changed since it was last saved: a save the throttle
+	// skipped, or one that failed, is made up for in a later cycle.
 	nextSave time.Time
+	unsaved  bool
 }
 
 // buffers are a cycle's slices, kept for the next cycle's sake: none is

@@ -186,6 +186,9 @@ func (b *Bridge) follow(ctx context.Context, c *cycle) {
 		}
 	}
 	if b.carried.series.changed {
+		b.carried.unsaved = true
+	}
+	if b.carried.unsaved {
 		b.saveState(c.now, false)
 	}
 }

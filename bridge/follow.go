@@ -82,6 +82,7 @@ func (b *Bridge) saveState(now time.Time, force bool) {
 		return
 	}
 	took := time.Since(start)
+	b.carried.unsaved = false
 	b.carried.nextSave = now.Add(10 * took)
 	b.m.stateSaveDuration.Observe(took.Seconds())
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
@@ -116,5 +118,45 @@ func TestStateAcrossRestart(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(third.m.stateLoadFailures); got != 1 {
 		t.Errorf("state load failures = %v, want 1", got)
+	}
+}
+
+// TestStateSaveThrottled: a change whose save the throttle skipped is saved
+// in a later cycle even if that cycle changes nothing, so that a kill -9
+// after it still knows what was sent.
+func TestStateSaveThrottled(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	pt := float64(t0.Unix())
+	a := group(pt, []pipeline.Series{series("done", 1, "job", "a")}, "job", "a")
+	b := group(pt, []pipeline.Series{series("bytes", 5, "job", "b")}, "job", "b")
+	path := filepath.Join(t.TempDir(), "state")
+	now := t0
+	br, err := New(Options{
+		Gateways:  []Gateway{{Name: "pgw", Source: &fakeSource{script: []func() (*pipeline.Snapshot, error){snap(a), snap(a, b), snap(a, b)}}}},
+		Interval:  time.Second,
+		StatePath: path,
+		Now:       func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	br.Cycle(context.Background()) // saved: a
+	br.Cycle(context.Background()) // b added; on the same clock the throttle skips the save
+	savedB := func() bool {
+		st, _, err := loadState(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var saved []string
+		st.each(func(ls labels.Labels) { saved = append(saved, ls.String()) })
+		return slices.Contains(saved, `{__name__="bytes", job="b"}`)
+	}
+	if savedB() {
+		t.Fatal("the throttle did not skip the second save; the test needs it to")
+	}
+	now = now.Add(time.Hour)
+	br.Cycle(context.Background()) // nothing changes, but b is unsaved
+	if !savedB() {
+		t.Error("state after a later cycle lacks b's series")
 	}
 }
