@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/internal/atomicfile"
@@ -86,14 +87,20 @@ func (b *Bridge) backfill(now time.Time, groups []pipeline.Group, so synth.Optio
 		filled   = map[uint64]bool{}
 		verdicts []synth.Verdict
 		tickIn   []pipeline.Group
+		// later holds the groups pushed after the tick: what they held at
+		// the tick is unknown, so they get nothing then, not even the
+		// verdict "missing" of an expected group.
+		later = map[uint64]bool{}
 	)
 	for _, t := range ticks {
 		// The groups as they were at t: pushed by then, a failure not yet
 		// seen if it came later.
 		tickIn = tickIn[:0]
+		clear(later)
 		sec := float64(t.UnixNano()) / 1e9
 		for _, g := range groups {
 			if !g.PushedOK() || g.PushTime > sec {
+				later[g.Labels.Hash()] = true
 				continue
 			}
 			if g.PushFailureTime > sec {
@@ -103,6 +110,7 @@ func (b *Bridge) backfill(now time.Time, groups []pipeline.Group, so synth.Optio
 		}
 		in := synth.Input{Groups: tickIn}
 		verdicts = synth.Judge(verdicts[:0], in, t, so)
+		verdicts = slices.DeleteFunc(verdicts, func(v synth.Verdict) bool { return v.Group == nil && later[v.Labels.Hash()] })
 		var series []pipeline.Series
 		for i := range verdicts {
 			if v := &verdicts[i]; v.ForwardPushed() {

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
+	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
 func TestBackfillTicks(t *testing.T) {
@@ -38,8 +40,8 @@ func TestBackfillTicks(t *testing.T) {
 
 // TestBackfillAfterRestart: a restart 60s after the last cycle fills the
 // three missed ticks for a group pushed long before, only the tick after
-// its push for a group pushed while the bridge was down, then sends the
-// live cycle.
+// its push for a group pushed while the bridge was down (an expected one:
+// nothing, not "missing", before its push), then sends the live cycle.
 func TestBackfillAfterRestart(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	path := filepath.Join(t.TempDir(), "state")
@@ -48,6 +50,8 @@ func TestBackfillAfterRestart(t *testing.T) {
 	start := func(now time.Time, groups ...pipeline.Group) (*Bridge, *recorder) {
 		rec := &recorder{}
 		br, err := New(Options{
+			// b is expected: before its push it is not "missing" either.
+			Synth:             synth.Options{Expected: []labels.Labels{labels.FromStrings("job", "b")}},
 			Gateways:          []Gateway{{Name: "pgw", Source: &fakeSource{script: []func() (*pipeline.Snapshot, error){snap(groups...)}}}},
 			Interval:          15 * time.Second,
 			Senders:           []Sender{rec},
