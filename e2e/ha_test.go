@@ -437,3 +437,56 @@ e2e_rep{__replica__="r2",cluster="e2e",instance="x",job="rep"} 1`)
 		t.Error(err)
 	}
 }
+
+// TestDeleteExpiredHAPair pushes a group with delete_expired to both
+// gateways of an HA pair: once it expires the bridge deletes it from both,
+// each on its own push time, so it does not come back through the merge,
+// and logs no "pushed again" line. A group pushed to both that does not
+// expire stays on both.
+func TestDeleteExpiredHAPair(t *testing.T) {
+	t.Parallel()
+	a, b := startPushgateway(t), startPushgateway(t)
+	r := startPrometheusReceiver(t, 0)
+	cfg := writeConfig(t, `
+group_rules:
+- match: {job: e2e_ha_expire}
+  expire_after: 3s
+  delete_expired: true
+`)
+	br := startBridge(t, append(haArgs(r.WriteURL, a.URL, b.URL), "--config.file="+cfg)...)
+
+	sel := `{job="e2e_ha_expire"}`
+	for _, g := range []*pushgateway{a, b} {
+		mustPush(t, g.URL, http.MethodPut, groupPath("e2e_ha_keep"), "e2e_ha_keep 1\n")
+		mustPush(t, g.URL, http.MethodPut, groupPath("e2e_ha_expire"), "e2e_ha_expiring 1\n")
+	}
+	for name, g := range map[string]*pushgateway{"A": a, "B": b} {
+		eventually(t, arrive, func() error {
+			if err := rulesGatewayHas(g.URL, sel, false); err != nil {
+				return fmt.Errorf("gateway %s: %w", name, err)
+			}
+			return nil
+		})
+	}
+	eventually(t, vanish, func() error { return rulesMetricIs(br, 2, "pushgateway_bridge_groups_deleted_total") })
+	// Deleted for good: it stays off both gateways and off the receiver,
+	// the other group stays on both, and no copy came back to be judged
+	// again.
+	consistently(t, 3*time.Second, func() error {
+		for _, g := range []*pushgateway{a, b} {
+			if err := rulesGatewayHas(g.URL, sel, false); err != nil {
+				return err
+			}
+			if err := rulesGatewayHas(g.URL, `{job="e2e_ha_keep"}`, true); err != nil {
+				return err
+			}
+		}
+		if err := expectEmpty(r.URL, sel); err != nil {
+			return err
+		}
+		return rulesMetricIs(br, 2, "pushgateway_bridge_groups_deleted_total")
+	})
+	if strings.Contains(br.Output(), "expired group was pushed again") {
+		t.Errorf("bridge log says an expired group was pushed again:\n%s", grepLines(br.Output(), "level=INFO"))
+	}
+}
