@@ -44,7 +44,7 @@ type imageConfig struct {
 //
 // podman run is not used: it needs setrlimit, which the sandbox CI runs in
 // refuses. Podman keeps its storage (vfs, no mounts) and run state in the
-// test's temp dir, so nothing outside it is touched.
+// test's temp dir; only its blob info cache goes to /var/lib/containers.
 func TestImage(t *testing.T) {
 	t.Parallel()
 	if os.Getuid() != 0 {
