@@ -4,9 +4,10 @@
 // the receiver answers through its PromQL HTTP API.
 //
 // The peers come from scripts/peers.sh (Debian's prometheus-pushgateway,
-// prometheus and promtool, victoria-metrics and chromium, and Prometheus 3
-// built with go install), or from the folder named by the PEERS_BIN
-// environment variable.
+// prometheus and promtool, victoria-metrics, chromium and podman, and
+// Prometheus 3 built with go install), or from the folder named by the
+// PEERS_BIN environment variable. TestImage builds the container image with
+// podman and runs it in a chroot, which needs root.
 // A missing peer or a bridge that does not build fails the whole package: the
 // tests never skip, so CI cannot pass without having run them.
 //

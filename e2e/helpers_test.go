@@ -106,8 +106,14 @@ type process struct {
 // register cleanups: the owning handle does.
 func startProcess(t testing.TB, name string, out *syncBuffer, bin string, args ...string) *process {
 	t.Helper()
-	fmt.Fprintf(out, "=== %s %s\n", name, strings.Join(args, " "))
-	cmd := exec.Command(bin, args...)
+	return startCmd(t, name, out, exec.Command(bin, args...))
+}
+
+// startCmd is startProcess for a command prepared by the caller (its
+// directory, environment or SysProcAttr set).
+func startCmd(t testing.TB, name string, out *syncBuffer, cmd *exec.Cmd) *process {
+	t.Helper()
+	fmt.Fprintf(out, "=== %s %s\n", name, strings.Join(cmd.Args[1:], " "))
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)

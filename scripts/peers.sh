@@ -7,11 +7,13 @@
 # Debian's prometheus. The first Prometheus 3 build takes several minutes;
 # later runs reuse it.
 #
-# Debian's chromium, for the status page's browser test, is the exception: it
-# depends on dozens of shared libraries that apt-get download + dpkg -x cannot
-# bring along, so it is installed system-wide with `apt-get install -y chromium`
-# when the script runs as root and chromium is missing; not as root, a missing
-# chromium fails the script with the command to run. bin/chromium links to it.
+# Debian's chromium, for the status page's browser test, and podman, which
+# builds the container image for the image test, are the exceptions: they
+# depend on shared libraries, helpers and configuration under /etc that
+# apt-get download + dpkg -x cannot bring along, so each is installed
+# system-wide with `apt-get install -y` when the script runs as root and it is
+# missing; not as root, a missing one fails the script with the command to
+# run. bin/chromium and bin/podman link to them.
 #
 # Usage: scripts/peers.sh            # every peer; prints the bin folder on the last line
 #        scripts/peers.sh demo       # only what scripts/demo.sh needs: Debian's
@@ -87,22 +89,29 @@ if ! "$PROM3_DIR/prometheus" --version 2>/dev/null | grep -q "^prometheus, versi
 fi
 ln -sfn "$PROM3_DIR/prometheus" "$BIN/prometheus3"
 
-if ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "peers: chromium is not installed and this is not root: run 'sudo apt-get install -y chromium'" \
-      "(its many library dependencies rule out apt-get download + dpkg -x into $PEERS_DIR)" >&2
-    exit 1
+# install_system_wide installs Debian's package $1 with apt-get as root unless
+# its command $1 is on PATH, and links bin/$1 to it.
+install_system_wide() {
+  local pkg=$1
+  if ! command -v "$pkg" >/dev/null 2>&1; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "peers: $pkg is not installed and this is not root: run 'sudo apt-get install -y $pkg'" \
+        "(its library dependencies and configuration rule out apt-get download + dpkg -x into $PEERS_DIR)" >&2
+      exit 1
+    fi
+    echo "peers: installing Debian's $pkg system-wide (apt-get install)" >&2
+    apt-cache show "$pkg" >/dev/null 2>&1 || apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$pkg" >&2
+    command -v "$pkg" >/dev/null 2>&1 || { echo "peers: apt-get install $pkg left no $pkg on PATH" >&2; exit 1; }
   fi
-  echo "peers: installing Debian's chromium system-wide (apt-get install)" >&2
-  apt-cache show chromium >/dev/null 2>&1 || apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >&2
-  command -v chromium >/dev/null 2>&1 || { echo "peers: apt-get install chromium left no chromium on PATH" >&2; exit 1; }
-fi
-ln -sf "$(command -v chromium)" "$BIN/chromium"
+  ln -sf "$(command -v "$pkg")" "$BIN/$pkg"
+}
+install_system_wide chromium
+install_system_wide podman
 fi
 
 bins=()
-[ "$MODE" = demo ] || bins+=(prometheus3 chromium)
+[ "$MODE" = demo ] || bins+=(prometheus3 chromium podman)
 for pkg in "${!PKG_BINS[@]}"; do
   for b in ${PKG_BINS[$pkg]}; do bins+=("$b"); done
 done
