@@ -31,7 +31,7 @@ func BenchmarkStalenessDiff(b *testing.B) {
 	st := newSeriesState()
 	st.advance(full, nil)
 	b.ReportAllocs()
-	var stale []labels.Labels
+	var stale []pipeline.Series
 	for i := 0; b.Loop(); i++ {
 		cur := full
 		if i%2 == 0 {
@@ -59,7 +59,7 @@ func BenchmarkStalenessOnePush(b *testing.B) {
 	st := newSeriesState()
 	st.advanceParts(keys, parts, nil)
 	b.ReportAllocs()
-	var stale []labels.Labels
+	var stale []pipeline.Series
 	for i := 0; b.Loop(); i++ {
 		parts[500] = full
 		if i%2 == 0 {

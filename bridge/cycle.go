@@ -5,8 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/prometheus/prometheus/model/labels"
-
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
@@ -76,9 +74,9 @@ type cycle struct {
 	synth     []pipeline.Series
 	deletions []deletion
 
-	// diff: the labels of the series that vanished since the last
-	// complete cycle.
-	stale []labels.Labels
+	// diff: the series that vanished since the last complete cycle, with
+	// their metadata.
+	stale []pipeline.Series
 }
 
 // collect scrapes every gateway and merges what they contribute. Only when

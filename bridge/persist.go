@@ -10,9 +10,12 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/internal/atomicfile"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // The state file keeps the series the last complete cycle sent, so that a
@@ -20,14 +23,23 @@ import (
 // vanished while it was down. Format, all integers unsigned varints unless
 // said otherwise:
 //
-//	"pushgateway-bridge state 1\n"
+//	"pushgateway-bridge state 2\n"
 //	cycle time in milliseconds (zigzag varint), number of series
-//	per series: number of labels, then per label: len, name, len, value
+//	per series: number of labels, then per label: len, name, len, value;
+//	  then len, metadata type, len, metadata unit ("" if unknown)
 //	CRC32-C of everything before, 4 bytes little endian
+//
+// The metadata's type and unit go with a series' staleness marker after a
+// restart: a receiver that makes them part of the series' identity
+// (Prometheus' type-and-unit labels) needs them to mark the right series.
+// Version 1, without them, is still read.
 //
 // It is written to a temporary file, synced and renamed over the old one,
 // so a crash leaves either the old or the new state, never a mix.
-const stateMagic = "pushgateway-bridge state 1\n"
+const (
+	stateMagic   = "pushgateway-bridge state 2\n"
+	stateMagicV1 = "pushgateway-bridge state 1\n"
+)
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -43,9 +55,15 @@ func saveState(path string, s *seriesState, cycle time.Time) error {
 		_, _ = w.WriteString(stateMagic)
 		_, _ = w.Write(buf[:binary.PutVarint(buf[:], cycle.UnixMilli())])
 		uvarint(uint64(s.len()))
-		write := func(ls labels.Labels) {
-			uvarint(uint64(ls.Len()))
-			ls.Range(func(l labels.Label) { str(l.Name); str(l.Value) })
+		write := func(s *pipeline.Series) {
+			uvarint(uint64(s.Labels.Len()))
+			s.Labels.Range(func(l labels.Label) { str(l.Name); str(l.Value) })
+			var typ, unit string
+			if m := s.Metadata; m != nil {
+				typ, unit = string(m.Type), m.Unit
+			}
+			str(typ)
+			str(unit)
 		}
 		s.each(write)
 		if err := w.Flush(); err != nil {
@@ -72,9 +90,10 @@ func loadState(path string) (*seriesState, time.Time, error) {
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("load state: %w", err)
 	}
-	if len(b) < len(stateMagic)+4 || string(b[:len(stateMagic)]) != stateMagic {
+	if len(b) < len(stateMagic)+4 || (string(b[:len(stateMagic)]) != stateMagic && string(b[:len(stateMagicV1)]) != stateMagicV1) {
 		return nil, time.Time{}, errors.New("load state: not a state file")
 	}
+	withMeta := string(b[:len(stateMagic)]) == stateMagic
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
 	if crc32.Checksum(body, castagnoli) != sum {
 		return nil, time.Time{}, errors.New("load state: checksum mismatch (truncated or corrupt)")
@@ -107,8 +126,12 @@ func loadState(path string) (*seriesState, time.Time, error) {
 	if !ok || count > uint64(len(r)) {
 		return nil, time.Time{}, bad
 	}
-	var lb labels.ScratchBuilder
-	series := make([]labels.Labels, 0, count)
+	var (
+		lb labels.ScratchBuilder
+		// Series of one family share their metadata, as a scrape's do.
+		metas = map[metadata.Metadata]*metadata.Metadata{}
+	)
+	series := make([]pipeline.Series, 0, count)
 	for range count {
 		nl, ok := uvarint()
 		if !ok || nl > uint64(len(r)) {
@@ -124,7 +147,22 @@ func loadState(path string) (*seriesState, time.Time, error) {
 			lb.Add(name, value)
 		}
 		lb.Sort()
-		series = append(series, lb.Labels())
+		s := pipeline.Series{Labels: lb.Labels()}
+		if withMeta {
+			typ, ok1 := str()
+			unit, ok2 := str()
+			if !ok1 || !ok2 {
+				return nil, time.Time{}, bad
+			}
+			if typ != "" || unit != "" {
+				m := metadata.Metadata{Type: model.MetricType(typ), Unit: unit}
+				if metas[m] == nil {
+					metas[m] = &m
+				}
+				s.Metadata = metas[m]
+			}
+		}
+		series = append(series, s)
 	}
 	if len(r) != 0 {
 		return nil, time.Time{}, bad

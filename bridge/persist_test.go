@@ -2,6 +2,8 @@ package bridge
 
 import (
 	"context"
+	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,7 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/metadata"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
@@ -18,10 +21,9 @@ import (
 func TestStateRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state")
 	s := newSeriesState()
-	s.advance([]pipeline.Series{
-		series("a", 1, "job", "x"),
-		series("b", 1, "job", "x", "path", "/var/tmp", "empty_looking", " "),
-	}, nil)
+	b := series("b", 1, "job", "x", "path", "/var/tmp", "empty_looking", " ")
+	b.Metadata = &metadata.Metadata{Type: model.MetricTypeCounter, Unit: "bytes", Help: "not kept"}
+	s.advance([]pipeline.Series{series("a", 1, "job", "x"), b}, nil)
 	at := time.UnixMilli(1_795_600_000_123)
 	if err := saveState(path, s, at); err != nil {
 		t.Fatal(err)
@@ -35,8 +37,38 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 	// What was loaded diffs against the next cycle as if it had been sent.
 	stale := got.advance([]pipeline.Series{series("a", 1, "job", "x")}, nil)
-	if len(stale) != 1 || stale[0].Get("__name__") != "b" {
-		t.Errorf("stale after load = %v, want b", stale)
+	if len(stale) != 1 || stale[0].Labels.Get("__name__") != "b" {
+		t.Fatalf("stale after load = %v, want b", stale)
+	}
+	// Its marker keeps the type and unit: where they are part of the
+	// series' identity, the marker must reach the same series.
+	if m := stale[0].Metadata; m == nil || m.Type != model.MetricTypeCounter || m.Unit != "bytes" {
+		t.Errorf("stale after load: metadata %+v, want counter in bytes", m)
+	}
+}
+
+// TestStateVersion1 reads a state file written before metadata was kept.
+func TestStateVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state")
+	body := []byte(stateMagicV1)
+	body = binary.AppendVarint(body, 1_795_600_000_123)
+	body = binary.AppendUvarint(body, 1) // series
+	body = binary.AppendUvarint(body, 2) // labels
+	for _, s := range []string{"__name__", "b", "job", "x"} {
+		body = binary.AppendUvarint(body, uint64(len(s)))
+		body = append(body, s...)
+	}
+	body = binary.LittleEndian.AppendUint32(body, crc32.Checksum(body, castagnoli))
+	if err := os.WriteFile(path, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := loadState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := got.advance(nil, nil)
+	if len(stale) != 1 || stale[0].Labels.String() != `{__name__="b", job="x"}` || stale[0].Metadata != nil {
+		t.Errorf("stale after loading version 1 = %+v, want b without metadata", stale)
 	}
 }
 
@@ -148,7 +180,7 @@ func TestStateSaveThrottled(t *testing.T) {
 			t.Fatal(err)
 		}
 		var saved []string
-		st.each(func(ls labels.Labels) { saved = append(saved, ls.String()) })
+		st.each(func(s *pipeline.Series) { saved = append(saved, s.Labels.String()) })
 		return slices.Contains(saved, `{__name__="bytes", job="b"}`)
 	}
 	if savedB() {

@@ -4,7 +4,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
@@ -12,7 +11,7 @@ import (
 
 // send stamps the cycle's series and staleness markers with the cycle's
 // time and hands them to every sender, which read them after the cycle.
-func (b *Bridge) send(now time.Time, series [][]pipeline.Series, stale []labels.Labels) {
+func (b *Bridge) send(now time.Time, series [][]pipeline.Series, stale []pipeline.Series) {
 	for _, s := range b.o.Senders {
 		s.Append(newCycleSamples(now.UnixMilli(), series, stale))
 	}
@@ -24,7 +23,7 @@ func (b *Bridge) send(now time.Time, series [][]pipeline.Series, stale []labels.
 type cycleSamples struct {
 	t     int64
 	parts [][]pipeline.Series
-	stale []labels.Labels
+	stale []pipeline.Series
 	n     int // samples in parts
 	// The sample the next read starts at if it carries on: its place
 	// overall, and its part and place in the part.
@@ -33,7 +32,7 @@ type cycleSamples struct {
 
 var _ pipeline.Samples = (*cycleSamples)(nil)
 
-func newCycleSamples(t int64, parts [][]pipeline.Series, stale []labels.Labels) *cycleSamples {
+func newCycleSamples(t int64, parts [][]pipeline.Series, stale []pipeline.Series) *cycleSamples {
 	return &cycleSamples{t: t, parts: parts, stale: stale, n: count(parts)}
 }
 
@@ -49,8 +48,8 @@ func (c *cycleSamples) AppendTo(dst []pipeline.Sample, from, to int) []pipeline.
 	for c.pos < to {
 		if c.pos >= c.n {
 			i := c.pos - c.n
-			for _, ls := range c.stale[i : i+to-c.pos] {
-				dst = append(dst, pipeline.Sample{Labels: ls, T: c.t, V: staleNaN})
+			for _, s := range c.stale[i : i+to-c.pos] {
+				dst = append(dst, pipeline.Sample{Labels: s.Labels, T: c.t, V: staleNaN, Meta: s.Metadata, Hash: s.Hash})
 			}
 			c.pos = to
 			break

@@ -4,7 +4,9 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/value"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
@@ -23,7 +25,8 @@ func TestCycleSamples(t *testing.T) {
 		return out
 	}
 	parts := [][]pipeline.Series{nil, mk("a1", "a2"), nil, nil, mk("b3"), mk("c4", "c5", "c6")}
-	stale := []labels.Labels{labels.FromStrings("__name__", "s7"), labels.FromStrings("__name__", "s8")}
+	counter := &metadata.Metadata{Type: model.MetricTypeCounter, Unit: "bytes"}
+	stale := []pipeline.Series{{Labels: labels.FromStrings("__name__", "s7"), Metadata: counter}, {Labels: labels.FromStrings("__name__", "s8")}}
 	want := []string{"a1", "a2", "b3", "c4", "c5", "c6", "s7", "s8"}
 
 	for _, tc := range []struct {
@@ -54,6 +57,9 @@ func TestCycleSamples(t *testing.T) {
 					isStale := value.IsStaleNaN(s.V)
 					if wantStale := name[0] == 's'; isStale != wantStale {
 						t.Errorf("AppendTo(%d, %d)[%d] %s: staleness marker %v, want %v", r[0], r[1], i, name, isStale, wantStale)
+					}
+					if isStale && name == "s7" && s.Meta != counter {
+						t.Errorf("AppendTo(%d, %d)[%d] %s: metadata %v, want %v", r[0], r[1], i, name, s.Meta, counter)
 					}
 					if v, _ := strconv.ParseFloat(name[1:], 64); !isStale && s.V != v {
 						t.Errorf("AppendTo(%d, %d)[%d] %s: value %v, want %v", r[0], r[1], i, name, s.V, v)

@@ -35,9 +35,9 @@ type seriesState struct {
 	// its key (the first part of a key, if several had it).
 	parts []statePart
 	index map[uint64]int
-	// loaded holds the series sent before a restart, until the next
-	// advance compares them with what it has.
-	loaded []labels.Labels
+	// loaded holds the series sent before a restart (labels and metadata,
+	// no value), until the next advance compares them with what it has.
+	loaded []pipeline.Series
 
 	// Scratch, kept between cycles.
 	next    []statePart
@@ -66,17 +66,19 @@ func newSeriesState() *seriesState {
 }
 
 // advance records series as the content of a complete cycle, in one part,
-// and appends to stale the labels of every series of the previous cycle
-// that is not in it.
-func (s *seriesState) advance(series []pipeline.Series, stale []labels.Labels) []labels.Labels {
+// and appends to stale every series of the previous cycle that is not in
+// it (its labels and metadata; the value is the caller's to set).
+func (s *seriesState) advance(series []pipeline.Series, stale []pipeline.Series) []pipeline.Series {
 	return s.advanceParts([]uint64{0}, [][]pipeline.Series{series}, stale)
 }
 
 // advanceParts records the parts all, with their keys, as the content of a
-// complete cycle and appends to stale the labels of every series of the
-// previous cycle that is in none of them. The state keeps the parts, not
-// copies: they must not change afterwards.
-func (s *seriesState) advanceParts(keys []uint64, all [][]pipeline.Series, stale []labels.Labels) []labels.Labels {
+// complete cycle and appends to stale every series of the previous cycle
+// that is in none of them, with its metadata: a staleness marker must reach
+// the series the receiver stored, and where metadata is part of a series'
+// identity (Prometheus' type-and-unit labels) it takes the metadata along.
+// The state keeps the parts, not copies: they must not change afterwards.
+func (s *seriesState) advanceParts(keys []uint64, all [][]pipeline.Series, stale []pipeline.Series) []pipeline.Series {
 	s.changed = false
 	s.matched = slices.Grow(s.matched[:0], len(s.parts))[:len(s.parts)]
 	clear(s.matched)
@@ -106,8 +108,8 @@ func (s *seriesState) advanceParts(keys []uint64, all [][]pipeline.Series, stale
 	}
 	if s.loaded != nil {
 		s.changed = true
-		for _, ls := range s.loaded {
-			s.cands.add(ls, ls.Hash())
+		for i := range s.loaded {
+			s.cands.add(&s.loaded[i])
 		}
 		s.loaded = nil
 	}
@@ -153,15 +155,15 @@ func sameSeries(old, series []pipeline.Series) bool {
 // that changed or vanished. A series is in the set once, however many parts
 // had it.
 type candidates struct {
-	labels  []labels.Labels
-	present []bool           // parallel to labels: seen in the cycle
-	byHash  map[uint64]int32 // hash -> first index in labels
-	chain   []int32          // parallel to labels: next index of the same hash, or -1
+	series  []*pipeline.Series
+	present []bool           // parallel to series: seen in the cycle
+	byHash  map[uint64]int32 // hash -> first index in series
+	chain   []int32          // parallel to series: next index of the same hash, or -1
 }
 
 func (c *candidates) reset() {
-	clear(c.labels)
-	c.labels, c.present, c.chain = c.labels[:0], c.present[:0], c.chain[:0]
+	clear(c.series)
+	c.series, c.present, c.chain = c.series[:0], c.present[:0], c.chain[:0]
 	if len(c.byHash) > 0 {
 		// A cycle after a large change (a restart, a gateway lost) need
 		// not keep the large map.
@@ -169,30 +171,32 @@ func (c *candidates) reset() {
 	}
 }
 
-func (c *candidates) len() int { return len(c.labels) }
+func (c *candidates) len() int { return len(c.series) }
 
 // addSeries adds every series that is not in the set yet.
 func (c *candidates) addSeries(series []pipeline.Series) {
 	for i := range series {
-		c.add(series[i].Labels, series[i].LabelsHash())
+		c.add(&series[i])
 	}
 }
 
-// add adds l, whose hash is h, if it is not in the set yet.
-func (c *candidates) add(l labels.Labels, h uint64) {
+// add adds s if it is not in the set yet. The set keeps the pointer: the
+// series it points to do not change.
+func (c *candidates) add(s *pipeline.Series) {
 	if c.byHash == nil {
 		c.byHash = map[uint64]int32{}
 	}
-	if c.find(h, l) >= 0 {
+	h := s.LabelsHash()
+	if c.find(h, s.Labels) >= 0 {
 		return
 	}
-	i := int32(len(c.labels))
+	i := int32(len(c.series))
 	first, ok := c.byHash[h]
 	if !ok {
 		first = -1
 	}
 	c.byHash[h] = i
-	c.labels = append(c.labels, l)
+	c.series = append(c.series, s)
 	c.present = append(c.present, false)
 	c.chain = append(c.chain, first)
 }
@@ -204,7 +208,7 @@ func (c *candidates) find(h uint64, l labels.Labels) int32 {
 		return -1
 	}
 	for ; i >= 0; i = c.chain[i] {
-		if labels.Equal(c.labels[i], l) {
+		if labels.Equal(c.series[i].Labels, l) {
 			return i
 		}
 	}
@@ -220,10 +224,10 @@ func (c *candidates) remove(s *pipeline.Series) {
 
 // appendLeft appends the candidates the cycle does not have, in the order
 // they were added.
-func (c *candidates) appendLeft(stale []labels.Labels) []labels.Labels {
-	for i, l := range c.labels {
+func (c *candidates) appendLeft(stale []pipeline.Series) []pipeline.Series {
+	for i, s := range c.series {
 		if !c.present[i] {
-			stale = append(stale, l)
+			stale = append(stale, pipeline.Series{Labels: s.Labels, Metadata: s.Metadata, Hash: s.Hash})
 		}
 	}
 	return stale
@@ -231,7 +235,7 @@ func (c *candidates) appendLeft(stale []labels.Labels) []labels.Labels {
 
 // load fills an empty state with series sent before a restart. The next
 // advance compares them with what it has.
-func (s *seriesState) load(series []labels.Labels) { s.loaded = series }
+func (s *seriesState) load(series []pipeline.Series) { s.loaded = series }
 
 // len is the number of series the state holds.
 func (s *seriesState) len() int {
@@ -243,13 +247,13 @@ func (s *seriesState) len() int {
 }
 
 // each calls f with every series the state holds.
-func (s *seriesState) each(f func(labels.Labels)) {
+func (s *seriesState) each(f func(*pipeline.Series)) {
 	for _, p := range s.parts {
 		for i := range p.series {
-			f(p.series[i].Labels)
+			f(&p.series[i])
 		}
 	}
-	for _, ls := range s.loaded {
-		f(ls)
+	for i := range s.loaded {
+		f(&s.loaded[i])
 	}
 }

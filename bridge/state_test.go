@@ -21,7 +21,7 @@ func TestSeriesStateParts(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		loaded []labels.Labels
+		loaded []pipeline.Series
 		cycles [][]part
 		stale  [][]string // per cycle
 		change []bool     // per cycle
@@ -58,7 +58,7 @@ func TestSeriesStateParts(t *testing.T) {
 		},
 		{
 			name:   "loaded after a restart",
-			loaded: []labels.Labels{a.Labels, b.Labels, c.Labels},
+			loaded: []pipeline.Series{{Labels: a.Labels}, {Labels: b.Labels}, {Labels: c.Labels}},
 			cycles: [][]part{{{1, []pipeline.Series{a}}, {2, []pipeline.Series{d}}}, {{1, []pipeline.Series{a}}, {2, []pipeline.Series{d}}}},
 			stale:  [][]string{{`{__name__="b", job="x"}`, `{__name__="c", job="y"}`}, nil},
 			change: []bool{true, false},
@@ -79,7 +79,7 @@ func TestSeriesStateParts(t *testing.T) {
 				}
 				var got []string
 				for _, ls := range st.advanceParts(keys, all, nil) {
-					got = append(got, ls.String())
+					got = append(got, ls.Labels.String())
 				}
 				slices.Sort(got)
 				if !slices.Equal(got, tc.stale[i]) {
@@ -122,7 +122,7 @@ func TestSeriesStateAdvance(t *testing.T) {
 	} {
 		var got []string
 		for _, ls := range st.advance(step.series, nil) {
-			got = append(got, ls.String())
+			got = append(got, ls.Labels.String())
 		}
 		slices.Sort(got)
 		if !slices.Equal(got, step.stale) {
