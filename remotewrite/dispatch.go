@@ -6,13 +6,6 @@ import (
 	"time"
 )
 
-// flight is a request read from the log.
-type flight struct {
-	rec  *record
-	end  logPos
-	done bool
-}
-
 // dispatch reads requests from the log and sends them, as many at a time as
 // there are shards and as order allows. It returns when ctx ends, or, with
 // untilEmpty, when everything in the log was acknowledged or dropped.
@@ -23,8 +16,7 @@ func (q *Queue) dispatch(ctx context.Context, untilEmpty bool) {
 		// time, whichever way the loop ended.
 		wg.Wait()
 		q.mu.Lock()
-		clear(q.inflight)
-		q.inflight = q.inflight[:0]
+		q.order.reset()
 		q.log.rewind()
 		q.mu.Unlock()
 		q.savePosition()
@@ -38,14 +30,14 @@ func (q *Queue) dispatch(ctx context.Context, untilEmpty bool) {
 
 	lastSave := time.Now()
 	for ctx.Err() == nil {
-		// Read and enter inflight at once, so that Pending never misses
+		// Read and enter the ordering at once, so that Pending never misses
 		// the request in between.
 		q.mu.Lock()
 		rec, end, ok, err := q.log.next()
 		var f *flight
 		if ok {
 			f = &flight{rec: rec, end: end}
-			q.inflight = append(q.inflight, f)
+			q.order.add(f)
 		}
 		q.mu.Unlock()
 		if err != nil {
@@ -55,7 +47,7 @@ func (q *Queue) dispatch(ctx context.Context, untilEmpty bool) {
 		if !ok {
 			if untilEmpty {
 				q.mu.Lock()
-				for q.sending > 0 && ctx.Err() == nil {
+				for q.order.sending > 0 && ctx.Err() == nil {
 					q.cond.Wait()
 				}
 				q.mu.Unlock()
@@ -77,14 +69,14 @@ func (q *Queue) dispatch(ctx context.Context, untilEmpty bool) {
 			continue
 		}
 		q.mu.Lock()
-		for !q.startable(f) && ctx.Err() == nil {
+		for !q.order.startable(f, int(q.shards.Load())) && ctx.Err() == nil {
 			q.cond.Wait()
 		}
 		if ctx.Err() != nil {
 			q.mu.Unlock()
 			return
 		}
-		q.sending++
+		q.order.start()
 		q.mu.Unlock()
 		wg.Go(func() { q.sendFlight(ctx, f) })
 		if time.Since(lastSave) > time.Second {
@@ -94,30 +86,6 @@ func (q *Queue) dispatch(ctx context.Context, untilEmpty bool) {
 	}
 }
 
-// startable tells whether f may be sent now: a shard is free and no earlier
-// request still in flight may hold one of its series. Two requests may share
-// a series unless they come from the same Append (which holds each series
-// once) or from different shards of the same spread.
-func (q *Queue) startable(f *flight) bool {
-	if q.sending >= int(q.shards.Load()) {
-		return false
-	}
-	r := f.rec
-	for _, g := range q.inflight {
-		if g == f {
-			break
-		}
-		if g.done {
-			continue
-		}
-		o := g.rec
-		if o.appendSeq != r.appendSeq && (o.shards != r.shards || o.shard == r.shard) {
-			return false
-		}
-	}
-	return true
-}
-
 // sendFlight sends one request, then commits every leading request that is
 // done.
 func (q *Queue) sendFlight(ctx context.Context, f *flight) {
@@ -125,20 +93,13 @@ func (q *Queue) sendFlight(ctx context.Context, f *flight) {
 
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.sending--
 	defer q.cond.Broadcast()
+	end, commit := q.order.finish(f, ok)
 	if !ok {
 		return // interrupted: stays unacknowledged, read again later
 	}
-	f.done = true
-	i := 0
-	for i < len(q.inflight) && q.inflight[i].done {
-		i++
-	}
-	if i > 0 {
-		q.log.commitTo(q.inflight[i-1].end)
-		clear(q.inflight[:i])
-		q.inflight = q.inflight[i:]
+	if commit {
+		q.log.commitTo(end)
 	}
 	// The gauge follows acknowledgements too, not only appends.
 	q.m.pendingSamples.Set(float64(q.pendingLocked()))

@@ -90,9 +90,8 @@ type Queue struct {
 	samplesIn, samplesOut, busyNanos atomic.Int64
 
 	mu       sync.Mutex
-	inflight []*flight // read from the log, in log order, not yet committed
+	order    ordering // the requests read from the log and not yet committed
 	cond     *sync.Cond
-	sending  int   // flights started and not done
 	highestT int64 // highest timestamp acknowledged
 	// For Status.
 	lastSuccess time.Time
@@ -132,7 +131,7 @@ func NewQueue(o Options) (*Queue, error) {
 		encV2:    newEncoderV2(),
 		highestT: minInt64,
 		// Requests from before a restart are still in the log: new ones
-		// must not pass for parts of the same Append (see startable).
+		// must not pass for parts of the same Append (see mayShareSeries).
 		appendSeq: l.lastSeq,
 		dropped:   map[string]int{},
 	}
@@ -194,13 +193,9 @@ func (q *Queue) Pending() int {
 // pendingLocked is Pending with q.mu held.
 func (q *Queue) pendingLocked() int {
 	// In this order: a cycle is appended to the log before it leaves
-	// inSamples, and a request read from the log joins inflight under mu.
+	// inSamples, and a request read from the log joins q.order under mu.
 	n := int(q.inSamples.Load())
-	for _, f := range q.inflight {
-		if !f.done {
-			n += int(f.rec.samples)
-		}
-	}
+	n += q.order.unacknowledged()
 	return n + q.log.pendingUnread()
 }
 

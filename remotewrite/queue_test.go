@@ -868,6 +868,39 @@ func TestShardedOrder(t *testing.T) {
 	}
 }
 
+// TestShardCountChangeOrder changes the number of shards between cycles, as
+// shardLoop does, while requests for the old number are still in flight:
+// every series must still arrive in order.
+func TestShardCountChangeOrder(t *testing.T) {
+	rc := newReceiver(t)
+	rc.setFallback(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(time.Duration(rand.IntN(5)) * time.Millisecond)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	o := testOptions(t, rc)
+	o.MinShards, o.MaxShards = 1, 8
+	o.Capacity = 10000 // room for every cycle in memory
+	q := mustQueue(t, o)
+	run(t, q)
+
+	const cycles, nseries = 40, 300
+	series := seriesSet(nseries)
+	counts := []int32{1, 3, 8, 2, 5, 4}
+	for c := range cycles {
+		if c%4 == 0 {
+			q.shards.Store(counts[(c/4)%len(counts)])
+			q.mu.Lock()
+			q.cond.Broadcast()
+			q.mu.Unlock()
+		}
+		q.Append(cycle(series, int64(c)))
+		time.Sleep(time.Millisecond)
+	}
+	waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
+
+	checkDelivered(t, rc.deliveredTimestamps(), nseries, span(0, cycles, 1), false)
+}
+
 // TestRemoteWrite2 sends 2.0 to receivers that speak it, do not, or lose
 // samples. Part of the samples are on disk as 2.0 before the first answer.
 func TestRemoteWrite2(t *testing.T) {
