@@ -95,8 +95,8 @@ func render(req *prompb.WriteRequest) string {
 // BenchmarkEncode encodes a full default-sized batch of one cycle: as many
 // series with one sample each, labels shaped like a Pushgateway group's.
 func BenchmarkEncode(b *testing.B) {
-	batch := make([]pipeline.Sample, 0, defaultMaxSamplesPerSend)
-	for i := range defaultMaxSamplesPerSend {
+	batch := make([]pipeline.Sample, 0, DefaultMaxSamplesPerSend)
+	for i := range DefaultMaxSamplesPerSend {
 		batch = append(batch, pipeline.Sample{
 			Labels: labels.FromStrings(
 				"__name__", fmt.Sprintf("batch_job_metric_%d", i%20),

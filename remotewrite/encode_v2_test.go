@@ -389,7 +389,7 @@ func TestEncodedSize(t *testing.T) {
 // realisticBatch is one cycle of a bridge scraping a Pushgateway holding
 // groups of batch jobs: per group a few gauges and a classic histogram, all
 // with metadata, labels drawn from a small shared vocabulary. It holds
-// defaultMaxSamplesPerSend samples, one per series.
+// DefaultMaxSamplesPerSend samples, one per series.
 func realisticBatch() []pipeline.Sample {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	const now = 1767225600000
@@ -406,11 +406,11 @@ func realisticBatch() []pipeline.Sample {
 
 	var batch []pipeline.Sample
 	add := func(meta *metadata.Metadata, v float64, lbls ...string) {
-		if len(batch) < defaultMaxSamplesPerSend {
+		if len(batch) < DefaultMaxSamplesPerSend {
 			batch = append(batch, pipeline.Sample{Labels: labels.FromStrings(lbls...), T: now, V: v, Meta: meta})
 		}
 	}
-	for g := 0; len(batch) < defaultMaxSamplesPerSend; g++ {
+	for g := 0; len(batch) < DefaultMaxSamplesPerSend; g++ {
 		job := fmt.Sprintf("batch_job_%d", g%12)
 		instance := fmt.Sprintf("host-%d.example.org", g/12)
 		for i, name := range gaugeNames {
@@ -451,8 +451,8 @@ func nativeHistogramBatch() []pipeline.Sample {
 
 // BenchmarkEncodeV2 encodes the batch of BenchmarkEncode.
 func BenchmarkEncodeV2(b *testing.B) {
-	batch := make([]pipeline.Sample, 0, defaultMaxSamplesPerSend)
-	for i := range defaultMaxSamplesPerSend {
+	batch := make([]pipeline.Sample, 0, DefaultMaxSamplesPerSend)
+	for i := range DefaultMaxSamplesPerSend {
 		series := i % 200
 		batch = append(batch, pipeline.Sample{
 			Labels: labels.FromStrings(

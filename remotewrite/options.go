@@ -3,10 +3,12 @@ package remotewrite
 import (
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,18 +98,31 @@ type MetadataOptions struct {
 	MaxPerSend int
 }
 
-// Defaults for zero Options fields, as documented there.
+// Defaults for zero Options fields, as documented there. Package config
+// starts its remote_write defaults from them, so that a file that leaves a
+// key out gets what a zero field gets here.
 const (
-	defaultTimeout           = 30 * time.Second
-	defaultMaxSamplesPerSend = 10000
-	defaultCapacity          = 10000
-	defaultMinShards         = 1
-	defaultMaxShards         = 50
-	defaultMaxDiskBytes      = 1 << 30
-	defaultMinBackoff        = 30 * time.Millisecond
-	defaultMaxBackoff        = 5 * time.Second
-	defaultMetadataInterval  = time.Minute
-	defaultMetadataPerSend   = 2000
+	// DefaultTimeout bounds one attempt, response included.
+	DefaultTimeout = 30 * time.Second
+	// DefaultMaxSamplesPerSend bounds the samples in one request.
+	DefaultMaxSamplesPerSend = 10000
+	// DefaultCapacity bounds, per shard, the samples waiting to be
+	// written to disk.
+	DefaultCapacity = 10000
+	// DefaultMinShards is the least number of requests in flight.
+	DefaultMinShards = 1
+	// DefaultMaxShards is the most requests in flight.
+	DefaultMaxShards = 50
+	// DefaultMaxDiskBytes bounds the on-disk queue.
+	DefaultMaxDiskBytes = 1 << 30
+	// DefaultMinBackoff is the first wait after a recoverable failure.
+	DefaultMinBackoff = 30 * time.Millisecond
+	// DefaultMaxBackoff is the longest wait between two attempts.
+	DefaultMaxBackoff = 5 * time.Second
+	// DefaultMetadataInterval is the time between two metadata rounds.
+	DefaultMetadataInterval = time.Minute
+	// DefaultMetadataPerSend bounds the metadata entries in one request.
+	DefaultMetadataPerSend = 2000
 )
 
 func (o *Options) setDefaults() error {
@@ -141,10 +156,10 @@ func (o *Options) setDefaults() error {
 		v    *time.Duration
 		def  time.Duration
 	}{
-		{"Timeout", &o.Timeout, defaultTimeout},
-		{"MinBackoff", &o.MinBackoff, defaultMinBackoff},
-		{"MaxBackoff", &o.MaxBackoff, defaultMaxBackoff},
-		{"Metadata.Interval", &o.Metadata.Interval, defaultMetadataInterval},
+		{"Timeout", &o.Timeout, DefaultTimeout},
+		{"MinBackoff", &o.MinBackoff, DefaultMinBackoff},
+		{"MaxBackoff", &o.MaxBackoff, DefaultMaxBackoff},
+		{"Metadata.Interval", &o.Metadata.Interval, DefaultMetadataInterval},
 	} {
 		if *d.v < 0 {
 			return fmt.Errorf("remote write options for %q: %s must not be negative, got %s", o.Name, d.name, *d.v)
@@ -158,11 +173,11 @@ func (o *Options) setDefaults() error {
 		v    *int
 		def  int
 	}{
-		{"MaxSamplesPerSend", &o.MaxSamplesPerSend, defaultMaxSamplesPerSend},
-		{"Capacity", &o.Capacity, defaultCapacity},
-		{"MinShards", &o.MinShards, defaultMinShards},
-		{"MaxShards", &o.MaxShards, defaultMaxShards},
-		{"Metadata.MaxPerSend", &o.Metadata.MaxPerSend, defaultMetadataPerSend},
+		{"MaxSamplesPerSend", &o.MaxSamplesPerSend, DefaultMaxSamplesPerSend},
+		{"Capacity", &o.Capacity, DefaultCapacity},
+		{"MinShards", &o.MinShards, DefaultMinShards},
+		{"MaxShards", &o.MaxShards, DefaultMaxShards},
+		{"Metadata.MaxPerSend", &o.Metadata.MaxPerSend, DefaultMetadataPerSend},
 	} {
 		if *n.v < 0 {
 			return fmt.Errorf("remote write options for %q: %s must not be negative, got %d", o.Name, n.name, *n.v)
@@ -175,7 +190,7 @@ func (o *Options) setDefaults() error {
 		return fmt.Errorf("remote write options for %q: MaxDiskBytes must not be negative, got %d", o.Name, o.MaxDiskBytes)
 	}
 	if o.MaxDiskBytes == 0 {
-		o.MaxDiskBytes = defaultMaxDiskBytes
+		o.MaxDiskBytes = DefaultMaxDiskBytes
 	}
 	if o.MinBackoff > o.MaxBackoff {
 		return fmt.Errorf("remote write options for %q: MinBackoff %s exceeds MaxBackoff %s", o.Name, o.MinBackoff, o.MaxBackoff)
@@ -190,4 +205,28 @@ func (o *Options) setDefaults() error {
 		o.Now = time.Now
 	}
 	return nil
+}
+
+// DirName turns a queue's name into the name of its directory: characters
+// safe in file names kept, others replaced, and a hash of the name added so
+// that two names never share a directory. It is stable across versions:
+// a restarted bridge finds its queues again.
+func DirName(name string) string {
+	return safeDirName(name, len(name))
+}
+
+// safeDirName is DirName with the readable part cut to at most maxSafe
+// bytes.
+func safeDirName(name string, maxSafe int) string {
+	safe := strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r == '.' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') {
+			return r
+		}
+		return '_'
+	}, name)
+	// ASCII only now, so bytes are characters.
+	if len(safe) > maxSafe {
+		safe = safe[:maxSafe]
+	}
+	return fmt.Sprintf("%s-%08x", safe, crc32.ChecksumIEEE([]byte(name)))
 }

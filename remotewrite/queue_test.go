@@ -69,10 +69,10 @@ func TestNewQueueValidation(t *testing.T) {
 				}
 				defer q.log.close()
 				want := Options{
-					Message: MessageV1, Timeout: defaultTimeout, MaxSamplesPerSend: defaultMaxSamplesPerSend,
-					Capacity: defaultCapacity, MinShards: defaultMinShards, MaxShards: defaultMaxShards,
-					MaxDiskBytes: defaultMaxDiskBytes, MinBackoff: defaultMinBackoff, MaxBackoff: defaultMaxBackoff,
-					Metadata: MetadataOptions{Interval: defaultMetadataInterval, MaxPerSend: defaultMetadataPerSend},
+					Message: MessageV1, Timeout: DefaultTimeout, MaxSamplesPerSend: DefaultMaxSamplesPerSend,
+					Capacity: DefaultCapacity, MinShards: DefaultMinShards, MaxShards: DefaultMaxShards,
+					MaxDiskBytes: DefaultMaxDiskBytes, MinBackoff: DefaultMinBackoff, MaxBackoff: DefaultMaxBackoff,
+					Metadata: MetadataOptions{Interval: DefaultMetadataInterval, MaxPerSend: DefaultMetadataPerSend},
 				}
 				got := q.o
 				got.URL, got.Name, got.Client, got.Dir, got.Logger, got.Now = nil, "", nil, "", nil, nil

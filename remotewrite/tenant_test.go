@@ -543,6 +543,21 @@ pushgateway_bridge_remote_write_samples_sent_total{remote_name="plain",tenant=""
 	}
 }
 
+// TestDirName pins the directory names of endpoint queues: a change would
+// strand what an older bridge left on disk.
+func TestDirName(t *testing.T) {
+	long := strings.Repeat("x", 100)
+	for name, want := range map[string]string{
+		"prometheus":     "prometheus-579d3a7b",
+		"remote write/1": "remote_write_1-be13ba21",
+		long:             long + "-5e0e5d8f", // not cut, unlike a tenant's
+	} {
+		if got := DirName(name); got != want {
+			t.Errorf("DirName(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
 func TestTenantDirName(t *testing.T) {
 	long := strings.Repeat("x", 200)
 	for _, tc := range []struct {
@@ -571,8 +586,8 @@ func TestValidTenant(t *testing.T) {
 		"team-a": true, "a b": true, "équipe": true, "a\tb": true,
 		"": false, " a": false, "a ": false, "\ta": false, "a\nb": false, "a\rb": false, "a\x00": false, "a\x7f": false,
 	} {
-		if got := validTenant(s); got != want {
-			t.Errorf("validTenant(%q) = %v, want %v", s, got, want)
+		if got := ValidTenant(s); got != want {
+			t.Errorf("ValidTenant(%q) = %v, want %v", s, got, want)
 		}
 	}
 }
