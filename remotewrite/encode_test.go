@@ -5,24 +5,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/rwtest"
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 func decode(t testing.TB, body []byte) *prompb.WriteRequest {
 	t.Helper()
-	raw, err := snappy.Decode(nil, body)
+	req, err := rwtest.DecodeV1(body)
 	if err != nil {
-		t.Fatalf("snappy decode: %v", err)
+		t.Fatal(err)
 	}
-	var req prompb.WriteRequest
-	if err := req.Unmarshal(raw); err != nil {
-		t.Fatalf("unmarshal: %v", err)
-	}
-	return &req
+	return req
 }
 
 func TestEncode(t *testing.T) {

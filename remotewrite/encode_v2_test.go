@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/prometheus/model/value"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/rwtest"
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
@@ -24,13 +25,9 @@ import (
 // checks the invariants the spec puts on every request.
 func decodeReqV2(t testing.TB, body []byte) *writev2.Request {
 	t.Helper()
-	raw, err := snappy.Decode(nil, body)
+	req, err := rwtest.DecodeV2(body)
 	if err != nil {
-		t.Fatalf("snappy decode: %v", err)
-	}
-	var req writev2.Request
-	if err := req.Unmarshal(raw); err != nil {
-		t.Fatalf("unmarshal: %v", err)
+		t.Fatal(err)
 	}
 	if len(req.Symbols) == 0 || req.Symbols[0] != "" {
 		t.Fatalf("symbols must start with the empty string, got %q", req.Symbols)
@@ -64,7 +61,7 @@ func decodeReqV2(t testing.TB, body []byte) *writev2.Request {
 			}
 		}
 	}
-	return &req
+	return req
 }
 
 // renderV2 writes each TimeSeries as labels, "h" if it holds histograms,
