@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/golden"
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
@@ -70,5 +71,5 @@ func TestBackfillAfterRestart(t *testing.T) {
 	for _, c := range rec.cycles {
 		fmt.Fprintf(&got, "# append\n%s\n", onlyInteresting(lines(c)))
 	}
-	golden(t, "backfill.golden", got.String())
+	golden.Check(t, filepath.Join("testdata", "backfill.golden"), []byte(got.String()))
 }
