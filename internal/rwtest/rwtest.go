@@ -167,3 +167,41 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	_ = b.Close()
 	return a, nil, nil
 }
+
+// Forward sends r, whose body was already read into body, to url with
+// client, and copies the answer, headers included, to w. A test's proxy in
+// front of a real receiver uses it for the requests it lets through.
+func Forward(w http.ResponseWriter, r *http.Request, body []byte, client *http.Client, url string) {
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, url, bytes.NewReader(body))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	req.Header = r.Header.Clone()
+	resp, err := client.Do(req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	for k, vs := range resp.Header {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+}
+
+// Tee returns a handler that hands every request and its body to record,
+// then forwards the request to url (see Forward): a recorder in front of a
+// real receiver, which sees what the receiver got.
+func Tee(client *http.Client, url string, record func(r *http.Request, body []byte)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		record(r, body)
+		Forward(w, r, body, client, url)
+	})
+}
