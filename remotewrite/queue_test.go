@@ -855,74 +855,63 @@ func copyDir(t *testing.T, src, dst string) {
 	}
 }
 
-// TestShardedOrder sends with four shards to a receiver of random latency
-// and checks that requests overlap and yet every series arrives in order.
+// TestShardedOrder sends to a receiver of random latency and checks that
+// requests overlap and yet every series arrives in order: with four shards,
+// and with the number of shards changing between cycles, as shardLoop
+// changes it, while requests for the old number are still in flight.
 func TestShardedOrder(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		rc := newReceiver(t)
-		rc.setFallback(func(w http.ResponseWriter, _ *http.Request) {
-			time.Sleep(time.Duration(rand.IntN(21)) * time.Millisecond)
-			w.WriteHeader(http.StatusNoContent)
+	for _, tc := range []struct {
+		name            string
+		shards          int
+		latency         int // most milliseconds an answer takes
+		cycles, nseries int
+		changes         []int32 // if set, the shards every 4 cycles
+	}{
+		{name: "four shards", shards: 4, latency: 20, cycles: 50, nseries: 500},
+		{name: "shard count changes", shards: 8, latency: 4, cycles: 40, nseries: 300, changes: []int32{1, 3, 8, 2, 5, 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rc := newReceiver(t)
+				rc.setFallback(func(w http.ResponseWriter, _ *http.Request) {
+					time.Sleep(time.Duration(rand.IntN(tc.latency+1)) * time.Millisecond)
+					w.WriteHeader(http.StatusNoContent)
+				})
+				o := testOptions(t, rc)
+				o.MinShards, o.MaxShards = tc.shards, tc.shards
+				if tc.changes != nil {
+					o.MinShards = 1
+				}
+				o.Capacity = 10000 // room for every cycle in memory
+				q := mustQueue(t, o)
+				run(t, q)
+
+				series := seriesSet(tc.nseries)
+				for c := range tc.cycles {
+					if tc.changes != nil && c%4 == 0 {
+						q.shards.Store(tc.changes[(c/4)%len(tc.changes)])
+						q.mu.Lock()
+						q.cond.Broadcast()
+						q.mu.Unlock()
+						time.Sleep(time.Millisecond) // let requests for the old count start
+					}
+					q.Append(cycle(series, int64(c)))
+				}
+				waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
+
+				checkDelivered(t, rc.deliveredTimestamps(), tc.nseries, span(0, int64(tc.cycles), 1), false)
+				if got := testutil.ToFloat64(q.m.samplesSent); got != float64(tc.cycles*tc.nseries) {
+					t.Errorf("samples_sent_total = %v, want %d", got, tc.cycles*tc.nseries)
+				}
+				if got := rc.maxInFlight(); got < 2 {
+					t.Errorf("at most %d request in flight at once, want several", got)
+				}
+				if got := testutil.ToFloat64(q.m.shards); tc.changes == nil && got != float64(tc.shards) {
+					t.Errorf("shards = %v, want %d", got, tc.shards)
+				}
+			})
 		})
-		o := testOptions(t, rc)
-		o.MinShards, o.MaxShards = 4, 4
-		o.Capacity = 10000 // room for every cycle in memory
-		q := mustQueue(t, o)
-		run(t, q)
-
-		const cycles, nseries = 50, 500
-		series := seriesSet(nseries)
-		for c := range cycles {
-			q.Append(cycle(series, int64(c)))
-		}
-		waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
-
-		checkDelivered(t, rc.deliveredTimestamps(), nseries, span(0, cycles, 1), false)
-		if got := testutil.ToFloat64(q.m.samplesSent); got != cycles*nseries {
-			t.Errorf("samples_sent_total = %v, want %d", got, cycles*nseries)
-		}
-		if got := rc.maxInFlight(); got < 2 {
-			t.Errorf("at most %d request in flight at once, want several", got)
-		}
-		if got := testutil.ToFloat64(q.m.shards); got != 4 {
-			t.Errorf("shards = %v, want 4", got)
-		}
-	})
-}
-
-// TestShardCountChangeOrder changes the number of shards between cycles, as
-// shardLoop does, while requests for the old number are still in flight:
-// every series must still arrive in order.
-func TestShardCountChangeOrder(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		rc := newReceiver(t)
-		rc.setFallback(func(w http.ResponseWriter, _ *http.Request) {
-			time.Sleep(time.Duration(rand.IntN(5)) * time.Millisecond)
-			w.WriteHeader(http.StatusNoContent)
-		})
-		o := testOptions(t, rc)
-		o.MinShards, o.MaxShards = 1, 8
-		o.Capacity = 10000 // room for every cycle in memory
-		q := mustQueue(t, o)
-		run(t, q)
-
-		const cycles, nseries = 40, 300
-		series := seriesSet(nseries)
-		counts := []int32{1, 3, 8, 2, 5, 4}
-		for c := range cycles {
-			if c%4 == 0 {
-				q.shards.Store(counts[(c/4)%len(counts)])
-				q.mu.Lock()
-				q.cond.Broadcast()
-				q.mu.Unlock()
-			}
-			q.Append(cycle(series, int64(c)))
-			time.Sleep(time.Millisecond)
-		}
-		waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
-
-		checkDelivered(t, rc.deliveredTimestamps(), nseries, span(0, cycles, 1), false)
-	})
+	}
 }
 
 // TestRemoteWrite2 sends 2.0 to receivers that speak it, do not, or lose
