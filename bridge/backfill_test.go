@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/golden"
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
@@ -74,5 +76,5 @@ func TestBackfillAfterRestart(t *testing.T) {
 	for _, c := range rec.cycles {
 		fmt.Fprintf(&got, "# append\n%s\n", onlyInteresting(lines(c)))
 	}
-	golden(t, "backfill.golden", got.String())
+	golden.Check(t, filepath.Join("testdata", "backfill.golden"), []byte(got.String()))
 }

@@ -3,9 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,33 +16,12 @@ import (
 	"github.com/prometheus/prometheus/model/relabel"
 	"go.uber.org/goleak"
 
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/golden"
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from what was produced:\n%s", path, got)
-	}
-}
 
 // fakeSource returns the next scripted snapshot or error on every scrape.
 type fakeSource struct {
@@ -146,7 +123,7 @@ func TestCycles(t *testing.T) {
 		fmt.Fprintf(&got, "# cycle %d, complete: %v\n%s\n", i, complete, lines(rec.cycles[i]))
 		now = now.Add(15 * time.Second)
 	}
-	golden(t, "cycles.golden", got.String())
+	golden.Check(t, filepath.Join("testdata", "cycles.golden"), []byte(got.String()))
 	if !br.Ready() {
 		t.Error("not ready after complete cycles")
 	}
@@ -238,7 +215,7 @@ func TestRuleCycles(t *testing.T) {
 		fmt.Fprintf(&got, "# cycle %d, complete: %v\n%s\n", i, complete, lines(rec.cycles[i]))
 		now = now.Add(30 * time.Second)
 	}
-	golden(t, "rule_cycles.golden", got.String())
+	golden.Check(t, filepath.Join("testdata", "rule_cycles.golden"), []byte(got.String()))
 }
 
 func TestStatus(t *testing.T) {
@@ -316,7 +293,7 @@ func TestOutageHold(t *testing.T) {
 		fmt.Fprintf(&got, "# cycle %d, complete: %v\n%s\n", i, complete, onlyInteresting(lines(rec.cycles[i])))
 		now = now.Add(15 * time.Second)
 	}
-	golden(t, "outage_hold.golden", got.String())
+	golden.Check(t, filepath.Join("testdata", "outage_hold.golden"), []byte(got.String()))
 }
 
 // onlyInteresting drops the status series that are 0, to keep goldens short.
@@ -376,7 +353,7 @@ func TestMergeGateways(t *testing.T) {
 		}
 		now = now.Add(15 * time.Second)
 	}
-	golden(t, "merge.golden", got.String())
+	golden.Check(t, filepath.Join("testdata", "merge.golden"), []byte(got.String()))
 }
 
 // deletingSource is a fakeSource that records the groups it is asked to

@@ -40,6 +40,7 @@ import (
 	"go.yaml.in/yaml/v2"
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/pushgateway-bridge/pushgateway-bridge/remotewrite"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
@@ -47,9 +48,9 @@ import (
 // Prometheus' protobuf_message setting.
 const (
 	// MessageV1 is remote write 1.0's prometheus.WriteRequest.
-	MessageV1 = "prometheus.WriteRequest"
+	MessageV1 = string(remotewrite.MessageV1)
 	// MessageV2 is remote write 2.0's io.prometheus.write.v2.Request.
-	MessageV2 = "io.prometheus.write.v2.Request"
+	MessageV2 = string(remotewrite.MessageV2)
 )
 
 // nameValidation is the scheme label names are checked with, in
@@ -242,13 +243,13 @@ type MetadataConfig struct {
 // 10000 samples too; bench/results.md has the figures).
 func DefaultQueueConfig() QueueConfig {
 	return QueueConfig{
-		Capacity:          10000,
-		MaxShards:         50,
-		MinShards:         1,
-		MaxSamplesPerSend: 10000,
+		Capacity:          remotewrite.DefaultCapacity,
+		MaxShards:         remotewrite.DefaultMaxShards,
+		MinShards:         remotewrite.DefaultMinShards,
+		MaxSamplesPerSend: remotewrite.DefaultMaxSamplesPerSend,
 		BatchSendDeadline: model.Duration(5 * time.Second),
-		MinBackoff:        model.Duration(30 * time.Millisecond),
-		MaxBackoff:        model.Duration(5 * time.Second),
+		MinBackoff:        model.Duration(remotewrite.DefaultMinBackoff),
+		MaxBackoff:        model.Duration(remotewrite.DefaultMaxBackoff),
 		RetryOnHTTP429:    true,
 	}
 }
@@ -257,8 +258,8 @@ func DefaultQueueConfig() QueueConfig {
 func DefaultMetadataConfig() MetadataConfig {
 	return MetadataConfig{
 		Send:              true,
-		SendInterval:      model.Duration(time.Minute),
-		MaxSamplesPerSend: 2000,
+		SendInterval:      model.Duration(remotewrite.DefaultMetadataInterval),
+		MaxSamplesPerSend: remotewrite.DefaultMetadataPerSend,
 	}
 }
 
@@ -267,7 +268,7 @@ func DefaultMetadataConfig() MetadataConfig {
 // Each call returns a value of its own. Validate fills in the name.
 func DefaultRemoteWriteConfig() RemoteWriteConfig {
 	return RemoteWriteConfig{
-		RemoteTimeout:   model.Duration(30 * time.Second),
+		RemoteTimeout:   model.Duration(remotewrite.DefaultTimeout),
 		ProtobufMessage: MessageV1,
 		// Prometheus' DefaultRemoteWriteHTTPClientConfig.
 		HTTPClientConfig: commoncfg.HTTPClientConfig{FollowRedirects: true, EnableHTTP2: false},
@@ -535,13 +536,6 @@ func checkHeader(h string) error {
 	return nil
 }
 
-// Defaults of the tenant keys, once tenant_label is set.
-const (
-	defaultTenantHeader = "X-Scope-OrgID"
-	defaultTenant       = "anonymous"
-	defaultMaxTenants   = 100
-)
-
 // validateTenants checks the tenant keys and fills in their defaults.
 func (rw *RemoteWriteConfig) validateTenants() error {
 	if rw.TenantLabel == "" {
@@ -563,7 +557,7 @@ func (rw *RemoteWriteConfig) validateTenants() error {
 		return fmt.Errorf("tenant_label: label name %q is not valid", rw.TenantLabel)
 	}
 	if rw.TenantHeader == "" {
-		rw.TenantHeader = defaultTenantHeader
+		rw.TenantHeader = remotewrite.DefaultTenantHeader
 	}
 	if !httpguts.ValidHeaderFieldName(rw.TenantHeader) {
 		return fmt.Errorf("tenant_header: %q is not a valid header name", rw.TenantHeader)
@@ -585,33 +579,18 @@ func (rw *RemoteWriteConfig) validateTenants() error {
 		}
 	}
 	if rw.DefaultTenant == "" {
-		rw.DefaultTenant = defaultTenant
+		rw.DefaultTenant = remotewrite.DefaultTenant
 	}
-	if !validTenant(rw.DefaultTenant) {
+	if !remotewrite.ValidTenant(rw.DefaultTenant) {
 		return fmt.Errorf("default_tenant %q is not valid: control characters, or spaces at either end", rw.DefaultTenant)
 	}
 	if rw.MaxTenants < 0 {
 		return fmt.Errorf("max_tenants %d is not positive", rw.MaxTenants)
 	}
 	if rw.MaxTenants == 0 {
-		rw.MaxTenants = defaultMaxTenants
+		rw.MaxTenants = remotewrite.DefaultMaxTenants
 	}
 	return nil
-}
-
-// validTenant tells whether s can be sent as a tenant header value as it
-// is, as package remotewrite checks every tenant: not empty, no control
-// characters, no spaces at either end (the HTTP client trims them).
-func validTenant(s string) bool {
-	if s == "" || s[0] == ' ' || s[0] == '\t' || s[len(s)-1] == ' ' || s[len(s)-1] == '\t' {
-		return false
-	}
-	for i := range len(s) {
-		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 func (q *QueueConfig) validate() error {

@@ -2,7 +2,6 @@ package config
 
 import (
 	"bytes"
-	"flag"
 	"maps"
 	"os"
 	"path/filepath"
@@ -13,10 +12,9 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/golden"
 	"go.yaml.in/yaml/v2"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func TestLoadGood(t *testing.T) {
 	c, err := Load(filepath.Join("testdata", "good.yml"))
@@ -156,19 +154,7 @@ func TestMarshalGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "good.yml.golden")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("decoded good.yml marshals to\n%s\nwant (go test -update to rewrite)\n%s", got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", "good.yml.golden"), got)
 	for _, secret := range []string{"user:secret@", "t0ken", "- pt\n"} {
 		if bytes.Contains(got, []byte(secret)) {
 			t.Errorf("marshalled config holds %q", secret)

@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -14,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang/snappy"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/prompb"
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/rwtest"
 )
 
 // Continuity end to end (README "When the Pushgateway cannot be scraped" and
@@ -85,14 +84,8 @@ type recordedSeries struct {
 func startSampleRecorder(t testing.TB, writeURL string) *sampleRecorder {
 	t.Helper()
 	rec := &sampleRecorder{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
+	srv := httptest.NewServer(rwtest.Tee(httpClient, writeURL, func(r *http.Request, body []byte) {
 		rec.record(r.URL.Path, r.Header.Get("Content-Type"), body)
-		forwardWrite(w, r, body, writeURL)
 	}))
 	t.Cleanup(srv.Close)
 	rec.URL = srv.URL
@@ -102,14 +95,9 @@ func startSampleRecorder(t testing.TB, writeURL string) *sampleRecorder {
 func (rec *sampleRecorder) record(path, contentType string, body []byte) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	raw, err := snappy.Decode(nil, body)
+	wr, err := rwtest.DecodeV1(body)
 	if err != nil {
-		rec.errs = append(rec.errs, fmt.Sprintf("%s: snappy (Content-Type %q): %v", path, contentType, err))
-		return
-	}
-	var wr prompb.WriteRequest
-	if err := wr.Unmarshal(raw); err != nil {
-		rec.errs = append(rec.errs, fmt.Sprintf("%s: prompb.WriteRequest (Content-Type %q): %v", path, contentType, err))
+		rec.errs = append(rec.errs, fmt.Sprintf("%s (Content-Type %q): %v", path, contentType, err))
 		return
 	}
 	if len(wr.Timeseries) == 0 {

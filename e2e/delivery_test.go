@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/metadata"
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/rwtest"
 )
 
 // The delivery engine end to end: receiver outages, kill -9, 429 storms,
@@ -410,7 +411,7 @@ func startStormProxy(t testing.TB, writeURL string) *stormProxy {
 			http.Error(w, "too many requests", http.StatusTooManyRequests)
 			return
 		}
-		forwardWrite(w, r, body, writeURL)
+		rwtest.Forward(w, r, body, httpClient, writeURL)
 	}))
 	t.Cleanup(srv.Close)
 	p.URL = srv.URL + "/api/v1/write"

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -23,15 +22,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang/snappy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/push"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
-	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/rwtest"
 )
 
 const (
@@ -913,59 +911,31 @@ func startWriteRecorder(t testing.TB, writeURL string) *writeRecorder {
 		meta:     map[string][]metadata.Metadata{},
 		messages: map[string]int{},
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
+	srv := httptest.NewServer(rwtest.Tee(httpClient, writeURL, func(r *http.Request, body []byte) {
 		rec.record(r.Header.Get("Content-Type"), body)
-		forwardWrite(w, r, body, writeURL)
 	}))
 	t.Cleanup(srv.Close)
 	rec.URL = srv.URL + "/api/v1/write"
 	return rec
 }
 
-// forwardWrite sends a remote-write request r with the body already read
-// to writeURL and copies the answer, headers included, to w.
-func forwardWrite(w http.ResponseWriter, r *http.Request, body []byte, writeURL string) {
-	req, err := http.NewRequestWithContext(r.Context(), r.Method, writeURL, bytes.NewReader(body))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	req.Header = r.Header.Clone()
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	defer resp.Body.Close()
-	for k, vs := range resp.Header {
-		w.Header()[k] = vs
-	}
-	w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(w, resp.Body)
-}
-
 func (rec *writeRecorder) record(contentType string, body []byte) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	raw, err := snappy.Decode(nil, body)
-	if err != nil {
-		rec.errs = append(rec.errs, fmt.Sprintf("snappy (Content-Type %q): %v", contentType, err))
-		return
-	}
-	if strings.Contains(contentType, "proto="+rw2Message) {
+	if rwtest.IsV2(contentType) {
 		rec.messages[rw2Message]++
-		rec.recordV2(contentType, raw)
+		req, err := rwtest.DecodeV2(body)
+		if err != nil {
+			rec.errs = append(rec.errs, fmt.Sprintf("Content-Type %q: %v", contentType, err))
+			return
+		}
+		rec.recordV2(req)
 		return
 	}
 	rec.messages[rw1Message]++
-	var wr prompb.WriteRequest
-	if err := wr.Unmarshal(raw); err != nil {
-		rec.errs = append(rec.errs, fmt.Sprintf("prompb.WriteRequest (Content-Type %q): %v", contentType, err))
+	wr, err := rwtest.DecodeV1(body)
+	if err != nil {
+		rec.errs = append(rec.errs, fmt.Sprintf("Content-Type %q: %v", contentType, err))
 		return
 	}
 	if len(wr.Timeseries) > 0 {
@@ -987,12 +957,7 @@ func (rec *writeRecorder) record(contentType string, body []byte) {
 	}
 }
 
-func (rec *writeRecorder) recordV2(contentType string, raw []byte) {
-	var req writev2.Request
-	if err := req.Unmarshal(raw); err != nil {
-		rec.errs = append(rec.errs, fmt.Sprintf("writev2.Request (Content-Type %q): %v", contentType, err))
-		return
-	}
+func (rec *writeRecorder) recordV2(req *writev2.Request) {
 	if len(req.Timeseries) > 0 {
 		rec.requests++
 	}

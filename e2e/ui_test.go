@@ -15,7 +15,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -36,10 +35,9 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/golden"
 	"go.yaml.in/yaml/v2"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/dryrun.golden and ../docs/status-page.png")
 
 // hostileValue is a label value that must show as text on the page and
 // stay one quoted value in the dry run.
@@ -181,22 +179,8 @@ func TestDryRun(t *testing.T) {
 		t.Errorf("--storage.path %s: %v, want it not created", storage, err)
 	}
 	got := maskDryRun(stdout, g.Addr)
-	golden := filepath.Join("testdata", "dryrun.golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("dry run differs from %s (masked; -update rewrites it):\n%s", golden, lineDiff(string(want), got))
-	}
+	// Masked: addresses and times vary from run to run.
+	golden.Check(t, filepath.Join("testdata", "dryrun.golden"), []byte(got))
 	// The gateway still holds every group: a dry run deletes nothing.
 	if code, body, err := httpGet(g.URL + "/api/v1/metrics"); err != nil || code != http.StatusOK || strings.Count(body, `"push_time_seconds"`) != 6 {
 		t.Errorf("gateway after the dry run: %d %v, want its 6 groups", code, err)
@@ -216,26 +200,6 @@ func TestDryRun(t *testing.T) {
 			t.Errorf("exit %d, stdout %q, stderr %q: want 2, nothing, one line", code, stdout, stderr)
 		}
 	})
-}
-
-// lineDiff lists the lines only in want (-) and only in got (+).
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var sb strings.Builder
-	for _, l := range w {
-		if !slices.Contains(g, l) {
-			sb.WriteString("- " + l + "\n")
-		}
-	}
-	for _, l := range g {
-		if !slices.Contains(w, l) {
-			sb.WriteString("+ " + l + "\n")
-		}
-	}
-	if sb.Len() == 0 {
-		return "(same lines, different order)"
-	}
-	return sb.String()
 }
 
 // pageRow is a row of the status page's groups table as the browser
@@ -319,7 +283,7 @@ func TestStatusPageInChromium(t *testing.T) {
 		t.Errorf("endpoints %q, want prometheus with a last success", got)
 	}
 	tab.screenshot(1280, false, "status-page.png")
-	if *update {
+	if golden.Update() {
 		if err := os.MkdirAll(filepath.Join("..", "docs"), 0o755); err != nil {
 			t.Fatal(err)
 		}

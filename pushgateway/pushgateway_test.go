@@ -3,7 +3,6 @@ package pushgateway
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -21,10 +20,9 @@ import (
 	"google.golang.org/protobuf/encoding/protodelim"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/golden"
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const (
 	protoType = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
@@ -56,23 +54,6 @@ func render(s *pipeline.Snapshot) []byte {
 	}
 	fmt.Fprintf(&buf, "# own series: %d\n", len(s.Own))
 	return buf.Bytes()
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from what was produced:\n%s", path, got)
-	}
 }
 
 // fakeGateway serves the captures and counts requests to /api/v1/metrics.
@@ -114,7 +95,7 @@ func TestScrapeCaptures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.golden, render(snap))
+			golden.Check(t, filepath.Join("testdata", tc.golden), render(snap))
 			// The capture holds overlapping grouping keys, so membership
 			// had to be asked for, once.
 			if got := apiCalls.Load(); got != 1 {

@@ -5,24 +5,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/rwtest"
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 func decode(t testing.TB, body []byte) *prompb.WriteRequest {
 	t.Helper()
-	raw, err := snappy.Decode(nil, body)
+	req, err := rwtest.DecodeV1(body)
 	if err != nil {
-		t.Fatalf("snappy decode: %v", err)
+		t.Fatal(err)
 	}
-	var req prompb.WriteRequest
-	if err := req.Unmarshal(raw); err != nil {
-		t.Fatalf("unmarshal: %v", err)
-	}
-	return &req
+	return req
 }
 
 func TestEncode(t *testing.T) {
@@ -95,8 +91,8 @@ func render(req *prompb.WriteRequest) string {
 // BenchmarkEncode encodes a full default-sized batch of one cycle: as many
 // series with one sample each, labels shaped like a Pushgateway group's.
 func BenchmarkEncode(b *testing.B) {
-	batch := make([]pipeline.Sample, 0, defaultMaxSamplesPerSend)
-	for i := range defaultMaxSamplesPerSend {
+	batch := make([]pipeline.Sample, 0, DefaultMaxSamplesPerSend)
+	for i := range DefaultMaxSamplesPerSend {
 		batch = append(batch, pipeline.Sample{
 			Labels: labels.FromStrings(
 				"__name__", fmt.Sprintf("batch_job_metric_%d", i%20),

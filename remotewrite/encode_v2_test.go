@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/prometheus/model/value"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/rwtest"
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
@@ -24,13 +25,9 @@ import (
 // checks the invariants the spec puts on every request.
 func decodeReqV2(t testing.TB, body []byte) *writev2.Request {
 	t.Helper()
-	raw, err := snappy.Decode(nil, body)
+	req, err := rwtest.DecodeV2(body)
 	if err != nil {
-		t.Fatalf("snappy decode: %v", err)
-	}
-	var req writev2.Request
-	if err := req.Unmarshal(raw); err != nil {
-		t.Fatalf("unmarshal: %v", err)
+		t.Fatal(err)
 	}
 	if len(req.Symbols) == 0 || req.Symbols[0] != "" {
 		t.Fatalf("symbols must start with the empty string, got %q", req.Symbols)
@@ -64,7 +61,7 @@ func decodeReqV2(t testing.TB, body []byte) *writev2.Request {
 			}
 		}
 	}
-	return &req
+	return req
 }
 
 // renderV2 writes each TimeSeries as labels, "h" if it holds histograms,
@@ -389,7 +386,7 @@ func TestEncodedSize(t *testing.T) {
 // realisticBatch is one cycle of a bridge scraping a Pushgateway holding
 // groups of batch jobs: per group a few gauges and a classic histogram, all
 // with metadata, labels drawn from a small shared vocabulary. It holds
-// defaultMaxSamplesPerSend samples, one per series.
+// DefaultMaxSamplesPerSend samples, one per series.
 func realisticBatch() []pipeline.Sample {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	const now = 1767225600000
@@ -406,11 +403,11 @@ func realisticBatch() []pipeline.Sample {
 
 	var batch []pipeline.Sample
 	add := func(meta *metadata.Metadata, v float64, lbls ...string) {
-		if len(batch) < defaultMaxSamplesPerSend {
+		if len(batch) < DefaultMaxSamplesPerSend {
 			batch = append(batch, pipeline.Sample{Labels: labels.FromStrings(lbls...), T: now, V: v, Meta: meta})
 		}
 	}
-	for g := 0; len(batch) < defaultMaxSamplesPerSend; g++ {
+	for g := 0; len(batch) < DefaultMaxSamplesPerSend; g++ {
 		job := fmt.Sprintf("batch_job_%d", g%12)
 		instance := fmt.Sprintf("host-%d.example.org", g/12)
 		for i, name := range gaugeNames {
@@ -451,8 +448,8 @@ func nativeHistogramBatch() []pipeline.Sample {
 
 // BenchmarkEncodeV2 encodes the batch of BenchmarkEncode.
 func BenchmarkEncodeV2(b *testing.B) {
-	batch := make([]pipeline.Sample, 0, defaultMaxSamplesPerSend)
-	for i := range defaultMaxSamplesPerSend {
+	batch := make([]pipeline.Sample, 0, DefaultMaxSamplesPerSend)
+	for i := range DefaultMaxSamplesPerSend {
 		series := i % 200
 		batch = append(batch, pipeline.Sample{
 			Labels: labels.FromStrings(

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -17,12 +16,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang/snappy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/rwtest"
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
@@ -58,7 +57,8 @@ func slow(d time.Duration) response {
 	}
 }
 
-// reset closes the connection with a TCP RST instead of answering.
+// reset closes the connection instead of answering: with a TCP RST on a
+// real server, as a reset through rwtest.Transport.
 func reset(t *testing.T) response {
 	return func(w http.ResponseWriter, _ *http.Request) {
 		conn, _, err := w.(http.Hijacker).Hijack()
@@ -73,12 +73,14 @@ func reset(t *testing.T) response {
 	}
 }
 
-// receiver is a remote write endpoint that decodes and checks every request,
+// receiver is a remote write endpoint, served in memory (see
+// rwtest.Transport), that decodes and checks every request,
 // 1.0 or 2.0 by its Content-Type, then answers with the next scripted
 // response (the fallback, 204 unless set, once the script ends).
 type receiver struct {
-	t   *testing.T
-	srv *httptest.Server
+	t      *testing.T
+	url    string
+	client *http.Client
 
 	mu        sync.Mutex
 	script    []response
@@ -102,8 +104,9 @@ type gotRequest struct {
 func newReceiver(t *testing.T, script ...response) *receiver {
 	t.Helper()
 	rc := &receiver{t: t, script: script, fallback: status(http.StatusNoContent)}
-	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
-	t.Cleanup(rc.srv.Close)
+	// In memory, so that tests can run in a synctest bubble.
+	rc.url = "http://receiver.test"
+	rc.client = &http.Client{Transport: rwtest.Transport{Handler: http.HandlerFunc(rc.serve)}}
 	return rc
 }
 
@@ -151,14 +154,8 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 		got.v2 = decodeReqV2(t, body)
 		got.v1 = translateV2(t, got.v2)
 	} else {
-		raw, err := snappy.Decode(nil, body)
-		if err != nil {
-			t.Errorf("snappy block decode: %v", err)
-			return
-		}
-		got.v1 = &prompb.WriteRequest{}
-		if err := got.v1.Unmarshal(raw); err != nil {
-			t.Errorf("unmarshal write request: %v", err)
+		if got.v1, err = rwtest.DecodeV1(body); err != nil {
+			t.Errorf("decode write request: %v", err)
 			return
 		}
 	}
@@ -210,17 +207,9 @@ func gotFrom(r *http.Request) *gotRequest {
 // series and float samples, independently of the code under test.
 func translateV2(t testing.TB, req *writev2.Request) *prompb.WriteRequest {
 	t.Helper()
-	out := &prompb.WriteRequest{}
-	for _, ts := range req.Timeseries {
-		lset, err := ts.ToLabels(&labels.ScratchBuilder{}, req.Symbols)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v1 := prompb.TimeSeries{Labels: prompb.FromLabels(lset, nil)}
-		for _, s := range ts.Samples {
-			v1.Samples = append(v1.Samples, prompb.Sample{Value: s.Value, Timestamp: s.Timestamp})
-		}
-		out.Timeseries = append(out.Timeseries, v1)
+	out, err := rwtest.ToV1(req)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -309,7 +298,7 @@ func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // testOptions are Options with small times so tests run fast.
 func testOptions(t *testing.T, rc *receiver) Options {
 	t.Helper()
-	u, err := url.Parse(rc.srv.URL + "/api/v1/write")
+	u, err := url.Parse(rc.url + "/api/v1/write")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +306,7 @@ func testOptions(t *testing.T, rc *receiver) Options {
 		URL:               u,
 		Name:              "test",
 		Dir:               t.TempDir(),
-		Client:            rc.srv.Client(),
+		Client:            rc.client,
 		Timeout:           2 * time.Second,
 		MaxSamplesPerSend: 100,
 		Capacity:          1000,

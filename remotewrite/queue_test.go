@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,10 +70,10 @@ func TestNewQueueValidation(t *testing.T) {
 				}
 				defer q.log.close()
 				want := Options{
-					Message: MessageV1, Timeout: defaultTimeout, MaxSamplesPerSend: defaultMaxSamplesPerSend,
-					Capacity: defaultCapacity, MinShards: defaultMinShards, MaxShards: defaultMaxShards,
-					MaxDiskBytes: defaultMaxDiskBytes, MinBackoff: defaultMinBackoff, MaxBackoff: defaultMaxBackoff,
-					Metadata: MetadataOptions{Interval: defaultMetadataInterval, MaxPerSend: defaultMetadataPerSend},
+					Message: MessageV1, Timeout: DefaultTimeout, MaxSamplesPerSend: DefaultMaxSamplesPerSend,
+					Capacity: DefaultCapacity, MinShards: DefaultMinShards, MaxShards: DefaultMaxShards,
+					MaxDiskBytes: DefaultMaxDiskBytes, MinBackoff: DefaultMinBackoff, MaxBackoff: DefaultMaxBackoff,
+					Metadata: MetadataOptions{Interval: DefaultMetadataInterval, MaxPerSend: DefaultMetadataPerSend},
 				}
 				got := q.o
 				got.URL, got.Name, got.Client, got.Dir, got.Logger, got.Now = nil, "", nil, "", nil, nil
@@ -95,83 +96,85 @@ func TestNewQueueValidation(t *testing.T) {
 }
 
 func TestSendContent(t *testing.T) {
-	rc := newReceiver(t)
-	q := mustQueue(t, testOptions(t, rc))
-	run(t, q)
+	synctest.Test(t, func(t *testing.T) {
+		rc := newReceiver(t)
+		q := mustQueue(t, testOptions(t, rc))
+		run(t, q)
 
-	h := &histogram.Histogram{
-		Count: 5, ZeroCount: 1, Sum: 12.5, Schema: 0, ZeroThreshold: 0.001,
-		PositiveSpans:   []histogram.Span{{Offset: 0, Length: 2}},
-		PositiveBuckets: []int64{1, 2},
-		NegativeSpans:   []histogram.Span{{Offset: 1, Length: 1}},
-		NegativeBuckets: []int64{1},
-	}
-	fh := &histogram.FloatHistogram{
-		Count: 3.5, Sum: 7, Schema: 1,
-		PositiveSpans:   []histogram.Span{{Offset: -1, Length: 2}},
-		PositiveBuckets: []float64{1.5, 2},
-	}
-	up := labels.FromStrings("__name__", "up", "job", "pushgateway", "instance", "a")
-	stale := math.Float64frombits(value.StaleNaN)
-	q.Append(pipeline.SampleSlice{
-		{Labels: up, T: 1000, V: 1},
-		{Labels: up, T: 2000, V: stale},
-		{Labels: labels.FromStrings("__name__", "lat", "job", "j"), T: 1500, H: h},
-		{Labels: labels.FromStrings("__name__", "flat", "job", "j"), T: 4000, FH: fh},
-	})
-	waitFor(t, "samples sent", func() bool { return testutil.ToFloat64(q.m.samplesSent) == 4 })
+		h := &histogram.Histogram{
+			Count: 5, ZeroCount: 1, Sum: 12.5, Schema: 0, ZeroThreshold: 0.001,
+			PositiveSpans:   []histogram.Span{{Offset: 0, Length: 2}},
+			PositiveBuckets: []int64{1, 2},
+			NegativeSpans:   []histogram.Span{{Offset: 1, Length: 1}},
+			NegativeBuckets: []int64{1},
+		}
+		fh := &histogram.FloatHistogram{
+			Count: 3.5, Sum: 7, Schema: 1,
+			PositiveSpans:   []histogram.Span{{Offset: -1, Length: 2}},
+			PositiveBuckets: []float64{1.5, 2},
+		}
+		up := labels.FromStrings("__name__", "up", "job", "pushgateway", "instance", "a")
+		stale := math.Float64frombits(value.StaleNaN)
+		q.Append(pipeline.SampleSlice{
+			{Labels: up, T: 1000, V: 1},
+			{Labels: up, T: 2000, V: stale},
+			{Labels: labels.FromStrings("__name__", "lat", "job", "j"), T: 1500, H: h},
+			{Labels: labels.FromStrings("__name__", "flat", "job", "j"), T: 4000, FH: fh},
+		})
+		waitFor(t, "samples sent", func() bool { return testutil.ToFloat64(q.m.samplesSent) == 4 })
 
-	reqs := rc.deliveredRequests()
-	if len(reqs) != 1 {
-		t.Fatalf("got %d requests, want 1", len(reqs))
-	}
-	series := reqs[0].Timeseries
-	if len(series) != 3 {
-		t.Fatalf("got %d series, want 3 (one per label set): %v", len(series), series)
-	}
-	b := &labels.ScratchBuilder{}
-	if got := series[0].ToLabels(b, nil); !labels.Equal(got, up) {
-		t.Errorf("series 0 labels = %s, want %s", got, up)
-	}
-	if s := series[0].Samples; len(s) != 2 || s[0].Timestamp != 1000 || s[0].Value != 1 ||
-		s[1].Timestamp != 2000 || math.Float64bits(s[1].Value) != value.StaleNaN {
-		t.Errorf("series 0 samples = %v, want 1@1000 then StaleNaN@2000 (bits kept)", s)
-	}
-	if hs := series[1].Histograms; len(hs) != 1 || hs[0].Timestamp != 1500 || hs[0].IsFloatHistogram() ||
-		!hs[0].ToIntHistogram().Equals(h) {
-		t.Errorf("series 1 histograms = %v, want %v at 1500", hs, h)
-	}
-	if hs := series[2].Histograms; len(hs) != 1 || hs[0].Timestamp != 4000 || !hs[0].IsFloatHistogram() ||
-		!hs[0].ToFloatHistogram().Equals(fh) {
-		t.Errorf("series 2 histograms = %v, want %v at 4000", hs, fh)
-	}
+		reqs := rc.deliveredRequests()
+		if len(reqs) != 1 {
+			t.Fatalf("got %d requests, want 1", len(reqs))
+		}
+		series := reqs[0].Timeseries
+		if len(series) != 3 {
+			t.Fatalf("got %d series, want 3 (one per label set): %v", len(series), series)
+		}
+		b := &labels.ScratchBuilder{}
+		if got := series[0].ToLabels(b, nil); !labels.Equal(got, up) {
+			t.Errorf("series 0 labels = %s, want %s", got, up)
+		}
+		if s := series[0].Samples; len(s) != 2 || s[0].Timestamp != 1000 || s[0].Value != 1 ||
+			s[1].Timestamp != 2000 || math.Float64bits(s[1].Value) != value.StaleNaN {
+			t.Errorf("series 0 samples = %v, want 1@1000 then StaleNaN@2000 (bits kept)", s)
+		}
+		if hs := series[1].Histograms; len(hs) != 1 || hs[0].Timestamp != 1500 || hs[0].IsFloatHistogram() ||
+			!hs[0].ToIntHistogram().Equals(h) {
+			t.Errorf("series 1 histograms = %v, want %v at 1500", hs, h)
+		}
+		if hs := series[2].Histograms; len(hs) != 1 || hs[0].Timestamp != 4000 || !hs[0].IsFloatHistogram() ||
+			!hs[0].ToFloatHistogram().Equals(fh) {
+			t.Errorf("series 2 histograms = %v, want %v at 4000", hs, fh)
+		}
 
-	for name, tc := range map[string]struct {
-		c    prometheus.Collector
-		want float64
-	}{
-		"histograms_sent":  {q.m.histogramsSent, 2},
-		"highest_sent":     {q.m.highestSent, 4},
-		"failed":           {q.m.samplesFailed, 0},
-		"requests 204":     {q.m.requests.WithLabelValues("204"), 1},
-		"request_duration": {q.m.requestDuration, -1},
-	} {
-		if tc.want < 0 {
-			if n := testutil.CollectAndCount(tc.c); n != 1 {
-				t.Errorf("%s: %d series, want 1", name, n)
+		for name, tc := range map[string]struct {
+			c    prometheus.Collector
+			want float64
+		}{
+			"histograms_sent":  {q.m.histogramsSent, 2},
+			"highest_sent":     {q.m.highestSent, 4},
+			"failed":           {q.m.samplesFailed, 0},
+			"requests 204":     {q.m.requests.WithLabelValues("204"), 1},
+			"request_duration": {q.m.requestDuration, -1},
+		} {
+			if tc.want < 0 {
+				if n := testutil.CollectAndCount(tc.c); n != 1 {
+					t.Errorf("%s: %d series, want 1", name, n)
+				}
+				continue
 			}
-			continue
+			if got := testutil.ToFloat64(tc.c); got != tc.want {
+				t.Errorf("%s = %v, want %v", name, got, tc.want)
+			}
 		}
-		if got := testutil.ToFloat64(tc.c); got != tc.want {
-			t.Errorf("%s = %v, want %v", name, got, tc.want)
+		if got := testutil.ToFloat64(q.m.sentBytes); got <= 0 {
+			t.Errorf("sent_bytes_total = %v, want > 0", got)
 		}
-	}
-	if got := testutil.ToFloat64(q.m.sentBytes); got <= 0 {
-		t.Errorf("sent_bytes_total = %v, want > 0", got)
-	}
-	if q.Pending() != 0 {
-		t.Errorf("Pending = %d, want 0", q.Pending())
-	}
+		if q.Pending() != 0 {
+			t.Errorf("Pending = %d, want 0", q.Pending())
+		}
+	})
 }
 
 // TestBatching checks how appended samples are cut into requests: per
@@ -196,53 +199,55 @@ func TestBatching(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rc := newReceiver(t)
-			o := testOptions(t, rc)
-			o.MaxSamplesPerSend = tc.max
-			o.MinShards, o.MaxShards = tc.shards, tc.shards
-			q := mustQueue(t, o)
+			synctest.Test(t, func(t *testing.T) {
+				rc := newReceiver(t)
+				o := testOptions(t, rc)
+				o.MaxSamplesPerSend = tc.max
+				o.MinShards, o.MaxShards = tc.shards, tc.shards
+				q := mustQueue(t, o)
 
-			total := 0
-			for i, n := range tc.appends {
-				q.Append(cycle(seriesSet(n), int64(i)))
-				total += n
-			}
-			run(t, q)
-			waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
+				total := 0
+				for i, n := range tc.appends {
+					q.Append(cycle(seriesSet(n), int64(i)))
+					total += n
+				}
+				run(t, q)
+				waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
 
-			var sizes []int
-			for _, req := range rc.deliveredRequests() {
-				n, shard, seq := 0, -1, int64(-1)
-				for _, ts := range req.Timeseries {
-					lset := ts.ToLabels(&labels.ScratchBuilder{}, nil)
-					if s := int(lset.Hash() % uint64(tc.shards)); shard >= 0 && s != shard {
-						t.Errorf("request mixes shards %d and %d", shard, s)
-					} else {
-						shard = s
-					}
-					for _, smp := range ts.Samples {
-						// The timestamp is the number of the Append.
-						if seq >= 0 && smp.Timestamp != seq {
-							t.Errorf("request mixes appends %d and %d", seq, smp.Timestamp)
+				var sizes []int
+				for _, req := range rc.deliveredRequests() {
+					n, shard, seq := 0, -1, int64(-1)
+					for _, ts := range req.Timeseries {
+						lset := ts.ToLabels(&labels.ScratchBuilder{}, nil)
+						if s := int(lset.Hash() % uint64(tc.shards)); shard >= 0 && s != shard {
+							t.Errorf("request mixes shards %d and %d", shard, s)
+						} else {
+							shard = s
 						}
-						seq = smp.Timestamp
+						for _, smp := range ts.Samples {
+							// The timestamp is the number of the Append.
+							if seq >= 0 && smp.Timestamp != seq {
+								t.Errorf("request mixes appends %d and %d", seq, smp.Timestamp)
+							}
+							seq = smp.Timestamp
+						}
+						n += len(ts.Samples)
 					}
-					n += len(ts.Samples)
+					sizes = append(sizes, n)
 				}
-				sizes = append(sizes, n)
-			}
-			slices.Sort(sizes)
-			if !slices.Equal(sizes, tc.wantSizes) {
-				t.Errorf("request sizes = %v, want %v", sizes, tc.wantSizes)
-			}
-			for k, ts := range rc.deliveredTimestamps() {
-				if !slices.IsSorted(ts) {
-					t.Errorf("series %s delivered out of order: %v", k, ts)
+				slices.Sort(sizes)
+				if !slices.Equal(sizes, tc.wantSizes) {
+					t.Errorf("request sizes = %v, want %v", sizes, tc.wantSizes)
 				}
-			}
-			if n := rc.deliveredSamples(); n != total {
-				t.Errorf("delivered %d samples, want %d", n, total)
-			}
+				for k, ts := range rc.deliveredTimestamps() {
+					if !slices.IsSorted(ts) {
+						t.Errorf("series %s delivered out of order: %v", k, ts)
+					}
+				}
+				if n := rc.deliveredSamples(); n != total {
+					t.Errorf("delivered %d samples, want %d", n, total)
+				}
+			})
 		})
 	}
 }
@@ -251,39 +256,41 @@ func TestBatching(t *testing.T) {
 // that fails now and then, and checks every series arrives complete and in
 // order.
 func TestOrderingWhileRunning(t *testing.T) {
-	var script []response
-	for i := range 30 {
-		if i%3 == 1 {
-			script = append(script, status(http.StatusServiceUnavailable))
-		} else {
-			script = append(script, status(http.StatusOK))
+	synctest.Test(t, func(t *testing.T) {
+		var script []response
+		for i := range 30 {
+			if i%3 == 1 {
+				script = append(script, status(http.StatusServiceUnavailable))
+			} else {
+				script = append(script, status(http.StatusOK))
+			}
 		}
-	}
-	rc := newReceiver(t, script...)
-	o := testOptions(t, rc)
-	o.MaxSamplesPerSend = 7
-	q := mustQueue(t, o)
-	run(t, q)
+		rc := newReceiver(t, script...)
+		o := testOptions(t, rc)
+		o.MaxSamplesPerSend = 7
+		q := mustQueue(t, o)
+		run(t, q)
 
-	const total, nseries = 200, 5
-	for i := 0; i < total; i += 10 {
-		q.Append(floats(10, nseries, int64(i)))
-		time.Sleep(time.Millisecond)
-	}
-	waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
-
-	got := rc.deliveredTimestamps()
-	if len(got) != nseries {
-		t.Fatalf("got %d series, want %d", len(got), nseries)
-	}
-	for k, ts := range got {
-		if len(ts) != total/nseries || !slices.IsSorted(ts) || len(slices.Compact(slices.Clone(ts))) != len(ts) {
-			t.Errorf("series %s: got %d timestamps %v, want %d in order", k, len(ts), ts, total/nseries)
+		const total, nseries = 200, 5
+		for i := 0; i < total; i += 10 {
+			q.Append(floats(10, nseries, int64(i)))
+			time.Sleep(time.Millisecond)
 		}
-	}
-	if got := testutil.ToFloat64(q.m.samplesSent); got != total {
-		t.Errorf("samples_sent_total = %v, want %d", got, total)
-	}
+		waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
+
+		got := rc.deliveredTimestamps()
+		if len(got) != nseries {
+			t.Fatalf("got %d series, want %d", len(got), nseries)
+		}
+		for k, ts := range got {
+			if len(ts) != total/nseries || !slices.IsSorted(ts) || len(slices.Compact(slices.Clone(ts))) != len(ts) {
+				t.Errorf("series %s: got %d timestamps %v, want %d in order", k, len(ts), ts, total/nseries)
+			}
+		}
+		if got := testutil.ToFloat64(q.m.samplesSent); got != total {
+			t.Errorf("samples_sent_total = %v, want %d", got, total)
+		}
+	})
 }
 
 func TestResponses(t *testing.T) {
@@ -437,71 +444,74 @@ func TestResponses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rc := newReceiver(t, tc.script(t)...)
-			o := testOptions(t, rc)
-			if tc.timeout > 0 {
-				o.Timeout = tc.timeout
-			}
-			if tc.opts != nil {
-				tc.opts(&o)
-			}
-			o.Now = func() time.Time { return t0 }
-			o.URL.User = url.UserPassword("user", "secret")
-			var logs syncBuffer
-			o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-			q := mustQueue(t, o)
-			run(t, q)
+			// In a bubble: backoff and Retry-After wait on fake time.
+			synctest.Test(t, func(t *testing.T) {
+				rc := newReceiver(t, tc.script(t)...)
+				o := testOptions(t, rc)
+				if tc.timeout > 0 {
+					o.Timeout = tc.timeout
+				}
+				if tc.opts != nil {
+					tc.opts(&o)
+				}
+				o.Now = func() time.Time { return t0 }
+				o.URL.User = url.UserPassword("user", "secret")
+				var logs syncBuffer
+				o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+				q := mustQueue(t, o)
+				run(t, q)
 
-			start := time.Now()
-			q.Append(floats(5, 2, 0))
-			waitFor(t, "queue drained", func() bool { return q.Pending() == 0 })
-			elapsed := time.Since(start)
-			// Give a wrongly retried batch time to show up.
-			time.Sleep(3 * o.MaxBackoff)
+				start := time.Now()
+				q.Append(floats(5, 2, 0))
+				waitFor(t, "queue drained", func() bool { return q.Pending() == 0 })
+				elapsed := time.Since(start)
+				// Give a wrongly retried batch time to show up.
+				time.Sleep(3 * o.MaxBackoff)
 
-			if got := rc.requests(); got != tc.wantReqs {
-				t.Errorf("receiver got %d requests, want %d", got, tc.wantReqs)
-			}
-			if got := testutil.ToFloat64(q.m.samplesSent); got != tc.wantSent {
-				t.Errorf("samples_sent_total = %v, want %v", got, tc.wantSent)
-			}
-			if got := testutil.ToFloat64(q.m.samplesRetried); got != tc.wantRetried {
-				t.Errorf("samples_retried_total = %v, want %v", got, tc.wantRetried)
-			}
-			if got, want := testutil.ToFloat64(q.m.samplesFailed), float64(5*(tc.wantReqs-1)); tc.wantSent > 0 && got != want {
-				t.Errorf("samples_failed_total = %v, want %v", got, want)
-			}
-			if got := testutil.CollectAndCount(q.m.samplesDropped); got != len(tc.wantDropped) {
-				t.Errorf("samples_dropped_total has %d reasons, want %v", got, tc.wantDropped)
-			}
-			for reason, want := range tc.wantDropped {
-				if got := testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reason)); got != want {
-					t.Errorf("samples_dropped_total{reason=%q} = %v, want %v", reason, got, want)
+				if got := rc.requests(); got != tc.wantReqs {
+					t.Errorf("receiver got %d requests, want %d", got, tc.wantReqs)
 				}
-			}
-			for code, want := range tc.wantCodes {
-				if got := testutil.ToFloat64(q.m.requests.WithLabelValues(code)); got != want {
-					t.Errorf("requests_total{code=%q} = %v, want %v", code, got, want)
+				if got := testutil.ToFloat64(q.m.samplesSent); got != tc.wantSent {
+					t.Errorf("samples_sent_total = %v, want %v", got, tc.wantSent)
 				}
-			}
-			if tc.minElapsed > 0 && elapsed < tc.minElapsed {
-				t.Errorf("drained after %v, want at least %v", elapsed, tc.minElapsed)
-			}
-			if tc.maxElapsed > 0 && elapsed > tc.maxElapsed {
-				t.Errorf("drained after %v, want at most %v", elapsed, tc.maxElapsed)
-			}
-			log := logs.String()
-			if !strings.Contains(log, tc.wantLog) {
-				t.Errorf("log does not contain %q:\n%s", tc.wantLog, log)
-			}
-			for line := range strings.Lines(log) {
-				if len(line) > 2*maxErrBodyLen+600 {
-					t.Errorf("log line of %d bytes; error bodies should be truncated:\n%s", len(line), line)
+				if got := testutil.ToFloat64(q.m.samplesRetried); got != tc.wantRetried {
+					t.Errorf("samples_retried_total = %v, want %v", got, tc.wantRetried)
 				}
-			}
-			if strings.Contains(log, "secret") {
-				t.Errorf("log leaks credentials:\n%s", log)
-			}
+				if got, want := testutil.ToFloat64(q.m.samplesFailed), float64(5*(tc.wantReqs-1)); tc.wantSent > 0 && got != want {
+					t.Errorf("samples_failed_total = %v, want %v", got, want)
+				}
+				if got := testutil.CollectAndCount(q.m.samplesDropped); got != len(tc.wantDropped) {
+					t.Errorf("samples_dropped_total has %d reasons, want %v", got, tc.wantDropped)
+				}
+				for reason, want := range tc.wantDropped {
+					if got := testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reason)); got != want {
+						t.Errorf("samples_dropped_total{reason=%q} = %v, want %v", reason, got, want)
+					}
+				}
+				for code, want := range tc.wantCodes {
+					if got := testutil.ToFloat64(q.m.requests.WithLabelValues(code)); got != want {
+						t.Errorf("requests_total{code=%q} = %v, want %v", code, got, want)
+					}
+				}
+				if tc.minElapsed > 0 && elapsed < tc.minElapsed {
+					t.Errorf("drained after %v, want at least %v", elapsed, tc.minElapsed)
+				}
+				if tc.maxElapsed > 0 && elapsed > tc.maxElapsed {
+					t.Errorf("drained after %v, want at most %v", elapsed, tc.maxElapsed)
+				}
+				log := logs.String()
+				if !strings.Contains(log, tc.wantLog) {
+					t.Errorf("log does not contain %q:\n%s", tc.wantLog, log)
+				}
+				for line := range strings.Lines(log) {
+					if len(line) > 2*maxErrBodyLen+600 {
+						t.Errorf("log line of %d bytes; error bodies should be truncated:\n%s", len(line), line)
+					}
+				}
+				if strings.Contains(log, "secret") {
+					t.Errorf("log leaks credentials:\n%s", log)
+				}
+			})
 		})
 	}
 }
@@ -541,39 +551,41 @@ func TestCapacity(t *testing.T) {
 	})
 
 	t.Run("request in flight survives its segment", func(t *testing.T) {
-		rc := newReceiver(t)
-		rc.setFallback(status(http.StatusInternalServerError))
-		o := testOptions(t, rc)
-		o.MaxDiskBytes, o.MaxSamplesPerSend = 16<<10, 10
-		q := mustQueue(t, o)
-		run(t, q)
+		synctest.Test(t, func(t *testing.T) {
+			rc := newReceiver(t)
+			rc.setFallback(status(http.StatusInternalServerError))
+			o := testOptions(t, rc)
+			o.MaxDiskBytes, o.MaxSamplesPerSend = 16<<10, 10
+			q := mustQueue(t, o)
+			run(t, q)
 
-		q.Append(floats(10, 1, 0)) // goes in flight and keeps failing
-		waitFor(t, "first attempt", func() bool { return rc.requests() > 0 })
-		const total = 10 + 30*100
-		for c := range 30 {
-			q.Append(floats(100, 1, int64(10+c*100)))
-		}
-		waitFor(t, "all written", func() bool { return q.inSamples.Load() == 0 })
-		dropped := func() int {
-			return int(testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reasonQueueFull)))
-		}
-		if dropped() == 0 {
-			t.Fatal("nothing dropped: the test does not fill the disk queue")
-		}
-		rc.setFallback(status(http.StatusOK))
-		waitFor(t, "all sent or dropped", func() bool { return q.Pending() == 0 })
+			q.Append(floats(10, 1, 0)) // goes in flight and keeps failing
+			waitFor(t, "first attempt", func() bool { return rc.requests() > 0 })
+			const total = 10 + 30*100
+			for c := range 30 {
+				q.Append(floats(100, 1, int64(10+c*100)))
+			}
+			waitFor(t, "all written", func() bool { return q.inSamples.Load() == 0 })
+			dropped := func() int {
+				return int(testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reasonQueueFull)))
+			}
+			if dropped() == 0 {
+				t.Fatal("nothing dropped: the test does not fill the disk queue")
+			}
+			rc.setFallback(status(http.StatusOK))
+			waitFor(t, "all sent or dropped", func() bool { return q.Pending() == 0 })
 
-		got := rc.deliveredTimestamps()[`{__name__="m", i="a"}`]
-		if !slices.IsSorted(got) || len(got) < 10 || !slices.Equal(got[:10], span(0, 10, 1)) {
-			t.Errorf("delivered %v, want 0..9 (the request in flight) first, all in order", got)
-		}
-		if len(got)+dropped() != total {
-			t.Errorf("%d delivered and %d dropped, want %d in all", len(got), dropped(), total)
-		}
-		if sent := testutil.ToFloat64(q.m.samplesSent); int(sent) != len(got) {
-			t.Errorf("samples_sent_total = %v, want %d", sent, len(got))
-		}
+			got := rc.deliveredTimestamps()[`{__name__="m", i="a"}`]
+			if !slices.IsSorted(got) || len(got) < 10 || !slices.Equal(got[:10], span(0, 10, 1)) {
+				t.Errorf("delivered %v, want 0..9 (the request in flight) first, all in order", got)
+			}
+			if len(got)+dropped() != total {
+				t.Errorf("%d delivered and %d dropped, want %d in all", len(got), dropped(), total)
+			}
+			if sent := testutil.ToFloat64(q.m.samplesSent); int(sent) != len(got) {
+				t.Errorf("samples_sent_total = %v, want %d", sent, len(got))
+			}
+		})
 	})
 
 	t.Run("memory backlog drops the newest cycle", func(t *testing.T) {
@@ -601,63 +613,65 @@ func TestCapacity(t *testing.T) {
 // TestFlush checks that what Flush cannot send by its deadline stays on
 // disk, and that the next queue on the same directory sends it, once.
 func TestFlush(t *testing.T) {
-	rc := newReceiver(t)
-	rc.setFallback(status(http.StatusServiceUnavailable))
-	o := testOptions(t, rc)
-	o.MaxSamplesPerSend = 4
-	q := mustQueue(t, o)
-	q.Append(floats(7, 1, 0))
+	synctest.Test(t, func(t *testing.T) {
+		rc := newReceiver(t)
+		rc.setFallback(status(http.StatusServiceUnavailable))
+		o := testOptions(t, rc)
+		o.MaxSamplesPerSend = 4
+		q := mustQueue(t, o)
+		q.Append(floats(7, 1, 0))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
-	defer cancel()
-	err := q.Flush(ctx)
-	if err == nil || !strings.Contains(err.Error(), "7 samples left unsent on disk") || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Flush error = %v, want 7 samples left unsent and DeadlineExceeded", err)
-	}
-	if q.Pending() != 7 {
-		t.Errorf("Pending = %d, want 7", q.Pending())
-	}
-	if got := testutil.ToFloat64(q.m.pendingSamples); got != 7 {
-		t.Errorf("pending_samples = %v, want 7", got)
-	}
-	if got := testutil.ToFloat64(q.m.diskBytes); got <= 0 {
-		t.Errorf("queue_disk_bytes = %v, want > 0", got)
-	}
-	if rc.requests() == 0 {
-		t.Error("Flush sent nothing")
-	}
+		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+		defer cancel()
+		err := q.Flush(ctx)
+		if err == nil || !strings.Contains(err.Error(), "7 samples left unsent on disk") || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Flush error = %v, want 7 samples left unsent and DeadlineExceeded", err)
+		}
+		if q.Pending() != 7 {
+			t.Errorf("Pending = %d, want 7", q.Pending())
+		}
+		if got := testutil.ToFloat64(q.m.pendingSamples); got != 7 {
+			t.Errorf("pending_samples = %v, want 7", got)
+		}
+		if got := testutil.ToFloat64(q.m.diskBytes); got <= 0 {
+			t.Errorf("queue_disk_bytes = %v, want > 0", got)
+		}
+		if rc.requests() == 0 {
+			t.Error("Flush sent nothing")
+		}
 
-	// The receiver recovers; a new queue on the same directory (a restart)
-	// sends what was left, the request that was in flight first.
-	rc.setFallback(status(http.StatusOK))
-	o.Registerer = prometheus.NewRegistry()
-	q2 := mustQueue(t, o)
-	if q2.Pending() != 7 {
-		t.Errorf("Pending after restart = %d, want 7", q2.Pending())
-	}
-	stop := run(t, q2)
-	waitFor(t, "all sent", func() bool { return q2.Pending() == 0 })
-	stop()
-	if err := q2.Flush(context.Background()); err != nil {
-		t.Fatalf("Flush after sending all: %v", err)
-	}
-	checkDelivered(t, rc.deliveredTimestamps(), 1, span(0, 7, 1), false)
-	if n := len(rc.deliveredRequests()); n != 2 {
-		t.Errorf("delivered in %d requests, want 2 (batches of 4 and 3)", n)
-	}
-	if n := len(segments(t, o.Dir)); n != 1 {
-		t.Errorf("%d segment files left, want 1 (the one written to)", n)
-	}
+		// The receiver recovers; a new queue on the same directory (a restart)
+		// sends what was left, the request that was in flight first.
+		rc.setFallback(status(http.StatusOK))
+		o.Registerer = prometheus.NewRegistry()
+		q2 := mustQueue(t, o)
+		if q2.Pending() != 7 {
+			t.Errorf("Pending after restart = %d, want 7", q2.Pending())
+		}
+		stop := run(t, q2)
+		waitFor(t, "all sent", func() bool { return q2.Pending() == 0 })
+		stop()
+		if err := q2.Flush(context.Background()); err != nil {
+			t.Fatalf("Flush after sending all: %v", err)
+		}
+		checkDelivered(t, rc.deliveredTimestamps(), 1, span(0, 7, 1), false)
+		if n := len(rc.deliveredRequests()); n != 2 {
+			t.Errorf("delivered in %d requests, want 2 (batches of 4 and 3)", n)
+		}
+		if n := len(segments(t, o.Dir)); n != 1 {
+			t.Errorf("%d segment files left, want 1 (the one written to)", n)
+		}
 
-	// Nothing is sent twice by the next start.
-	o.Registerer = prometheus.NewRegistry()
-	q3 := mustQueue(t, o)
-	if q3.Pending() != 0 {
-		t.Errorf("Pending after a clean shutdown = %d, want 0", q3.Pending())
-	}
-	if err := q3.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+		// Nothing is sent twice by the next start.
+		o.Registerer = prometheus.NewRegistry()
+		q3 := mustQueue(t, o)
+		if q3.Pending() != 0 {
+			t.Errorf("Pending after a clean shutdown = %d, want 0", q3.Pending())
+		}
+		if err := q3.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // TestRunCancelThenFlush is the shutdown sequence: cancel Run while it is
@@ -674,28 +688,30 @@ func TestRunCancelThenFlush(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rc := newReceiver(t)
-			rc.setFallback(status(http.StatusInternalServerError))
-			o := testOptions(t, rc)
-			o.MaxSamplesPerSend = 3
-			q := mustQueue(t, o)
-			stop := run(t, q)
+			synctest.Test(t, func(t *testing.T) {
+				rc := newReceiver(t)
+				rc.setFallback(status(http.StatusInternalServerError))
+				o := testOptions(t, rc)
+				o.MaxSamplesPerSend = 3
+				q := mustQueue(t, o)
+				stop := run(t, q)
 
-			q.Append(floats(tc.first, 1, 0))
-			waitFor(t, "retries", func() bool { return rc.requests() >= 3 })
-			stop()
-			q.Append(floats(2, 1, int64(tc.first)))
-			if want := tc.first + 2; q.Pending() != want {
-				t.Errorf("Pending after Run = %d, want %d", q.Pending(), want)
-			}
+				q.Append(floats(tc.first, 1, 0))
+				waitFor(t, "retries", func() bool { return rc.requests() >= 3 })
+				stop()
+				q.Append(floats(2, 1, int64(tc.first)))
+				if want := tc.first + 2; q.Pending() != want {
+					t.Errorf("Pending after Run = %d, want %d", q.Pending(), want)
+				}
 
-			rc.setFallback(status(http.StatusOK))
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			if err := q.Flush(ctx); err != nil {
-				t.Fatalf("Flush: %v", err)
-			}
-			checkDelivered(t, rc.deliveredTimestamps(), 1, span(0, int64(tc.first+2), 1), false)
+				rc.setFallback(status(http.StatusOK))
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				if err := q.Flush(ctx); err != nil {
+					t.Fatalf("Flush: %v", err)
+				}
+				checkDelivered(t, rc.deliveredTimestamps(), 1, span(0, int64(tc.first+2), 1), false)
+			})
 		})
 	}
 }
@@ -716,48 +732,50 @@ func TestKillAndRestart(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			const nseries = 40
-			series := seriesSet(nseries)
+			synctest.Test(t, func(t *testing.T) {
+				const nseries = 40
+				series := seriesSet(nseries)
 
-			down := newReceiver(t)
-			down.setFallback(status(http.StatusServiceUnavailable))
-			o := testOptions(t, down)
-			o.MinShards, o.MaxShards, o.MaxSamplesPerSend = 4, 4, 10
-			q := mustQueue(t, o)
-			kill := run(t, q)
-			for c := range tc.before {
-				q.Append(cycle(series, int64(c)))
-			}
-			waitFor(t, "written and tried", func() bool { return q.inSamples.Load() == 0 && down.requests() >= 4 })
-			kill() // and never Flush: the files are left as they are
+				down := newReceiver(t)
+				down.setFallback(status(http.StatusServiceUnavailable))
+				o := testOptions(t, down)
+				o.MinShards, o.MaxShards, o.MaxSamplesPerSend = 4, 4, 10
+				q := mustQueue(t, o)
+				kill := run(t, q)
+				for c := range tc.before {
+					q.Append(cycle(series, int64(c)))
+				}
+				waitFor(t, "written and tried", func() bool { return q.inSamples.Load() == 0 && down.requests() >= 4 })
+				kill() // and never Flush: the files are left as they are
 
-			// The samples from before the kill are sent slowly, so that a
-			// new request that does not wait for them overtakes them.
-			up := newReceiver(t)
-			up.setFallback(func(w http.ResponseWriter, r *http.Request) {
-				old := false
-				for _, ts := range gotFrom(r).v1.Timeseries {
-					old = old || len(ts.Samples) > 0 && ts.Samples[0].Timestamp < int64(tc.before)
+				// The samples from before the kill are sent slowly, so that a
+				// new request that does not wait for them overtakes them.
+				up := newReceiver(t)
+				up.setFallback(func(w http.ResponseWriter, r *http.Request) {
+					old := false
+					for _, ts := range gotFrom(r).v1.Timeseries {
+						old = old || len(ts.Samples) > 0 && ts.Samples[0].Timestamp < int64(tc.before)
+					}
+					d := time.Duration(rand.IntN(3)) * time.Millisecond
+					if old {
+						d += 20 * time.Millisecond
+					}
+					time.Sleep(d)
+					w.WriteHeader(http.StatusNoContent)
+				})
+				o2 := testOptions(t, up)
+				o2.Dir, o2.MinShards, o2.MaxShards, o2.MaxSamplesPerSend = o.Dir, 4, 4, 10
+				q2 := mustQueue(t, o2)
+				if got, want := q2.Pending(), tc.before*nseries; got != want {
+					t.Errorf("Pending after restart = %d, want %d", got, want)
 				}
-				d := time.Duration(rand.IntN(3)) * time.Millisecond
-				if old {
-					d += 20 * time.Millisecond
+				run(t, q2)
+				for c := tc.before; c < tc.before+tc.after; c++ {
+					q2.Append(cycle(series, int64(c)))
 				}
-				time.Sleep(d)
-				w.WriteHeader(http.StatusNoContent)
+				waitFor(t, "all sent", func() bool { return q2.Pending() == 0 })
+				checkDelivered(t, up.deliveredTimestamps(), nseries, span(0, int64(tc.before+tc.after), 1), true)
 			})
-			o2 := testOptions(t, up)
-			o2.Dir, o2.MinShards, o2.MaxShards, o2.MaxSamplesPerSend = o.Dir, 4, 4, 10
-			q2 := mustQueue(t, o2)
-			if got, want := q2.Pending(), tc.before*nseries; got != want {
-				t.Errorf("Pending after restart = %d, want %d", got, want)
-			}
-			run(t, q2)
-			for c := tc.before; c < tc.before+tc.after; c++ {
-				q2.Append(cycle(series, int64(c)))
-			}
-			waitFor(t, "all sent", func() bool { return q2.Pending() == 0 })
-			checkDelivered(t, up.deliveredTimestamps(), nseries, span(0, int64(tc.before+tc.after), 1), true)
 		})
 	}
 }
@@ -766,51 +784,53 @@ func TestKillAndRestart(t *testing.T) {
 // kill -9 would leave it, and checks that a queue started on the copy sends
 // at least what the first had not sent yet, each series in order.
 func TestKillWhileSending(t *testing.T) {
-	const nseries, cycles = 40, 20
-	series := seriesSet(nseries)
-	before := newReceiver(t)
-	before.setFallback(func(w http.ResponseWriter, _ *http.Request) {
-		time.Sleep(time.Duration(rand.IntN(3)) * time.Millisecond)
-		w.WriteHeader(http.StatusNoContent)
-	})
-	o := testOptions(t, before)
-	o.MinShards, o.MaxShards, o.MaxSamplesPerSend = 4, 4, 10
-	q := mustQueue(t, o)
-	for c := range cycles {
-		q.Append(cycle(series, int64(c)))
-	}
-	q.drainIn()
-	stop := run(t, q)
-	waitFor(t, "a third sent", func() bool { return before.deliveredSamples() >= nseries*cycles/3 })
-	snapshot := t.TempDir()
-	copyDir(t, o.Dir, snapshot)
-	stop()
-	if before.deliveredSamples() == nseries*cycles {
-		t.Log("all sent before the snapshot was complete; the test proves less")
-	}
-
-	after := newReceiver(t)
-	o2 := testOptions(t, after)
-	o2.Dir, o2.MinShards, o2.MaxShards, o2.MaxSamplesPerSend = snapshot, 4, 4, 10
-	q2 := mustQueue(t, o2)
-	run(t, q2)
-	waitFor(t, "all sent", func() bool { return q2.Pending() == 0 })
-
-	got := after.deliveredTimestamps()
-	for k, ts := range got {
-		if !slices.IsSorted(ts) {
-			t.Errorf("series %s: sent %v after the restart, out of order", k, ts)
+	synctest.Test(t, func(t *testing.T) {
+		const nseries, cycles = 40, 20
+		series := seriesSet(nseries)
+		before := newReceiver(t)
+		before.setFallback(func(w http.ResponseWriter, _ *http.Request) {
+			time.Sleep(time.Duration(rand.IntN(3)) * time.Millisecond)
+			w.WriteHeader(http.StatusNoContent)
+		})
+		o := testOptions(t, before)
+		o.MinShards, o.MaxShards, o.MaxSamplesPerSend = 4, 4, 10
+		q := mustQueue(t, o)
+		for c := range cycles {
+			q.Append(cycle(series, int64(c)))
 		}
-	}
-	// Each (series, timestamp) arrived at one of the two at least.
-	for k, ts := range before.deliveredTimestamps() {
-		got[k] = append(got[k], ts...)
-	}
-	for k, ts := range got {
-		slices.Sort(ts)
-		got[k] = slices.Compact(ts)
-	}
-	checkDelivered(t, got, nseries, span(0, cycles, 1), false)
+		q.drainIn()
+		stop := run(t, q)
+		waitFor(t, "a third sent", func() bool { return before.deliveredSamples() >= nseries*cycles/3 })
+		snapshot := t.TempDir()
+		copyDir(t, o.Dir, snapshot)
+		stop()
+		if before.deliveredSamples() == nseries*cycles {
+			t.Log("all sent before the snapshot was complete; the test proves less")
+		}
+
+		after := newReceiver(t)
+		o2 := testOptions(t, after)
+		o2.Dir, o2.MinShards, o2.MaxShards, o2.MaxSamplesPerSend = snapshot, 4, 4, 10
+		q2 := mustQueue(t, o2)
+		run(t, q2)
+		waitFor(t, "all sent", func() bool { return q2.Pending() == 0 })
+
+		got := after.deliveredTimestamps()
+		for k, ts := range got {
+			if !slices.IsSorted(ts) {
+				t.Errorf("series %s: sent %v after the restart, out of order", k, ts)
+			}
+		}
+		// Each (series, timestamp) arrived at one of the two at least.
+		for k, ts := range before.deliveredTimestamps() {
+			got[k] = append(got[k], ts...)
+		}
+		for k, ts := range got {
+			slices.Sort(ts)
+			got[k] = slices.Compact(ts)
+		}
+		checkDelivered(t, got, nseries, span(0, cycles, 1), false)
+	})
 }
 
 // copyDir copies the files of src to dst, skipping those that vanish while
@@ -835,36 +855,62 @@ func copyDir(t *testing.T, src, dst string) {
 	}
 }
 
-// TestShardedOrder sends with four shards to a receiver of random latency
-// and checks that requests overlap and yet every series arrives in order.
+// TestShardedOrder sends to a receiver of random latency and checks that
+// requests overlap and yet every series arrives in order: with four shards,
+// and with the number of shards changing between cycles, as shardLoop
+// changes it, while requests for the old number are still in flight.
 func TestShardedOrder(t *testing.T) {
-	rc := newReceiver(t)
-	rc.setFallback(func(w http.ResponseWriter, _ *http.Request) {
-		time.Sleep(time.Duration(rand.IntN(21)) * time.Millisecond)
-		w.WriteHeader(http.StatusNoContent)
-	})
-	o := testOptions(t, rc)
-	o.MinShards, o.MaxShards = 4, 4
-	o.Capacity = 10000 // room for every cycle in memory
-	q := mustQueue(t, o)
-	run(t, q)
+	for _, tc := range []struct {
+		name            string
+		shards          int
+		latency         int // most milliseconds an answer takes
+		cycles, nseries int
+		changes         []int32 // if set, the shards every 4 cycles
+	}{
+		{name: "four shards", shards: 4, latency: 20, cycles: 50, nseries: 500},
+		{name: "shard count changes", shards: 8, latency: 4, cycles: 40, nseries: 300, changes: []int32{1, 3, 8, 2, 5, 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rc := newReceiver(t)
+				rc.setFallback(func(w http.ResponseWriter, _ *http.Request) {
+					time.Sleep(time.Duration(rand.IntN(tc.latency+1)) * time.Millisecond)
+					w.WriteHeader(http.StatusNoContent)
+				})
+				o := testOptions(t, rc)
+				o.MinShards, o.MaxShards = tc.shards, tc.shards
+				if tc.changes != nil {
+					o.MinShards = 1
+				}
+				o.Capacity = 10000 // room for every cycle in memory
+				q := mustQueue(t, o)
+				run(t, q)
 
-	const cycles, nseries = 50, 500
-	series := seriesSet(nseries)
-	for c := range cycles {
-		q.Append(cycle(series, int64(c)))
-	}
-	waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
+				series := seriesSet(tc.nseries)
+				for c := range tc.cycles {
+					if tc.changes != nil && c%4 == 0 {
+						q.shards.Store(tc.changes[(c/4)%len(tc.changes)])
+						q.mu.Lock()
+						q.cond.Broadcast()
+						q.mu.Unlock()
+						time.Sleep(time.Millisecond) // let requests for the old count start
+					}
+					q.Append(cycle(series, int64(c)))
+				}
+				waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
 
-	checkDelivered(t, rc.deliveredTimestamps(), nseries, span(0, cycles, 1), false)
-	if got := testutil.ToFloat64(q.m.samplesSent); got != cycles*nseries {
-		t.Errorf("samples_sent_total = %v, want %d", got, cycles*nseries)
-	}
-	if got := rc.maxInFlight(); got < 2 {
-		t.Errorf("at most %d request in flight at once, want several", got)
-	}
-	if got := testutil.ToFloat64(q.m.shards); got != 4 {
-		t.Errorf("shards = %v, want 4", got)
+				checkDelivered(t, rc.deliveredTimestamps(), tc.nseries, span(0, int64(tc.cycles), 1), false)
+				if got := testutil.ToFloat64(q.m.samplesSent); got != float64(tc.cycles*tc.nseries) {
+					t.Errorf("samples_sent_total = %v, want %d", got, tc.cycles*tc.nseries)
+				}
+				if got := rc.maxInFlight(); got < 2 {
+					t.Errorf("at most %d request in flight at once, want several", got)
+				}
+				if got := testutil.ToFloat64(q.m.shards); tc.changes == nil && got != float64(tc.shards) {
+					t.Errorf("shards = %v, want %d", got, tc.shards)
+				}
+			})
+		})
 	}
 }
 
@@ -928,162 +974,166 @@ func TestRemoteWrite2(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rc := newReceiver(t, tc.script...)
-			rc.setWritten(tc.written)
-			if tc.fallback != nil {
-				rc.setFallback(tc.fallback)
-			}
-			o := testOptions(t, rc)
-			o.Message = MessageV2
-			o.Metadata = MetadataOptions{Send: true, Interval: 10 * time.Millisecond}
-			var logs syncBuffer
-			o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-			q := mustQueue(t, o)
+			synctest.Test(t, func(t *testing.T) {
+				rc := newReceiver(t, tc.script...)
+				rc.setWritten(tc.written)
+				if tc.fallback != nil {
+					rc.setFallback(tc.fallback)
+				}
+				o := testOptions(t, rc)
+				o.Message = MessageV2
+				o.Metadata = MetadataOptions{Send: true, Interval: 10 * time.Millisecond}
+				var logs syncBuffer
+				o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+				q := mustQueue(t, o)
 
-			const nseries, cycles = 10, 5
-			meta := &metadata.Metadata{Type: model.MetricTypeGauge, Help: "Some gauge.", Unit: "seconds"}
-			add := func(c int) {
-				s := cycle(seriesSet(nseries), int64(c))
-				for i := range s {
-					s[i].Meta = meta
+				const nseries, cycles = 10, 5
+				meta := &metadata.Metadata{Type: model.MetricTypeGauge, Help: "Some gauge.", Unit: "seconds"}
+				add := func(c int) {
+					s := cycle(seriesSet(nseries), int64(c))
+					for i := range s {
+						s[i].Meta = meta
+					}
+					q.Append(s)
 				}
-				q.Append(s)
-			}
-			for c := range 3 {
-				add(c)
-			}
-			q.drainIn() // on disk as 2.0 before anything is sent
-			run(t, q)
-			for c := 3; c < cycles; c++ {
-				add(c)
-			}
-			waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
-			if tc.wantMetadata {
-				waitFor(t, "metadata sent", func() bool { return testutil.ToFloat64(q.m.metadataSent) > 0 })
-			}
+				for c := range 3 {
+					add(c)
+				}
+				q.drainIn() // on disk as 2.0 before anything is sent
+				run(t, q)
+				for c := 3; c < cycles; c++ {
+					add(c)
+				}
+				waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
+				if tc.wantMetadata {
+					waitFor(t, "metadata sent", func() bool { return testutil.ToFloat64(q.m.metadataSent) > 0 })
+				}
 
-			var kept []*gotRequest // the deliveries that count
-			for _, g := range rc.deliveredGot() {
-				if len(g.v1.Metadata) > 0 {
-					if !tc.wantMetadata {
-						t.Errorf("unexpected 1.0 metadata request: %v", g.v1.Metadata)
+				var kept []*gotRequest // the deliveries that count
+				for _, g := range rc.deliveredGot() {
+					if len(g.v1.Metadata) > 0 {
+						if !tc.wantMetadata {
+							t.Errorf("unexpected 1.0 metadata request: %v", g.v1.Metadata)
+						}
+						continue
 					}
-					continue
-				}
-				if (g.v2 == nil) != tc.wantV1 {
-					if g.v2 != nil && tc.wantV1 {
-						continue // a 1.0 receiver acknowledging what it cannot read
+					if (g.v2 == nil) != tc.wantV1 {
+						if g.v2 != nil && tc.wantV1 {
+							continue // a 1.0 receiver acknowledging what it cannot read
+						}
+						t.Errorf("delivered a request of the wrong version (2.0: %v)", g.v2 != nil)
 					}
-					t.Errorf("delivered a request of the wrong version (2.0: %v)", g.v2 != nil)
+					kept = append(kept, g)
 				}
-				kept = append(kept, g)
-			}
-			got := map[string][]int64{}
-			missing := 0
-			for _, g := range kept {
-				for _, ts := range g.v1.Timeseries {
-					k := ts.ToLabels(&labels.ScratchBuilder{}, nil).String()
-					for _, s := range ts.Samples {
-						got[k] = append(got[k], s.Timestamp)
+				got := map[string][]int64{}
+				missing := 0
+				for _, g := range kept {
+					for _, ts := range g.v1.Timeseries {
+						k := ts.ToLabels(&labels.ScratchBuilder{}, nil).String()
+						for _, s := range ts.Samples {
+							got[k] = append(got[k], s.Timestamp)
+						}
+					}
+					if g.v2 == nil {
+						continue
+					}
+					for _, ts := range g.v2.Timeseries {
+						md, err := ts.ToMetadata(g.v2.Symbols)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if md != *meta {
+							t.Errorf("2.0 series metadata = %+v, want %+v", md, *meta)
+						}
 					}
 				}
-				if g.v2 == nil {
-					continue
-				}
-				for _, ts := range g.v2.Timeseries {
-					md, err := ts.ToMetadata(g.v2.Symbols)
-					if err != nil {
-						t.Fatal(err)
+				if tc.wantDropped == nil {
+					checkDelivered(t, got, nseries, span(0, cycles, 1), false)
+				} else {
+					for _, ts := range got {
+						missing += cycles - len(ts)
 					}
-					if md != *meta {
-						t.Errorf("2.0 series metadata = %+v, want %+v", md, *meta)
+					if missing != 0 {
+						t.Errorf("receiver lacks %d samples; it only claimed not to write some", missing)
 					}
 				}
-			}
-			if tc.wantDropped == nil {
-				checkDelivered(t, got, nseries, span(0, cycles, 1), false)
-			} else {
-				for _, ts := range got {
-					missing += cycles - len(ts)
-				}
-				if missing != 0 {
-					t.Errorf("receiver lacks %d samples; it only claimed not to write some", missing)
-				}
-			}
 
-			if got := testutil.ToFloat64(q.m.fallbacks); got != tc.wantFallbacks {
-				t.Errorf("protocol_fallbacks_total = %v, want %v", got, tc.wantFallbacks)
-			}
-			if got, want := strings.Count(logs.String(), "falling back to 1.0"), int(tc.wantFallbacks); got != want {
-				t.Errorf("fallback logged %d times, want %d:\n%s", got, want, logs.String())
-			}
-			if got := testutil.CollectAndCount(q.m.samplesDropped); got != len(tc.wantDropped) {
-				t.Errorf("samples_dropped_total has %d reasons, want %v", got, tc.wantDropped)
-			}
-			dropped := 0.0
-			for reason, want := range tc.wantDropped {
-				got := testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reason))
-				if got != want {
-					t.Errorf("samples_dropped_total{reason=%q} = %v, want %v", reason, got, want)
+				if got := testutil.ToFloat64(q.m.fallbacks); got != tc.wantFallbacks {
+					t.Errorf("protocol_fallbacks_total = %v, want %v", got, tc.wantFallbacks)
 				}
-				dropped += got
-			}
-			if got, want := testutil.ToFloat64(q.m.samplesSent), float64(nseries*cycles)-dropped; got != want {
-				t.Errorf("samples_sent_total = %v, want %v", got, want)
-			}
-			for code, want := range tc.wantCodes {
-				if got := testutil.ToFloat64(q.m.requests.WithLabelValues(code)); got < want {
-					t.Errorf("requests_total{code=%q} = %v, want at least %v", code, got, want)
+				if got, want := strings.Count(logs.String(), "falling back to 1.0"), int(tc.wantFallbacks); got != want {
+					t.Errorf("fallback logged %d times, want %d:\n%s", got, want, logs.String())
 				}
-			}
+				if got := testutil.CollectAndCount(q.m.samplesDropped); got != len(tc.wantDropped) {
+					t.Errorf("samples_dropped_total has %d reasons, want %v", got, tc.wantDropped)
+				}
+				dropped := 0.0
+				for reason, want := range tc.wantDropped {
+					got := testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reason))
+					if got != want {
+						t.Errorf("samples_dropped_total{reason=%q} = %v, want %v", reason, got, want)
+					}
+					dropped += got
+				}
+				if got, want := testutil.ToFloat64(q.m.samplesSent), float64(nseries*cycles)-dropped; got != want {
+					t.Errorf("samples_sent_total = %v, want %v", got, want)
+				}
+				for code, want := range tc.wantCodes {
+					if got := testutil.ToFloat64(q.m.requests.WithLabelValues(code)); got < want {
+						t.Errorf("requests_total{code=%q} = %v, want at least %v", code, got, want)
+					}
+				}
+			})
 		})
 	}
 }
 
 // TestRelabel checks write relabeling and external labels at the receiver.
 func TestRelabel(t *testing.T) {
-	dropDev := &relabel.Config{
-		SourceLabels: model.LabelNames{"env"}, Separator: ";", Regex: relabel.MustNewRegexp("dev"), Action: relabel.Drop,
-	}
-	dropTmp := &relabel.Config{}
-	*dropTmp = relabel.DefaultRelabelConfig
-	dropTmp.Regex, dropTmp.Action = relabel.MustNewRegexp("tmp"), relabel.LabelDrop
-	for _, c := range []*relabel.Config{dropDev, dropTmp} {
-		if err := c.Validate(model.UTF8Validation); err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		dropDev := &relabel.Config{
+			SourceLabels: model.LabelNames{"env"}, Separator: ";", Regex: relabel.MustNewRegexp("dev"), Action: relabel.Drop,
 		}
-	}
-	rc := newReceiver(t)
-	o := testOptions(t, rc)
-	o.RelabelConfigs = []*relabel.Config{dropDev, dropTmp}
-	o.ExternalLabels = labels.FromStrings("cluster", "eu", "job", "bridge")
-	q := mustQueue(t, o)
-	run(t, q)
+		dropTmp := &relabel.Config{}
+		*dropTmp = relabel.DefaultRelabelConfig
+		dropTmp.Regex, dropTmp.Action = relabel.MustNewRegexp("tmp"), relabel.LabelDrop
+		for _, c := range []*relabel.Config{dropDev, dropTmp} {
+			if err := c.Validate(model.UTF8Validation); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rc := newReceiver(t)
+		o := testOptions(t, rc)
+		o.RelabelConfigs = []*relabel.Config{dropDev, dropTmp}
+		o.ExternalLabels = labels.FromStrings("cluster", "eu", "job", "bridge")
+		q := mustQueue(t, o)
+		run(t, q)
 
-	q.Append(pipeline.SampleSlice{
-		{Labels: labels.FromStrings("__name__", "a", "env", "prod", "tmp", "x"), T: 1},
-		{Labels: labels.FromStrings("__name__", "b", "env", "dev"), T: 1},
-		{Labels: labels.FromStrings("__name__", "c", "job", "own"), T: 1},
-		{Labels: labels.FromStrings("__name__", "d", "cluster", "us", "job", "own"), T: 1},
+		q.Append(pipeline.SampleSlice{
+			{Labels: labels.FromStrings("__name__", "a", "env", "prod", "tmp", "x"), T: 1},
+			{Labels: labels.FromStrings("__name__", "b", "env", "dev"), T: 1},
+			{Labels: labels.FromStrings("__name__", "c", "job", "own"), T: 1},
+			{Labels: labels.FromStrings("__name__", "d", "cluster", "us", "job", "own"), T: 1},
+		})
+		waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
+
+		var got []string
+		for k := range rc.deliveredTimestamps() {
+			got = append(got, k)
+		}
+		slices.Sort(got)
+		want := []string{
+			`{__name__="a", cluster="eu", env="prod", job="bridge"}`,
+			`{__name__="c", cluster="eu", job="own"}`,
+			`{__name__="d", cluster="us", job="own"}`,
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("series at the receiver:\n got %q\nwant %q", got, want)
+		}
+		if got := testutil.ToFloat64(q.m.samplesSent); got != 3 {
+			t.Errorf("samples_sent_total = %v, want 3 (dropped series are not counted)", got)
+		}
 	})
-	waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
-
-	var got []string
-	for k := range rc.deliveredTimestamps() {
-		got = append(got, k)
-	}
-	slices.Sort(got)
-	want := []string{
-		`{__name__="a", cluster="eu", env="prod", job="bridge"}`,
-		`{__name__="c", cluster="eu", job="own"}`,
-		`{__name__="d", cluster="us", job="own"}`,
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("series at the receiver:\n got %q\nwant %q", got, want)
-	}
-	if got := testutil.ToFloat64(q.m.samplesSent); got != 3 {
-		t.Errorf("samples_sent_total = %v, want 3 (dropped series are not counted)", got)
-	}
 }
 
 // TestPrepareRemembersSeries writes cycles through one queue's series cache
@@ -1136,52 +1186,54 @@ func TestPrepareRemembersSeries(t *testing.T) {
 
 // TestMetadataV1 checks the metadata requests of remote write 1.0.
 func TestMetadataV1(t *testing.T) {
-	rc := newReceiver(t)
-	o := testOptions(t, rc)
-	o.Metadata = MetadataOptions{Send: true, Interval: 10 * time.Millisecond, MaxPerSend: 2}
-	q := mustQueue(t, o)
-	run(t, q)
+	synctest.Test(t, func(t *testing.T) {
+		rc := newReceiver(t)
+		o := testOptions(t, rc)
+		o.Metadata = MetadataOptions{Send: true, Interval: 10 * time.Millisecond, MaxPerSend: 2}
+		q := mustQueue(t, o)
+		run(t, q)
 
-	hist := &metadata.Metadata{Type: model.MetricTypeHistogram, Help: "Latency.", Unit: "seconds"}
-	sum := &metadata.Metadata{Type: model.MetricTypeSummary, Help: "RPCs."}
-	gauge := &metadata.Metadata{Type: model.MetricTypeGauge, Help: "Temperature."}
-	q.Append(pipeline.SampleSlice{
-		{Labels: labels.FromStrings("__name__", "lat_seconds_bucket", "le", "1"), T: 1, Meta: hist},
-		{Labels: labels.FromStrings("__name__", "lat_seconds_bucket", "le", "+Inf"), T: 1, Meta: hist},
-		{Labels: labels.FromStrings("__name__", "lat_seconds_sum"), T: 1, Meta: hist},
-		{Labels: labels.FromStrings("__name__", "lat_seconds_count"), T: 1, Meta: hist},
-		{Labels: labels.FromStrings("__name__", "rpc_count"), T: 1, Meta: sum},
-		{Labels: labels.FromStrings("__name__", "temp"), T: 1, Meta: gauge},
-		{Labels: labels.FromStrings("__name__", "unknown"), T: 1},
+		hist := &metadata.Metadata{Type: model.MetricTypeHistogram, Help: "Latency.", Unit: "seconds"}
+		sum := &metadata.Metadata{Type: model.MetricTypeSummary, Help: "RPCs."}
+		gauge := &metadata.Metadata{Type: model.MetricTypeGauge, Help: "Temperature."}
+		q.Append(pipeline.SampleSlice{
+			{Labels: labels.FromStrings("__name__", "lat_seconds_bucket", "le", "1"), T: 1, Meta: hist},
+			{Labels: labels.FromStrings("__name__", "lat_seconds_bucket", "le", "+Inf"), T: 1, Meta: hist},
+			{Labels: labels.FromStrings("__name__", "lat_seconds_sum"), T: 1, Meta: hist},
+			{Labels: labels.FromStrings("__name__", "lat_seconds_count"), T: 1, Meta: hist},
+			{Labels: labels.FromStrings("__name__", "rpc_count"), T: 1, Meta: sum},
+			{Labels: labels.FromStrings("__name__", "temp"), T: 1, Meta: gauge},
+			{Labels: labels.FromStrings("__name__", "unknown"), T: 1},
+		})
+		waitFor(t, "a metadata round", func() bool { return testutil.ToFloat64(q.m.metadataSent) >= 3 })
+
+		var got []string
+		for _, req := range rc.deliveredRequests() {
+			if len(req.Metadata) == 0 {
+				continue
+			}
+			if len(req.Timeseries) != 0 {
+				t.Errorf("metadata request holds %d series", len(req.Timeseries))
+			}
+			if len(req.Metadata) > 2 {
+				t.Errorf("metadata request holds %d entries, want at most MaxPerSend 2", len(req.Metadata))
+			}
+			for _, m := range req.Metadata {
+				got = append(got, fmt.Sprintf("%s %s %q %q", m.MetricFamilyName, m.Type, m.Help, m.Unit))
+			}
+			if len(got) >= 3 {
+				break
+			}
+		}
+		want := []string{
+			`lat_seconds HISTOGRAM "Latency." "seconds"`,
+			`rpc SUMMARY "RPCs." ""`,
+			`temp GAUGE "Temperature." ""`,
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("first metadata round:\n got %q\nwant %q", got, want)
+		}
 	})
-	waitFor(t, "a metadata round", func() bool { return testutil.ToFloat64(q.m.metadataSent) >= 3 })
-
-	var got []string
-	for _, req := range rc.deliveredRequests() {
-		if len(req.Metadata) == 0 {
-			continue
-		}
-		if len(req.Timeseries) != 0 {
-			t.Errorf("metadata request holds %d series", len(req.Timeseries))
-		}
-		if len(req.Metadata) > 2 {
-			t.Errorf("metadata request holds %d entries, want at most MaxPerSend 2", len(req.Metadata))
-		}
-		for _, m := range req.Metadata {
-			got = append(got, fmt.Sprintf("%s %s %q %q", m.MetricFamilyName, m.Type, m.Help, m.Unit))
-		}
-		if len(got) >= 3 {
-			break
-		}
-	}
-	want := []string{
-		`lat_seconds HISTOGRAM "Latency." "seconds"`,
-		`rpc SUMMARY "RPCs." ""`,
-		`temp GAUGE "Temperature." ""`,
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("first metadata round:\n got %q\nwant %q", got, want)
-	}
 }
 
 func TestDesiredShards(t *testing.T) {

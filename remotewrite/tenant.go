@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -28,8 +27,9 @@ const (
 	// tenant from; Thanos receive reads THANOS-TENANT.
 	DefaultTenantHeader = "X-Scope-OrgID"
 	// DefaultTenant is the tenant of series without the tenant label.
-	DefaultTenant     = "anonymous"
-	defaultMaxTenants = 100
+	DefaultTenant = "anonymous"
+	// DefaultMaxTenants bounds the tenants with a queue of their own.
+	DefaultMaxTenants = 100
 )
 
 const (
@@ -164,14 +164,14 @@ func (to *TenantOptions) setDefaults(name string, headers map[string]string) err
 	if to.Default == "" {
 		to.Default = DefaultTenant
 	}
-	if !validTenant(to.Default) {
+	if !ValidTenant(to.Default) {
 		return fmt.Errorf("remote write tenant options for %q: Default %q is not a valid tenant", name, to.Default)
 	}
 	if to.MaxTenants < 0 {
 		return fmt.Errorf("remote write tenant options for %q: MaxTenants must not be negative, got %d", name, to.MaxTenants)
 	}
 	if to.MaxTenants == 0 {
-		to.MaxTenants = defaultMaxTenants
+		to.MaxTenants = DefaultMaxTenants
 	}
 	return nil
 }
@@ -221,7 +221,7 @@ func (t *Tenants) openFromDisk() error {
 		dir := filepath.Join(root, e.Name())
 		b, err := os.ReadFile(filepath.Join(dir, tenantFile))
 		tenant := string(b)
-		if err != nil || !validTenant(tenant) || tenantDirName(tenant) != e.Name() {
+		if err != nil || !ValidTenant(tenant) || tenantDirName(tenant) != e.Name() {
 			// Not a folder this code wrote whole; keep it for a human.
 			t.logger.Warn("remote write tenant queue directory without a valid tenant file, skipped",
 				"dir", dir, "err", err)
@@ -378,7 +378,7 @@ func (t *Tenants) queueLocked(tenant string) (*Queue, string, error) {
 	if t.closed {
 		return nil, reasonTenantOpen, errors.New("flushed already")
 	}
-	if !validTenant(tenant) {
+	if !ValidTenant(tenant) {
 		return nil, reasonInvalidTenant, errors.New("tenant has characters no header can carry, or leading or trailing spaces")
 	}
 	if len(t.queues) >= t.to.MaxTenants {
@@ -515,17 +515,7 @@ func (t *Tenants) snapshot() []*Queue {
 // that two tenants never share a folder but by a hash collision, which the
 // tenant file detects.
 func tenantDirName(tenant string) string {
-	safe := strings.Map(func(r rune) rune {
-		if r == '-' || r == '_' || r == '.' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') {
-			return r
-		}
-		return '_'
-	}, tenant)
-	// ASCII only now, so bytes are characters.
-	if len(safe) > maxSafeLen {
-		safe = safe[:maxSafeLen]
-	}
-	return fmt.Sprintf("%s-%08x", safe, crc32.ChecksumIEEE([]byte(tenant)))
+	return safeDirName(tenant, maxSafeLen)
 }
 
 // writeTenantFile creates dir with the tenant file naming tenant, durably,
@@ -552,12 +542,12 @@ func writeTenantFile(dir, tenant string) error {
 	return nil
 }
 
-// validTenant tells whether s can name a tenant in a request header as it
+// ValidTenant tells whether s can name a tenant in a request header as it
 // is: not empty, no control characters, no spaces at either end (the HTTP
 // client would trim them). Receivers may restrict it further (Mimir allows
 // letters, digits and !-_.*'() up to 150 bytes) and reject the requests of
 // other tenants, which are then dropped and counted as for any 4xx.
-func validTenant(s string) bool {
+func ValidTenant(s string) bool {
 	if s == "" || s[0] == ' ' || s[0] == '\t' || s[len(s)-1] == ' ' || s[len(s)-1] == '\t' {
 		return false
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -155,82 +156,84 @@ func TestTenantsRouting(t *testing.T) {
 	for _, msg := range []Message{MessageV1, MessageV2} {
 		t.Run(string(msg), func(t *testing.T) {
 			t.Parallel()
-			const nseries, cycles = 8, 4
-			rc := newReceiver(t)
-			rc.setWritten(true)
-			o := testOptions(t, rc)
-			o.Message = msg
-			o.MinShards, o.MaxShards, o.MaxSamplesPerSend = 2, 2, 5
-			o.Headers = map[string]string{"X-Other": "kept"}
-			reg := prometheus.NewRegistry()
-			o.Registerer = reg
-			tn := mustTenants(t, o, TenantOptions{Label: "team"})
-			teams := []string{"a", "b", "", "c"}
+			synctest.Test(t, func(t *testing.T) {
+				const nseries, cycles = 8, 4
+				rc := newReceiver(t)
+				rc.setWritten(true)
+				o := testOptions(t, rc)
+				o.Message = msg
+				o.MinShards, o.MaxShards, o.MaxSamplesPerSend = 2, 2, 5
+				o.Headers = map[string]string{"X-Other": "kept"}
+				reg := prometheus.NewRegistry()
+				o.Registerer = reg
+				tn := mustTenants(t, o, TenantOptions{Label: "team"})
+				teams := []string{"a", "b", "", "c"}
 
-			tn.Append(teamCycle(teams, nseries, 0)) // before Run: a queue made, started by Run
-			stop := run(t, tn)
-			for c := 1; c < cycles; c++ {
-				tn.Append(teamCycle(teams, nseries, int64(c)))
-			}
-			tn.Append(teamCycle([]string{"d"}, nseries, 0)) // one tenant: handed on whole
-			waitFor(t, "all sent", func() bool { return tn.Pending() == 0 && rc.deliveredSamples() == (len(teams)*cycles+1)*nseries })
-			stop()
-			if err := tn.Flush(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+				tn.Append(teamCycle(teams, nseries, 0)) // before Run: a queue made, started by Run
+				stop := run(t, tn)
+				for c := 1; c < cycles; c++ {
+					tn.Append(teamCycle(teams, nseries, int64(c)))
+				}
+				tn.Append(teamCycle([]string{"d"}, nseries, 0)) // one tenant: handed on whole
+				waitFor(t, "all sent", func() bool { return tn.Pending() == 0 && rc.deliveredSamples() == (len(teams)*cycles+1)*nseries })
+				stop()
+				if err := tn.Flush(context.Background()); err != nil {
+					t.Fatal(err)
+				}
 
-			got := checkOneTenant(t, rc, "X-Scope-OrgID", "anonymous")
-			if want := []string{"a", "anonymous", "b", "c", "d"}; !slices.Equal(slices.Sorted(maps.Keys(got)), want) {
-				t.Fatalf("tenants delivered %v, want %v", slices.Sorted(maps.Keys(got)), want)
-			}
-			for _, tenant := range []string{"a", "b", "c", "anonymous"} {
-				checkDelivered(t, got[tenant], nseries, span(0, cycles, 1), false)
-				for k := range got[tenant] {
-					if tenant != "anonymous" && !strings.Contains(k, `team="`+tenant+`"`) {
-						t.Errorf("series %s lost its tenant label", k)
+				got := checkOneTenant(t, rc, "X-Scope-OrgID", "anonymous")
+				if want := []string{"a", "anonymous", "b", "c", "d"}; !slices.Equal(slices.Sorted(maps.Keys(got)), want) {
+					t.Fatalf("tenants delivered %v, want %v", slices.Sorted(maps.Keys(got)), want)
+				}
+				for _, tenant := range []string{"a", "b", "c", "anonymous"} {
+					checkDelivered(t, got[tenant], nseries, span(0, cycles, 1), false)
+					for k := range got[tenant] {
+						if tenant != "anonymous" && !strings.Contains(k, `team="`+tenant+`"`) {
+							t.Errorf("series %s lost its tenant label", k)
+						}
 					}
 				}
-			}
-			checkDelivered(t, got["d"], nseries, []int64{0}, false)
-			for _, g := range rc.allGot() {
-				if h := g.header.Get("X-Other"); h != "kept" {
-					t.Fatalf("X-Other = %q, want the endpoint's header on every tenant's requests", h)
+				checkDelivered(t, got["d"], nseries, []int64{0}, false)
+				for _, g := range rc.allGot() {
+					if h := g.header.Get("X-Other"); h != "kept" {
+						t.Fatalf("X-Other = %q, want the endpoint's header on every tenant's requests", h)
+					}
 				}
-			}
 
-			st := tn.Status()
-			var names []string
-			for _, ts := range st.Tenants {
-				names = append(names, ts.Tenant)
-				if ts.Name != "test" {
-					t.Errorf("tenant %s: Name = %q, want the endpoint's", ts.Tenant, ts.Name)
+				st := tn.Status()
+				var names []string
+				for _, ts := range st.Tenants {
+					names = append(names, ts.Tenant)
+					if ts.Name != "test" {
+						t.Errorf("tenant %s: Name = %q, want the endpoint's", ts.Tenant, ts.Name)
+					}
 				}
-			}
-			if want := []string{"a", "anonymous", "b", "c", "d"}; !slices.Equal(names, want) {
-				t.Errorf("Status tenants = %v, want %v", names, want)
-			}
-			if st.Name != "test" || st.Tenant != "" || st.Pending != 0 || st.LastSuccess.IsZero() || st.Shards != 10 || st.Message != msg {
-				t.Errorf("Status = %+v", st)
-			}
-			if got := testutil.ToFloat64(tn.tenants); got != 5 {
-				t.Errorf("tenants gauge = %v, want 5", got)
-			}
-			want := fmt.Sprintf(`
-# HELP pushgateway_bridge_remote_write_samples_sent_total Samples (floats, staleness markers and native histograms) acknowledged by the remote endpoint.
-# TYPE pushgateway_bridge_remote_write_samples_sent_total counter
-pushgateway_bridge_remote_write_samples_sent_total{remote_name="test",tenant="a"} %[1]d
-pushgateway_bridge_remote_write_samples_sent_total{remote_name="test",tenant="anonymous"} %[1]d
-pushgateway_bridge_remote_write_samples_sent_total{remote_name="test",tenant="b"} %[1]d
-pushgateway_bridge_remote_write_samples_sent_total{remote_name="test",tenant="c"} %[1]d
-pushgateway_bridge_remote_write_samples_sent_total{remote_name="test",tenant="d"} %[2]d
-`, nseries*cycles, nseries)
-			if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "pushgateway_bridge_remote_write_samples_sent_total"); err != nil {
-				t.Error(err)
-			}
-			b, err := os.ReadFile(filepath.Join(o.Dir, "tenants", tenantDirName("anonymous"), "tenant"))
-			if err != nil || string(b) != "anonymous" {
-				t.Errorf("tenant file: %q, %v", b, err)
-			}
+				if want := []string{"a", "anonymous", "b", "c", "d"}; !slices.Equal(names, want) {
+					t.Errorf("Status tenants = %v, want %v", names, want)
+				}
+				if st.Name != "test" || st.Tenant != "" || st.Pending != 0 || st.LastSuccess.IsZero() || st.Shards != 10 || st.Message != msg {
+					t.Errorf("Status = %+v", st)
+				}
+				if got := testutil.ToFloat64(tn.tenants); got != 5 {
+					t.Errorf("tenants gauge = %v, want 5", got)
+				}
+				want := fmt.Sprintf(`
+	# HELP pushgateway_bridge_remote_write_samples_sent_total Samples (floats, staleness markers and native histograms) acknowledged by the remote endpoint.
+	# TYPE pushgateway_bridge_remote_write_samples_sent_total counter
+	pushgateway_bridge_remote_write_samples_sent_total{remote_name="test",tenant="a"} %[1]d
+	pushgateway_bridge_remote_write_samples_sent_total{remote_name="test",tenant="anonymous"} %[1]d
+	pushgateway_bridge_remote_write_samples_sent_total{remote_name="test",tenant="b"} %[1]d
+	pushgateway_bridge_remote_write_samples_sent_total{remote_name="test",tenant="c"} %[1]d
+	pushgateway_bridge_remote_write_samples_sent_total{remote_name="test",tenant="d"} %[2]d
+	`, nseries*cycles, nseries)
+				if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "pushgateway_bridge_remote_write_samples_sent_total"); err != nil {
+					t.Error(err)
+				}
+				b, err := os.ReadFile(filepath.Join(o.Dir, "tenants", tenantDirName("anonymous"), "tenant"))
+				if err != nil || string(b) != "anonymous" {
+					t.Errorf("tenant file: %q, %v", b, err)
+				}
+			})
 		})
 	}
 }
@@ -240,119 +243,124 @@ pushgateway_bridge_remote_write_samples_sent_total{remote_name="test",tenant="d"
 func TestTenantsIsolation(t *testing.T) {
 	t.Run("400 drops only its own tenant's samples", func(t *testing.T) {
 		t.Parallel()
-		rc := newReceiver(t)
-		rc.setFallback(byTenant("X-Scope-OrgID", map[string]response{"bad": status(http.StatusBadRequest)}))
-		o := testOptions(t, rc)
-		o.MaxSamplesPerSend = 4
-		tn := mustTenants(t, o, TenantOptions{Label: "team"})
-		run(t, tn)
-		for c := range 3 {
-			tn.Append(teamCycle([]string{"bad", "good"}, 10, int64(c)))
-		}
-		waitFor(t, "all sent or dropped", func() bool { return tn.Pending() == 0 && rc.deliveredSamples() == 30 })
-		got := checkOneTenant(t, rc, "X-Scope-OrgID", "anonymous")
-		checkDelivered(t, got["good"], 10, span(0, 3, 1), false)
-		if len(got["bad"]) != 0 {
-			t.Errorf("tenant bad delivered %v", got["bad"])
-		}
-		st := tn.Status()
-		if len(st.Tenants) != 2 || st.Tenants[0].Tenant != "bad" {
-			t.Fatalf("Status tenants = %+v", st.Tenants)
-		}
-		if d := st.Tenants[0].Dropped; !maps.Equal(d, map[string]int{"http_400": 30}) {
-			t.Errorf("tenant bad dropped %v, want 30 as http_400", d)
-		}
-		if d := st.Tenants[1].Dropped; len(d) != 0 {
-			t.Errorf("tenant good dropped %v, want none", d)
-		}
-		if !maps.Equal(st.Dropped, map[string]int{"http_400": 30}) {
-			t.Errorf("endpoint dropped %v, want 30 as http_400", st.Dropped)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			rc := newReceiver(t)
+			rc.setFallback(byTenant("X-Scope-OrgID", map[string]response{"bad": status(http.StatusBadRequest)}))
+			o := testOptions(t, rc)
+			o.MaxSamplesPerSend = 4
+			tn := mustTenants(t, o, TenantOptions{Label: "team"})
+			run(t, tn)
+			for c := range 3 {
+				tn.Append(teamCycle([]string{"bad", "good"}, 10, int64(c)))
+			}
+			waitFor(t, "all sent or dropped", func() bool { return tn.Pending() == 0 && rc.deliveredSamples() == 30 })
+			got := checkOneTenant(t, rc, "X-Scope-OrgID", "anonymous")
+			checkDelivered(t, got["good"], 10, span(0, 3, 1), false)
+			if len(got["bad"]) != 0 {
+				t.Errorf("tenant bad delivered %v", got["bad"])
+			}
+			st := tn.Status()
+			if len(st.Tenants) != 2 || st.Tenants[0].Tenant != "bad" {
+				t.Fatalf("Status tenants = %+v", st.Tenants)
+			}
+			if d := st.Tenants[0].Dropped; !maps.Equal(d, map[string]int{"http_400": 30}) {
+				t.Errorf("tenant bad dropped %v, want 30 as http_400", d)
+			}
+			if d := st.Tenants[1].Dropped; len(d) != 0 {
+				t.Errorf("tenant good dropped %v, want none", d)
+			}
+			if !maps.Equal(st.Dropped, map[string]int{"http_400": 30}) {
+				t.Errorf("endpoint dropped %v, want 30 as http_400", st.Dropped)
+			}
+		})
 	})
 
 	t.Run("429 storm delays only its own tenant", func(t *testing.T) {
 		t.Parallel()
-		const (
-			storm = 3 * time.Second
-			every = 100 * time.Millisecond
-			// Far above the few milliseconds a cycle takes, far below
-			// the second a Retry-After of the stuck tenant makes it wait.
-			maxDelay = 300 * time.Millisecond
-		)
-		var (
-			mu       sync.Mutex
-			arrived  = map[int64]time.Time{} // fast's cycles
-			storming atomic.Bool
-		)
-		storming.Store(true)
-		rc := newReceiver(t)
-		rc.setFallback(byTenant("X-Scope-OrgID", map[string]response{
-			"slow": func(w http.ResponseWriter, r *http.Request) {
-				if storming.Load() {
-					status(http.StatusTooManyRequests, "Retry-After", "1")(w, r)
-					return
-				}
-				w.WriteHeader(http.StatusNoContent)
-			},
-			"fast": func(w http.ResponseWriter, r *http.Request) {
-				now := time.Now()
-				mu.Lock()
-				for _, ts := range gotFrom(r).v1.Timeseries {
-					for _, s := range ts.Samples {
-						if _, ok := arrived[s.Timestamp]; !ok {
-							arrived[s.Timestamp] = now
+		// In a bubble: the storm and its Retry-After run on fake time.
+		synctest.Test(t, func(t *testing.T) {
+			const (
+				storm = 3 * time.Second
+				every = 100 * time.Millisecond
+				// Far above the few milliseconds a cycle takes, far below
+				// the second a Retry-After of the stuck tenant makes it wait.
+				maxDelay = 300 * time.Millisecond
+			)
+			var (
+				mu       sync.Mutex
+				arrived  = map[int64]time.Time{} // fast's cycles
+				storming atomic.Bool
+			)
+			storming.Store(true)
+			rc := newReceiver(t)
+			rc.setFallback(byTenant("X-Scope-OrgID", map[string]response{
+				"slow": func(w http.ResponseWriter, r *http.Request) {
+					if storming.Load() {
+						status(http.StatusTooManyRequests, "Retry-After", "1")(w, r)
+						return
+					}
+					w.WriteHeader(http.StatusNoContent)
+				},
+				"fast": func(w http.ResponseWriter, r *http.Request) {
+					now := time.Now()
+					mu.Lock()
+					for _, ts := range gotFrom(r).v1.Timeseries {
+						for _, s := range ts.Samples {
+							if _, ok := arrived[s.Timestamp]; !ok {
+								arrived[s.Timestamp] = now
+							}
 						}
 					}
-				}
-				mu.Unlock()
-				w.WriteHeader(http.StatusNoContent)
-			},
-		}))
-		o := testOptions(t, rc)
-		o.MaxBackoff = time.Second
-		tn := mustTenants(t, o, TenantOptions{Label: "team"})
-		run(t, tn)
+					mu.Unlock()
+					w.WriteHeader(http.StatusNoContent)
+				},
+			}))
+			o := testOptions(t, rc)
+			o.MaxBackoff = time.Second
+			tn := mustTenants(t, o, TenantOptions{Label: "team"})
+			run(t, tn)
 
-		var appended []time.Time
-		start := time.Now()
-		for c := int64(0); time.Since(start) < storm; c++ {
-			appended = append(appended, time.Now())
-			tn.Append(teamCycle([]string{"slow", "fast"}, 20, c))
-			time.Sleep(every)
-		}
-		cycles := int64(len(appended))
-		mu.Lock()
-		var worst time.Duration
-		for c, at := range appended {
-			got, ok := arrived[int64(c)]
-			if !ok {
-				t.Errorf("fast's cycle %d had not arrived when the storm ended", c)
-				continue
+			var appended []time.Time
+			start := time.Now()
+			for c := int64(0); time.Since(start) < storm; c++ {
+				appended = append(appended, time.Now())
+				tn.Append(teamCycle([]string{"slow", "fast"}, 20, c))
+				time.Sleep(every)
 			}
-			worst = max(worst, got.Sub(at))
-		}
-		mu.Unlock()
-		t.Logf("%d cycles: fast's arrived at most %s after being appended", cycles, worst)
-		if worst > maxDelay {
-			t.Errorf("fast's cycles arrived up to %s after being appended, want at most %s", worst, maxDelay)
-		}
-		got := checkOneTenant(t, rc, "X-Scope-OrgID", "anonymous")
-		if len(got["slow"]) != 0 {
-			t.Fatalf("slow delivered during the storm: %v", got["slow"])
-		}
-		if n := rc.requests(); n < 3+int(cycles) {
-			t.Errorf("%d requests, want %d of fast's and at least 3 429s of slow's", n, cycles)
-		}
-		if st := tn.Status(); st.Tenants[1].Tenant != "slow" || st.Tenants[1].Pending != int(cycles)*20 {
-			t.Errorf("slow's status during the storm: %+v, want all %d samples pending", st.Tenants[1], cycles*20)
-		}
+			cycles := int64(len(appended))
+			mu.Lock()
+			var worst time.Duration
+			for c, at := range appended {
+				got, ok := arrived[int64(c)]
+				if !ok {
+					t.Errorf("fast's cycle %d had not arrived when the storm ended", c)
+					continue
+				}
+				worst = max(worst, got.Sub(at))
+			}
+			mu.Unlock()
+			t.Logf("%d cycles: fast's arrived at most %s after being appended", cycles, worst)
+			if worst > maxDelay {
+				t.Errorf("fast's cycles arrived up to %s after being appended, want at most %s", worst, maxDelay)
+			}
+			got := checkOneTenant(t, rc, "X-Scope-OrgID", "anonymous")
+			if len(got["slow"]) != 0 {
+				t.Fatalf("slow delivered during the storm: %v", got["slow"])
+			}
+			if n := rc.requests(); n < 3+int(cycles) {
+				t.Errorf("%d requests, want %d of fast's and at least 3 429s of slow's", n, cycles)
+			}
+			if st := tn.Status(); st.Tenants[1].Tenant != "slow" || st.Tenants[1].Pending != int(cycles)*20 {
+				t.Errorf("slow's status during the storm: %+v, want all %d samples pending", st.Tenants[1], cycles*20)
+			}
 
-		// After the storm, slow's backlog goes out, in order.
-		storming.Store(false)
-		waitFor(t, "slow's backlog sent", func() bool { return tn.Pending() == 0 })
-		got = checkOneTenant(t, rc, "X-Scope-OrgID", "anonymous")
-		checkDelivered(t, got["slow"], 20, span(0, cycles, 1), false)
-		checkDelivered(t, got["fast"], 20, span(0, cycles, 1), false)
+			// After the storm, slow's backlog goes out, in order.
+			storming.Store(false)
+			waitFor(t, "slow's backlog sent", func() bool { return tn.Pending() == 0 })
+			got = checkOneTenant(t, rc, "X-Scope-OrgID", "anonymous")
+			checkDelivered(t, got["slow"], 20, span(0, cycles, 1), false)
+			checkDelivered(t, got["fast"], 20, span(0, cycles, 1), false)
+		})
 	})
 }
 
@@ -360,75 +368,77 @@ func TestTenantsIsolation(t *testing.T) {
 // checks that the next start resumes that tenant, which pushes nothing new,
 // and removes the queues of tenants with nothing left.
 func TestTenantsRestart(t *testing.T) {
-	rc := newReceiver(t)
-	down := byTenant("X-Scope-OrgID", map[string]response{"x": status(http.StatusServiceUnavailable)})
-	rc.setFallback(down)
-	o := testOptions(t, rc)
-	o.MaxSamplesPerSend = 4
-	logs := &syncBuffer{}
-	o.Logger = slog.New(slog.NewTextHandler(logs, nil))
-	tn := mustTenants(t, o, TenantOptions{Label: "team"})
-	stop := run(t, tn)
-	for c := range 3 {
-		tn.Append(teamCycle([]string{"x", "y"}, 5, int64(c)))
-	}
-	waitFor(t, "y sent and x tried", func() bool { return tn.Pending() == 15 && rc.requests() > 4 })
-	stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	err := tn.Flush(ctx)
-	if err == nil || !strings.Contains(err.Error(), `tenant "x": flush remote write queue "test": 15 samples left unsent on disk`) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Flush error = %v, want x's 15 samples left", err)
-	}
-	// A folder this code did not write is left alone.
-	junk := filepath.Join(o.Dir, "tenants", "junk")
-	if err := os.MkdirAll(junk, 0o755); err != nil {
-		t.Fatal(err)
-	}
-
-	rc.setFallback(status(http.StatusNoContent))
-	for restart := range 2 {
-		o.Registerer = prometheus.NewRegistry()
+	synctest.Test(t, func(t *testing.T) {
+		rc := newReceiver(t)
+		down := byTenant("X-Scope-OrgID", map[string]response{"x": status(http.StatusServiceUnavailable)})
+		rc.setFallback(down)
+		o := testOptions(t, rc)
+		o.MaxSamplesPerSend = 4
+		logs := &syncBuffer{}
+		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
 		tn := mustTenants(t, o, TenantOptions{Label: "team"})
-		var tenants []string
-		for _, st := range tn.Status().Tenants {
-			tenants = append(tenants, st.Tenant)
-		}
-		var want []string
-		if restart == 0 {
-			want = []string{"x"}
-		}
-		if !slices.Equal(tenants, want) {
-			t.Fatalf("restart %d: tenants %v, want %v", restart, tenants, want)
-		}
 		stop := run(t, tn)
-		waitFor(t, "backlog sent", func() bool { return tn.Pending() == 0 })
+		for c := range 3 {
+			tn.Append(teamCycle([]string{"x", "y"}, 5, int64(c)))
+		}
+		waitFor(t, "y sent and x tried", func() bool { return tn.Pending() == 15 && rc.requests() > 4 })
 		stop()
-		if err := tn.Flush(context.Background()); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		err := tn.Flush(ctx)
+		if err == nil || !strings.Contains(err.Error(), `tenant "x": flush remote write queue "test": 15 samples left unsent on disk`) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Flush error = %v, want x's 15 samples left", err)
+		}
+		// A folder this code did not write is left alone.
+		junk := filepath.Join(o.Dir, "tenants", "junk")
+		if err := os.MkdirAll(junk, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		entries, err := os.ReadDir(filepath.Join(o.Dir, "tenants"))
-		if err != nil {
-			t.Fatal(err)
+
+		rc.setFallback(status(http.StatusNoContent))
+		for restart := range 2 {
+			o.Registerer = prometheus.NewRegistry()
+			tn := mustTenants(t, o, TenantOptions{Label: "team"})
+			var tenants []string
+			for _, st := range tn.Status().Tenants {
+				tenants = append(tenants, st.Tenant)
+			}
+			var want []string
+			if restart == 0 {
+				want = []string{"x"}
+			}
+			if !slices.Equal(tenants, want) {
+				t.Fatalf("restart %d: tenants %v, want %v", restart, tenants, want)
+			}
+			stop := run(t, tn)
+			waitFor(t, "backlog sent", func() bool { return tn.Pending() == 0 })
+			stop()
+			if err := tn.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			entries, err := os.ReadDir(filepath.Join(o.Dir, "tenants"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var dirs []string
+			for _, e := range entries {
+				dirs = append(dirs, e.Name())
+			}
+			want = []string{"junk", tenantDirName("x")}
+			if restart == 1 {
+				want = want[:1]
+			}
+			if !slices.Equal(dirs, want) {
+				t.Errorf("restart %d: tenant folders %v, want %v", restart, dirs, want)
+			}
 		}
-		var dirs []string
-		for _, e := range entries {
-			dirs = append(dirs, e.Name())
+		got := checkOneTenant(t, rc, "X-Scope-OrgID", "anonymous")
+		checkDelivered(t, got["x"], 5, span(0, 3, 1), false)
+		checkDelivered(t, got["y"], 5, span(0, 3, 1), false)
+		if n := strings.Count(logs.String(), "remote write tenant queue directory without a valid tenant file, skipped"); n != 2 {
+			t.Errorf("logged the junk folder %d times, want once a start:\n%s", n, logs)
 		}
-		want = []string{"junk", tenantDirName("x")}
-		if restart == 1 {
-			want = want[:1]
-		}
-		if !slices.Equal(dirs, want) {
-			t.Errorf("restart %d: tenant folders %v, want %v", restart, dirs, want)
-		}
-	}
-	got := checkOneTenant(t, rc, "X-Scope-OrgID", "anonymous")
-	checkDelivered(t, got["x"], 5, span(0, 3, 1), false)
-	checkDelivered(t, got["y"], 5, span(0, 3, 1), false)
-	if n := strings.Count(logs.String(), "remote write tenant queue directory without a valid tenant file, skipped"); n != 2 {
-		t.Errorf("logged the junk folder %d times, want once a start:\n%s", n, logs)
-	}
+	})
 }
 
 // TestTenantsUntenantedLog starts tenants on the folder of a queue that
@@ -459,46 +469,48 @@ func TestTenantsUntenantedLog(t *testing.T) {
 // TestTenantsUnrouted checks what reaches no tenant's queue: tenants beyond
 // the limit, tenants no header can carry, and new tenants after Flush.
 func TestTenantsUnrouted(t *testing.T) {
-	rc := newReceiver(t)
-	o := testOptions(t, rc)
-	reg := prometheus.NewRegistry()
-	o.Registerer = reg
-	tn := mustTenants(t, o, TenantOptions{Label: "team", Header: "THANOS-TENANT", Default: "default-tenant", MaxTenants: 2})
-	stop := run(t, tn)
-	tn.Append(teamCycle([]string{"a", "", "c", "bad\ntenant", " spaced"}, 3, 0))
-	waitFor(t, "a and the default sent", func() bool { return tn.Pending() == 0 && rc.deliveredSamples() == 6 })
-	stop()
-	// Made after Run: Flush sends it.
-	tn.Append(teamCycle([]string{"a"}, 3, 1))
-	if err := tn.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	tn.Append(teamCycle([]string{"a", "late"}, 3, 2)) // after Flush: not sent, a queue not made
+	synctest.Test(t, func(t *testing.T) {
+		rc := newReceiver(t)
+		o := testOptions(t, rc)
+		reg := prometheus.NewRegistry()
+		o.Registerer = reg
+		tn := mustTenants(t, o, TenantOptions{Label: "team", Header: "THANOS-TENANT", Default: "default-tenant", MaxTenants: 2})
+		stop := run(t, tn)
+		tn.Append(teamCycle([]string{"a", "", "c", "bad\ntenant", " spaced"}, 3, 0))
+		waitFor(t, "a and the default sent", func() bool { return tn.Pending() == 0 && rc.deliveredSamples() == 6 })
+		stop()
+		// Made after Run: Flush sends it.
+		tn.Append(teamCycle([]string{"a"}, 3, 1))
+		if err := tn.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		tn.Append(teamCycle([]string{"a", "late"}, 3, 2)) // after Flush: not sent, a queue not made
 
-	got := checkOneTenant(t, rc, "Thanos-Tenant", "default-tenant")
-	checkDelivered(t, got["a"], 3, span(0, 2, 1), false)
-	checkDelivered(t, got["default-tenant"], 3, []int64{0}, false)
-	if len(got) != 2 {
-		t.Errorf("tenants delivered: %v", slices.Sorted(maps.Keys(got)))
-	}
-	want := map[string]int{"tenant_limit": 3, "invalid_tenant": 6, "tenant_open_error": 3}
-	if st := tn.Status(); !maps.Equal(st.Dropped, want) || len(st.Tenants) != 2 {
-		t.Errorf("Status = %+v, want dropped %v and 2 tenants", st, want)
-	}
-	exp := `
-# HELP pushgateway_bridge_remote_write_samples_dropped_total ` + samplesDroppedHelp + `
-# TYPE pushgateway_bridge_remote_write_samples_dropped_total counter
-pushgateway_bridge_remote_write_samples_dropped_total{reason="invalid_tenant",remote_name="test",tenant=""} 6
-pushgateway_bridge_remote_write_samples_dropped_total{reason="tenant_limit",remote_name="test",tenant=""} 3
-pushgateway_bridge_remote_write_samples_dropped_total{reason="tenant_open_error",remote_name="test",tenant=""} 3
-# HELP pushgateway_bridge_remote_write_tenants Tenants of the endpoint with a queue of their own.
-# TYPE pushgateway_bridge_remote_write_tenants gauge
-pushgateway_bridge_remote_write_tenants{remote_name="test"} 2
-`
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(exp),
-		"pushgateway_bridge_remote_write_samples_dropped_total", "pushgateway_bridge_remote_write_tenants"); err != nil {
-		t.Error(err)
-	}
+		got := checkOneTenant(t, rc, "Thanos-Tenant", "default-tenant")
+		checkDelivered(t, got["a"], 3, span(0, 2, 1), false)
+		checkDelivered(t, got["default-tenant"], 3, []int64{0}, false)
+		if len(got) != 2 {
+			t.Errorf("tenants delivered: %v", slices.Sorted(maps.Keys(got)))
+		}
+		want := map[string]int{"tenant_limit": 3, "invalid_tenant": 6, "tenant_open_error": 3}
+		if st := tn.Status(); !maps.Equal(st.Dropped, want) || len(st.Tenants) != 2 {
+			t.Errorf("Status = %+v, want dropped %v and 2 tenants", st, want)
+		}
+		exp := `
+	# HELP pushgateway_bridge_remote_write_samples_dropped_total ` + samplesDroppedHelp + `
+	# TYPE pushgateway_bridge_remote_write_samples_dropped_total counter
+	pushgateway_bridge_remote_write_samples_dropped_total{reason="invalid_tenant",remote_name="test",tenant=""} 6
+	pushgateway_bridge_remote_write_samples_dropped_total{reason="tenant_limit",remote_name="test",tenant=""} 3
+	pushgateway_bridge_remote_write_samples_dropped_total{reason="tenant_open_error",remote_name="test",tenant=""} 3
+	# HELP pushgateway_bridge_remote_write_tenants Tenants of the endpoint with a queue of their own.
+	# TYPE pushgateway_bridge_remote_write_tenants gauge
+	pushgateway_bridge_remote_write_tenants{remote_name="test"} 2
+	`
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(exp),
+			"pushgateway_bridge_remote_write_samples_dropped_total", "pushgateway_bridge_remote_write_tenants"); err != nil {
+			t.Error(err)
+		}
+	})
 }
 
 // TestTenantsMetrics registers an endpoint with tenants next to one
@@ -543,6 +555,21 @@ pushgateway_bridge_remote_write_samples_sent_total{remote_name="plain",tenant=""
 	}
 }
 
+// TestDirName pins the directory names of endpoint queues: a change would
+// strand what an older bridge left on disk.
+func TestDirName(t *testing.T) {
+	long := strings.Repeat("x", 100)
+	for name, want := range map[string]string{
+		"prometheus":     "prometheus-579d3a7b",
+		"remote write/1": "remote_write_1-be13ba21",
+		long:             long + "-5e0e5d8f", // not cut, unlike a tenant's
+	} {
+		if got := DirName(name); got != want {
+			t.Errorf("DirName(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
 func TestTenantDirName(t *testing.T) {
 	long := strings.Repeat("x", 200)
 	for _, tc := range []struct {
@@ -571,8 +598,8 @@ func TestValidTenant(t *testing.T) {
 		"team-a": true, "a b": true, "équipe": true, "a\tb": true,
 		"": false, " a": false, "a ": false, "\ta": false, "a\nb": false, "a\rb": false, "a\x00": false, "a\x7f": false,
 	} {
-		if got := validTenant(s); got != want {
-			t.Errorf("validTenant(%q) = %v, want %v", s, got, want)
+		if got := ValidTenant(s); got != want {
+			t.Errorf("ValidTenant(%q) = %v, want %v", s, got, want)
 		}
 	}
 }

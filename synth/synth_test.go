@@ -2,9 +2,7 @@ package synth
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,10 +10,9 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
 
+	"github.com/pushgateway-bridge/pushgateway-bridge/internal/golden"
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // rule returns a rule named name whose matchers are the label name and
 // regex pairs of kv.
@@ -188,19 +185,7 @@ func TestSeries(t *testing.T) {
 			for _, s := range Series(nil, tc.in, now, tc.opts) {
 				fmt.Fprintln(&buf, s)
 			}
-			path := filepath.Join("testdata", tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(buf.Bytes(), want) {
-				t.Errorf("got\n%s\nwant (%s)\n%s", buf.Bytes(), path, want)
-			}
+			golden.Check(t, filepath.Join("testdata", tc.name+".golden"), buf.Bytes())
 		})
 	}
 }

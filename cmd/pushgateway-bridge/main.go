@@ -35,7 +35,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -46,7 +45,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -123,7 +121,7 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("remote-write.max-samples-per-send", "Most samples in one request to --remote-write.url.").Default("10000").IntVar(&f.maxSamplesPerSend)
 	app.Flag("remote-write.flush-deadline", "How long shutdown waits for pending samples to be sent; the rest stays on disk.").Default("1m").DurationVar(&f.flushDeadline)
 	app.Flag("storage.path", "Directory of the on-disk remote-write queues and the bridge's state.").Default("data/").StringVar(&f.storagePath)
-	app.Flag("storage.queue-max-bytes", "Bound of each endpoint's on-disk queue; beyond it the oldest samples are dropped and counted.").Default("1GiB").BytesVar(&f.queueMaxBytes)
+	app.Flag("storage.queue-max-bytes", "Bound of each endpoint's on-disk queue; beyond it the oldest samples are dropped and counted.").Default(units.Base2Bytes(remotewrite.DefaultMaxDiskBytes).String()).BytesVar(&f.queueMaxBytes)
 	app.Flag("scrape.interval", "How often to scrape the Pushgateway and send.").Default("15s").DurationVar(&f.interval)
 	app.Flag("scrape.timeout", "Timeout of one scrape; at most the interval.").Default("10s").IsSetByUser(&f.timeoutSet).DurationVar(&f.timeout)
 	app.Flag("synth.up-metric-name", "Name of the synthesized per-group up series.").Default(synth.DefaultUpMetric).StringVar(&f.upMetric)
@@ -511,7 +509,7 @@ func newQueue(ep config.RemoteWriteConfig, s *settings, userAgent string, logger
 	o := remotewrite.Options{
 		URL:               ep.URL.URL,
 		Name:              ep.Name,
-		Dir:               filepath.Join(s.storagePath, "queue", dirName(ep.Name)),
+		Dir:               filepath.Join(s.storagePath, "queue", remotewrite.DirName(ep.Name)),
 		MaxDiskBytes:      int64(s.queueMaxBytes),
 		Client:            client,
 		Headers:           ep.Headers,
@@ -552,19 +550,6 @@ func newQueue(ep config.RemoteWriteConfig, s *settings, userAgent string, logger
 		return nil, err
 	}
 	return t, nil
-}
-
-// dirName turns an endpoint name into a directory name: safe characters
-// kept, others replaced, and a hash of the name so that two names never
-// share a directory.
-func dirName(name string) string {
-	safe := strings.Map(func(r rune) rune {
-		if r == '-' || r == '_' || r == '.' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') {
-			return r
-		}
-		return '_'
-	}, name)
-	return fmt.Sprintf("%s-%08x", safe, crc32.ChecksumIEEE([]byte(name)))
 }
 
 // lockStorage takes an exclusive lock on the storage directory, so that two
