@@ -21,7 +21,7 @@
 //	--runtime.gogc                       garbage collector target, GOGC (default 30; the GOGC variable wins)
 //	--web.listen-address, --web.config.file  HTTP server, TLS and auth (exporter-toolkit)
 //	--web.enable-lifecycle               serve POST /-/reload
-//	--dry-run                            scrape once, print what one cycle would send, exit
+//	--dry-run                            scrape the gateways once, print what one cycle would send, exit
 //	--log.level, --log.format, --version
 //
 // Endpoints: / (status page), /api/v1/groups (the groups as JSON), /metrics
@@ -36,9 +36,10 @@
 // and the Go and process collectors.
 //
 // main.go wires the components and runs them; flags.go parses and validates
-// the flags and the file into settings, endpoints.go turns those into the
-// remote-write queues, reload.go reloads the file, web.go serves the
-// endpoints, storage.go locks --storage.path, dryrun.go is --dry-run.
+// the flags and the file into settings, gateways.go and endpoints.go turn
+// those into the scraped gateways and the remote-write queues, reload.go
+// reloads the file, web.go serves the endpoints, storage.go locks
+// --storage.path, dryrun.go is --dry-run.
 //
 // Bad flags or configuration print one line naming the problem and exit 2
 // before anything starts.
@@ -60,13 +61,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/bridge"
-	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
 	"github.com/pushgateway-bridge/pushgateway-bridge/ui"
 )
 
@@ -128,15 +127,9 @@ func serve(s *settings, logger *slog.Logger) error {
 		senders = append(senders, q)
 		endpoints = append(endpoints, q)
 	}
-	var gateways []bridge.Gateway
-	for _, gw := range s.cfg.Pushgateways {
-		client, err := commoncfg.NewClientFromConfig(gw.HTTPClientConfig, "pushgateway_"+gw.Name)
-		if err != nil {
-			return fmt.Errorf("pushgateway %s: HTTP client: %w", gw.Name, err)
-		}
-		// The name is the configured one or the host and port: never the
-		// URL, which may hold credentials.
-		gateways = append(gateways, bridge.Gateway{Name: gw.Name, Source: pushgateway.NewClient(gw.URL.URL, client, userAgent)})
+	gateways, err := newGateways(s, userAgent)
+	if err != nil {
+		return err
 	}
 	br, err := bridge.New(bridge.Options{
 		Gateways:              gateways,
