@@ -21,27 +21,17 @@
 package config
 
 import (
-	"errors"
 	"fmt"
-	"maps"
-	"net/url"
 	"os"
 	"path/filepath"
-	"reflect"
-	"regexp"
-	"slices"
-	"strings"
 	"time"
 
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
-	"go.yaml.in/yaml/v2"
-	"golang.org/x/net/http/httpguts"
-
 	"github.com/pushgateway-bridge/pushgateway-bridge/remotewrite"
-	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
+	"go.yaml.in/yaml/v2"
 )
 
 // The protobuf messages a remote-write endpoint can be sent, named as in
@@ -52,37 +42,6 @@ const (
 	// MessageV2 is remote write 2.0's io.prometheus.write.v2.Request.
 	MessageV2 = string(remotewrite.MessageV2)
 )
-
-// nameValidation is the scheme label names are checked with, in
-// external_labels and write_relabel_configs: Prometheus 3's default.
-const nameValidation = model.UTF8Validation
-
-// reservedHeaders are the request headers the remote-write client sets
-// itself; headers may not change them. Prometheus' list (config.go
-// reservedHeaders, SigV4's included so a Prometheus config fails the same way
-// here), plus remote write 2.0's response headers, which make no sense in a
-// request. Authorization has its own message.
-var reservedHeaders = map[string]bool{
-	"host":                              true,
-	"content-encoding":                  true,
-	"content-length":                    true,
-	"content-type":                      true,
-	"user-agent":                        true,
-	"connection":                        true,
-	"keep-alive":                        true,
-	"proxy-authenticate":                true,
-	"proxy-authorization":               true,
-	"www-authenticate":                  true,
-	"accept-encoding":                   true,
-	"x-prometheus-remote-write-version": true,
-	"x-prometheus-remote-read-version":  true,
-	"x-amz-date":                        true,
-	"x-amz-security-token":              true,
-	"x-amz-content-sha256":              true,
-	"x-prometheus-remote-write-samples-written":    true,
-	"x-prometheus-remote-write-histograms-written": true,
-	"x-prometheus-remote-write-exemplars-written":  true,
-}
 
 // Config is the content of --config.file.
 type Config struct {
@@ -303,6 +262,26 @@ func (rw *RemoteWriteConfig) UnmarshalYAML(unmarshal func(any) error) error {
 	return nil
 }
 
+// PushgatewayConfig is one Pushgateway to scrape, with the HTTP client
+// settings of prometheus/common (basic auth, bearer token, TLS...) that a
+// gateway behind its own --web.config.file needs.
+type PushgatewayConfig struct {
+	// Name identifies the gateway in the pushgateway_up series, metrics and
+	// logs; the URL's host by default. Never the URL.
+	Name             string                     `yaml:"name,omitempty"`
+	URL              *commoncfg.URL             `yaml:"url"`
+	HTTPClientConfig commoncfg.HTTPClientConfig `yaml:",inline"`
+}
+
+type pushgatewayConfig = PushgatewayConfig
+
+// UnmarshalYAML implements yaml.Unmarshaler, applying the defaults.
+func (p *PushgatewayConfig) UnmarshalYAML(unmarshal func(any) error) error {
+	*p = PushgatewayConfig{HTTPClientConfig: commoncfg.DefaultHTTPClientConfig}
+	type PushgatewayConfig pushgatewayConfig
+	return unmarshal((*PushgatewayConfig)(p))
+}
+
 // Load reads and validates the file at path. Relative file names in it are
 // taken relative to the file's folder, as Prometheus does.
 func Load(path string) (*Config, error) {
@@ -344,467 +323,4 @@ func (c *Config) SetDirectory(dir string) {
 // SetDirectory joins relative file names in rw with dir.
 func (rw *RemoteWriteConfig) SetDirectory(dir string) {
 	rw.HTTPClientConfig.SetDirectory(dir)
-}
-
-func (c *Config) validate() error {
-	if err := c.Global.validate(); err != nil {
-		return fmt.Errorf("global: %w", err)
-	}
-	if err := validatePushgateways(c.Pushgateways); err != nil {
-		return err
-	}
-	names := map[string]int{}
-	for i := range c.RemoteWrite {
-		rw := &c.RemoteWrite[i]
-		named := rw.Name != ""
-		if err := rw.Validate(); err != nil {
-			return fmt.Errorf("remote_write[%d]: %w", i, err)
-		}
-		if j, ok := names[rw.Name]; ok {
-			if !named {
-				return fmt.Errorf("remote_write[%d]: name %q, the URL's host, already used by remote_write[%d]: set name", i, rw.Name, j)
-			}
-			return fmt.Errorf("remote_write[%d]: name %q already used by remote_write[%d]", i, rw.Name, j)
-		}
-		names[rw.Name] = i
-	}
-	for i := range c.GroupRules {
-		if err := c.GroupRules[i].validate(); err != nil {
-			return fmt.Errorf("group_rules[%d]: %w", i, err)
-		}
-	}
-	seen := map[string]int{}
-	for i, key := range c.ExpectedGroups {
-		if err := validateGroupingKey(key); err != nil {
-			return fmt.Errorf("expected_groups[%d]: %w", i, err)
-		}
-		if j, ok := seen[key.String()]; ok {
-			return fmt.Errorf("expected_groups[%d]: duplicate of expected_groups[%d]", i, j)
-		}
-		seen[key.String()] = i
-	}
-	return nil
-}
-
-func (r *GroupRule) validate() error {
-	for _, name := range slices.Sorted(maps.Keys(r.Match)) {
-		if !nameValidation.IsValidLabelName(name) || name == model.MetricNameLabel {
-			return fmt.Errorf("match: label name %q is not valid", name)
-		}
-		// "job:" with no value: yaml leaves the zero Regexp without calling
-		// its UnmarshalYAML.
-		if r.Match[name].Regexp == nil {
-			return fmt.Errorf("match: %s: regex missing", name)
-		}
-	}
-	if (r.maxAgeSet || r.MaxAge != 0) && r.MaxAge <= 0 {
-		return errors.New("max_age must be positive")
-	}
-	if (r.expireAfterSet || r.ExpireAfter != 0) && r.ExpireAfter <= 0 {
-		return errors.New("expire_after must be positive")
-	}
-	if r.ExpireAfter > 0 && r.MaxAge > 0 && r.ExpireAfter <= r.MaxAge {
-		return fmt.Errorf("expire_after %s must be greater than max_age %s", r.ExpireAfter, r.MaxAge)
-	}
-	if r.DeleteExpired && r.ExpireAfter <= 0 {
-		return errors.New("delete_expired needs expire_after")
-	}
-	return nil
-}
-
-// validateGroupingKey checks an item of expected_groups as a grouping key
-// the bridge can find: the Pushgateway requires job, and the bridge drops
-// labels with an empty value from grouping keys, so a key with one would
-// never be found.
-func validateGroupingKey(key labels.Labels) error {
-	if key.Get(model.JobLabel) == "" {
-		return fmt.Errorf("label %q missing", model.JobLabel)
-	}
-	return key.Validate(func(l labels.Label) error {
-		if !nameValidation.IsValidLabelName(l.Name) || l.Name == model.MetricNameLabel {
-			return fmt.Errorf("label name %q is not valid", l.Name)
-		}
-		if l.Value == "" {
-			return fmt.Errorf("label %q has an empty value", l.Name)
-		}
-		if !model.LabelValue(l.Value).IsValid() {
-			return fmt.Errorf("label %q has a value that is not UTF-8", l.Name)
-		}
-		return nil
-	})
-}
-
-// SynthRules returns group_rules as synth takes them, in order, each named
-// by its place in the file ("group_rules[0]"), its matchers sorted by label
-// name. With ExpectedGroups they make the rest of synth.Options:
-//
-//	synth.Options{UpMetric: up, Rules: c.SynthRules(), Expected: c.ExpectedGroups}
-func (c *Config) SynthRules() []synth.Rule {
-	if len(c.GroupRules) == 0 {
-		return nil
-	}
-	rules := make([]synth.Rule, len(c.GroupRules))
-	for i, r := range c.GroupRules {
-		rules[i] = synth.Rule{
-			Name:          fmt.Sprintf("group_rules[%d]", i),
-			MaxAge:        time.Duration(r.MaxAge),
-			ExpireAfter:   time.Duration(r.ExpireAfter),
-			DeleteExpired: r.DeleteExpired,
-		}
-		for _, name := range slices.Sorted(maps.Keys(r.Match)) {
-			rules[i].Matchers = append(rules[i].Matchers, synth.Matcher{Name: name, Regexp: r.Match[name]})
-		}
-	}
-	return rules
-}
-
-func (g *GlobalConfig) validate() error {
-	return g.ExternalLabels.Validate(func(l labels.Label) error {
-		if !nameValidation.IsValidLabelName(l.Name) {
-			return fmt.Errorf("external_labels: label name %q is not valid", l.Name)
-		}
-		// Prometheus allows empty values, for environment variables that
-		// expand to nothing; the bridge expands none, so "" is a mistake,
-		// and a label remote write receivers would drop or refuse.
-		if l.Value == "" {
-			return fmt.Errorf("external_labels: label %q has an empty value", l.Name)
-		}
-		if !model.LabelValue(l.Value).IsValid() {
-			return fmt.Errorf("external_labels: label %q has a value that is not UTF-8", l.Name)
-		}
-		return nil
-	})
-}
-
-// Validate checks rw as Prometheus checks a remote_write item, and fills in
-// Name from the URL's host if it is empty. Its errors never include the URL
-// or a credential.
-func (rw *RemoteWriteConfig) Validate() error {
-	if rw.URL == nil || rw.URL.URL == nil {
-		return errors.New("url: missing")
-	}
-	if err := CheckEndpointURL(rw.URL.URL); err != nil {
-		return fmt.Errorf("url: %w", err)
-	}
-	if rw.RemoteTimeout <= 0 {
-		return fmt.Errorf("remote_timeout %s is not positive", rw.RemoteTimeout)
-	}
-	for _, h := range slices.Sorted(maps.Keys(rw.Headers)) {
-		if err := checkHeader(h); err != nil {
-			return fmt.Errorf("headers: %w", err)
-		}
-	}
-	if err := rw.validateTenants(); err != nil {
-		return err
-	}
-	if rw.ProtobufMessage != MessageV1 && rw.ProtobufMessage != MessageV2 {
-		return fmt.Errorf("protobuf_message %q is not %s or %s", rw.ProtobufMessage, MessageV1, MessageV2)
-	}
-	// yaml does not call UnmarshalYAML, and so Validate, on an inline
-	// struct; Prometheus calls it here too.
-	if err := rw.HTTPClientConfig.Validate(); err != nil {
-		return err
-	}
-	for i, rc := range rw.WriteRelabelConfigs {
-		if rc == nil {
-			return fmt.Errorf("write_relabel_configs[%d]: empty", i)
-		}
-		if err := rc.Validate(nameValidation); err != nil {
-			return fmt.Errorf("write_relabel_configs[%d]: %w", i, err)
-		}
-	}
-	if err := rw.QueueConfig.validate(); err != nil {
-		return fmt.Errorf("queue_config: %w", err)
-	}
-	if err := rw.MetadataConfig.validate(); err != nil {
-		return fmt.Errorf("metadata_config: %w", err)
-	}
-	if rw.Name == "" {
-		rw.Name = rw.URL.Host
-	}
-	return nil
-}
-
-// checkHeader tells whether headers or tenant_header may set header h.
-func checkHeader(h string) error {
-	if strings.EqualFold(h, "authorization") {
-		return fmt.Errorf("%q must be set through basic_auth, authorization or oauth2", h)
-	}
-	if reservedHeaders[strings.ToLower(h)] {
-		return fmt.Errorf("%q is set by the bridge and must not be changed", h)
-	}
-	return nil
-}
-
-// validateTenants checks the tenant keys and fills in their defaults.
-func (rw *RemoteWriteConfig) validateTenants() error {
-	if rw.TenantLabel == "" {
-		for _, k := range []struct {
-			key string
-			set bool
-		}{
-			{"tenant_header", rw.TenantHeader != ""},
-			{"default_tenant", rw.DefaultTenant != ""},
-			{"max_tenants", rw.MaxTenants != 0},
-		} {
-			if k.set {
-				return fmt.Errorf("%s needs tenant_label", k.key)
-			}
-		}
-		return nil
-	}
-	if !nameValidation.IsValidLabelName(rw.TenantLabel) || rw.TenantLabel == model.MetricNameLabel {
-		return fmt.Errorf("tenant_label: label name %q is not valid", rw.TenantLabel)
-	}
-	if rw.TenantHeader == "" {
-		rw.TenantHeader = remotewrite.DefaultTenantHeader
-	}
-	if !httpguts.ValidHeaderFieldName(rw.TenantHeader) {
-		return fmt.Errorf("tenant_header: %q is not a valid header name", rw.TenantHeader)
-	}
-	if err := checkHeader(rw.TenantHeader); err != nil {
-		return fmt.Errorf("tenant_header: %w", err)
-	}
-	// Either would send one tenant's name with every tenant's requests.
-	for _, h := range slices.Sorted(maps.Keys(rw.Headers)) {
-		if strings.EqualFold(h, rw.TenantHeader) {
-			return fmt.Errorf("headers: %q conflicts with tenant_header", h)
-		}
-	}
-	if hh := rw.HTTPClientConfig.HTTPHeaders; hh != nil {
-		for _, h := range slices.Sorted(maps.Keys(hh.Headers)) {
-			if strings.EqualFold(h, rw.TenantHeader) {
-				return fmt.Errorf("http_headers: %q conflicts with tenant_header", h)
-			}
-		}
-	}
-	if rw.DefaultTenant == "" {
-		rw.DefaultTenant = remotewrite.DefaultTenant
-	}
-	if !remotewrite.ValidTenant(rw.DefaultTenant) {
-		return fmt.Errorf("default_tenant %q is not valid: control characters, or spaces at either end", rw.DefaultTenant)
-	}
-	if rw.MaxTenants < 0 {
-		return fmt.Errorf("max_tenants %d is not positive", rw.MaxTenants)
-	}
-	if rw.MaxTenants == 0 {
-		rw.MaxTenants = remotewrite.DefaultMaxTenants
-	}
-	return nil
-}
-
-func (q *QueueConfig) validate() error {
-	for _, f := range []struct {
-		key string
-		v   int
-	}{
-		{"capacity", q.Capacity},
-		{"max_shards", q.MaxShards},
-		{"min_shards", q.MinShards},
-		{"max_samples_per_send", q.MaxSamplesPerSend},
-	} {
-		if f.v <= 0 {
-			return fmt.Errorf("%s %d is not positive", f.key, f.v)
-		}
-	}
-	for _, f := range []struct {
-		key string
-		v   model.Duration
-	}{
-		{"batch_send_deadline", q.BatchSendDeadline},
-		{"min_backoff", q.MinBackoff},
-		{"max_backoff", q.MaxBackoff},
-	} {
-		if f.v <= 0 {
-			return fmt.Errorf("%s %s is not positive", f.key, f.v)
-		}
-	}
-	if q.MinShards > q.MaxShards {
-		return fmt.Errorf("min_shards %d greater than max_shards %d", q.MinShards, q.MaxShards)
-	}
-	if q.MinBackoff > q.MaxBackoff {
-		return fmt.Errorf("min_backoff %s greater than max_backoff %s", q.MinBackoff, q.MaxBackoff)
-	}
-	return nil
-}
-
-func (m *MetadataConfig) validate() error {
-	if m.SendInterval <= 0 {
-		return fmt.Errorf("send_interval %s is not positive", m.SendInterval)
-	}
-	if m.MaxSamplesPerSend <= 0 {
-		return fmt.Errorf("max_samples_per_send %d is not positive", m.MaxSamplesPerSend)
-	}
-	return nil
-}
-
-// CheckEndpointURL tells whether u can be sent to: absolute http or https.
-// Its error never repeats the URL, which may hold credentials.
-func CheckEndpointURL(u *url.URL) error {
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("scheme %q is not http or https", u.Scheme)
-	}
-	if u.Host == "" {
-		return errors.New("host is missing")
-	}
-	return nil
-}
-
-// quotedValue is the value yaml quotes in "line 3: cannot unmarshal !!str
-// `hunter2` into config.BasicAuth"; it may be a secret written in the wrong
-// place.
-var quotedValue = regexp.MustCompile("^(line [0-9]+: cannot unmarshal [^ ]+) `.*`( into [^`]*)$")
-
-// decodeError turns an error of yaml.UnmarshalStrict(b, ...) into one line
-// that names where it is and holds no secret.
-func decodeError(b []byte, err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs := make([]string, len(te.Errors))
-		for i, m := range te.Errors {
-			msgs[i] = quotedValue.ReplaceAllString(m, "$1$2")
-		}
-		// One line per problem is yaml's way; one line in all is ours.
-		return errors.New(strings.Join(msgs, "; "))
-	}
-	// Any other error is one some UnmarshalYAML returned (a bad duration,
-	// regex, URL...). yaml stops there and tells neither line nor key:
-	// decode again to find the key.
-	loc := &locator{t: reflect.TypeFor[Config]()}
-	_ = yaml.UnmarshalStrict(b, loc)
-	if loc.err == nil {
-		return err // not from a value: a syntax error, which has its line
-	}
-	err = loc.err
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		// url.Error quotes the whole URL, userinfo and all.
-		var ee url.EscapeError
-		if errors.As(ue.Err, &ee) {
-			err = errors.New("invalid URL: bad %-escape")
-		} else {
-			err = fmt.Errorf("invalid URL: %w", ue.Err)
-		}
-	}
-	if len(loc.path) == 0 {
-		return err
-	}
-	// "remote_write", "[1]", "url" reads "remote_write[1]: url".
-	path := strings.ReplaceAll(strings.Join(loc.path, ": "), ": [", "[")
-	return fmt.Errorf("%s: %w", path, err)
-}
-
-// node keeps the function yaml.v2 hands to UnmarshalYAML, to decode the
-// same YAML node again, into other types, later in the same Unmarshal call.
-// yaml.v2 allows that: the function holds the parsed node and the decoder,
-// and a failure comes back as its error, not as a panic.
-type node struct {
-	decode func(any) error
-}
-
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (n *node) UnmarshalYAML(unmarshal func(any) error) error {
-	n.decode = unmarshal
-	return nil
-}
-
-// locator finds the key path at which decoding a document into t fails with
-// an error of some UnmarshalYAML.
-type locator struct {
-	t    reflect.Type
-	path []string
-	err  error
-}
-
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (l *locator) UnmarshalYAML(unmarshal func(any) error) error {
-	l.path, l.err = locate(unmarshal, l.t)
-	return nil
-}
-
-// locate decodes a node into a new t. If that fails with an error that is
-// not a *yaml.TypeError, it returns the error and the path of keys, under
-// the node, of the innermost value that fails on its own; yaml decodes in
-// document order, so that is the value whose error stopped the decoding.
-func locate(decode func(any) error, t reflect.Type) ([]string, error) {
-	err := decode(reflect.New(t).Interface())
-	var te *yaml.TypeError
-	if err == nil || errors.As(err, &te) {
-		return nil, nil
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		fields := map[string]reflect.Type{}
-		yamlFields(t, fields)
-		// A mapping's keys in document order, and its values as nodes;
-		// type errors (a node that is no mapping) leave them empty.
-		var keys yaml.MapSlice
-		_ = decode(&keys)
-		var values map[string]node
-		_ = decode(&values)
-		for _, kv := range keys {
-			k, ok := kv.Key.(string)
-			ft, known := fields[k]
-			if !ok || !known || values[k].decode == nil {
-				continue
-			}
-			if path, err := locate(values[k].decode, ft); err != nil {
-				return append([]string{k}, path...), err
-			}
-		}
-	case reflect.Map:
-		// A mapping's values by key, in document order, as for a struct.
-		var keys yaml.MapSlice
-		_ = decode(&keys)
-		var values map[string]node
-		_ = decode(&values)
-		for _, kv := range keys {
-			k, ok := kv.Key.(string)
-			if !ok || values[k].decode == nil {
-				continue
-			}
-			if path, err := locate(values[k].decode, t.Elem()); err != nil {
-				return append([]string{k}, path...), err
-			}
-		}
-	case reflect.Slice:
-		var items []node
-		_ = decode(&items)
-		for i, it := range items {
-			if it.decode == nil {
-				continue
-			}
-			if path, err := locate(it.decode, t.Elem()); err != nil {
-				return append([]string{fmt.Sprintf("[%d]", i)}, path...), err
-			}
-		}
-	}
-	return nil, err
-}
-
-// yamlFields adds t's keys and their types to fields, as yaml.v2 maps them:
-// the tag's name or the lowercased field name, inline structs flattened.
-func yamlFields(t reflect.Type, fields map[string]reflect.Type) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		tag := f.Tag.Get("yaml")
-		if tag == "-" {
-			continue
-		}
-		name, flags, _ := strings.Cut(tag, ",")
-		if slices.Contains(strings.Split(flags, ","), "inline") && f.Type.Kind() == reflect.Struct {
-			yamlFields(f.Type, fields)
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		fields[name] = f.Type
-	}
 }

@@ -25,26 +25,31 @@ import (
 	"github.com/pushgateway-bridge/pushgateway-bridge/bridge"
 	"github.com/pushgateway-bridge/pushgateway-bridge/config"
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
-	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
 	"github.com/pushgateway-bridge/pushgateway-bridge/remotewrite"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
-// dryRun runs one cycle against the Pushgateway and writes to out what it
-// would send to each endpoint, after write_relabel_configs and
-// external_labels, as exposition text sorted by series, the endpoint and the
-// cycle as comments. It sends nothing, deletes nothing (delete_expired is
-// not acted on) and neither reads nor writes --storage.path, so it shows no
-// staleness markers. It returns the exit code: 0, or 1 with a one-line
-// message on stderr when the Pushgateway cannot be scraped.
+// dryRun runs one cycle against the gateways the daemon would scrape
+// (newGateways) and writes to out what it would send to each endpoint, after
+// write_relabel_configs and external_labels, as exposition text sorted by
+// series, the endpoint and the cycle as comments. It sends nothing, deletes
+// nothing (delete_expired is not acted on) and neither reads nor writes
+// --storage.path, so it shows no staleness markers. It returns the exit
+// code: 0, or 1 with a one-line message on stderr when a Pushgateway cannot
+// be scraped.
 func dryRun(s *settings, out io.Writer, logger *slog.Logger) int {
 	fail := func(err error) int {
 		fmt.Fprintf(os.Stderr, "%s: error: dry run: %v\n", name, err)
 		return 1
 	}
-	client, err := commoncfg.NewClientFromConfig(commoncfg.DefaultHTTPClientConfig, "pushgateway")
+	// The gateways the daemon would scrape, with their names and
+	// credentials; none may delete a group.
+	gateways, err := newGateways(s, name+"/"+version.Version)
 	if err != nil {
-		return fail(fmt.Errorf("pushgateway HTTP client: %w", err))
+		return fail(err)
+	}
+	for i := range gateways {
+		gateways[i].Source = scrapeOnly{gateways[i].Source}
 	}
 	// The bridge's own log lines would repeat what the output or the error
 	// says; they are kept for --log.level=debug.
@@ -53,13 +58,6 @@ func dryRun(s *settings, out io.Writer, logger *slog.Logger) int {
 		blog = logger.With("component", "bridge")
 	}
 	rec := &recordingSender{}
-	var gateways []bridge.Gateway
-	for _, u := range s.pushgatewayURLs {
-		gateways = append(gateways, bridge.Gateway{
-			Name:   u.Host,
-			Source: scrapeOnly{pushgateway.NewClient(u, client, name+"/"+version.Version)},
-		})
-	}
 	br, err := bridge.New(bridge.Options{
 		Gateways:              gateways,
 		Interval:              s.interval,

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	commoncfg "github.com/prometheus/common/config"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/bridge"
+	"github.com/pushgateway-bridge/pushgateway-bridge/config"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
+	"github.com/pushgateway-bridge/pushgateway-bridge/remotewrite"
+)
+
+// endpoint is the delivery to one remote_write endpoint: a
+// *remotewrite.Queue, or a *remotewrite.Tenants when it sets tenant_label.
+type endpoint interface {
+	bridge.Sender
+	Run(ctx context.Context) error
+	Flush(ctx context.Context) error
+	Status() remotewrite.QueueStatus
+}
+
+var (
+	_ endpoint            = (*remotewrite.Queue)(nil)
+	_ endpoint            = (*remotewrite.Tenants)(nil)
+	_ bridge.Source       = (*pushgateway.Client)(nil)
+	_ bridge.GroupDeleter = (*pushgateway.Client)(nil)
+)
+
+// newQueue builds the queue of one endpoint from its configuration, one
+// queue per tenant if it sets tenant_label.
+func newQueue(ep config.RemoteWriteConfig, s *settings, userAgent string, logger *slog.Logger, reg prometheus.Registerer) (endpoint, error) {
+	client, err := commoncfg.NewClientFromConfig(ep.HTTPClientConfig, "remote_write_"+ep.Name)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP client: %w", err)
+	}
+	qc := ep.QueueConfig
+	o := remotewrite.Options{
+		URL:               ep.URL.URL,
+		Name:              ep.Name,
+		Dir:               filepath.Join(s.storagePath, "queue", remotewrite.DirName(ep.Name)),
+		MaxDiskBytes:      int64(s.queueMaxBytes),
+		Client:            client,
+		Headers:           ep.Headers,
+		Message:           remotewrite.Message(ep.ProtobufMessage),
+		ExternalLabels:    s.cfg.Global.ExternalLabels,
+		RelabelConfigs:    ep.WriteRelabelConfigs,
+		Timeout:           time.Duration(ep.RemoteTimeout),
+		MaxSamplesPerSend: qc.MaxSamplesPerSend,
+		Capacity:          qc.Capacity,
+		MinShards:         qc.MinShards,
+		MaxShards:         qc.MaxShards,
+		MinBackoff:        time.Duration(qc.MinBackoff),
+		MaxBackoff:        time.Duration(qc.MaxBackoff),
+		RetryOnHTTP429:    qc.RetryOnHTTP429,
+		Metadata: remotewrite.MetadataOptions{
+			Send:       ep.MetadataConfig.Send,
+			Interval:   time.Duration(ep.MetadataConfig.SendInterval),
+			MaxPerSend: ep.MetadataConfig.MaxSamplesPerSend,
+		},
+		UserAgent:  userAgent,
+		Logger:     logger.With("component", "remotewrite", "remote_name", ep.Name),
+		Registerer: reg,
+	}
+	if ep.TenantLabel == "" {
+		q, err := remotewrite.NewQueue(o)
+		if err != nil {
+			return nil, err
+		}
+		return q, nil
+	}
+	t, err := remotewrite.NewTenants(o, remotewrite.TenantOptions{
+		Label:      ep.TenantLabel,
+		Header:     ep.TenantHeader,
+		Default:    ep.DefaultTenant,
+		MaxTenants: ep.MaxTenants,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
