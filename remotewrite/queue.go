@@ -233,7 +233,7 @@ func NewQueue(o Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("remote write queue %q: %w", o.Name, err)
 	}
-	l, err := openLog(o.Dir, o.MaxDiskBytes)
+	l, err := openLogWith(o.Dir, o.MaxDiskBytes, logOptions{logger: o.Logger, m: m, now: o.Now})
 	if err != nil {
 		m.unregister(o.Registerer)
 		return nil, fmt.Errorf("remote write queue %q: %w", o.Name, err)
@@ -593,7 +593,7 @@ func (q *Queue) appendRecord(batch []pipeline.Sample, format byte, shard, shards
 		}
 	}
 	if err != nil {
-		q.drop(reasonDiskWrite, len(batch), err)
+		q.drop(diskDropReason(err), len(batch), err)
 	}
 }
 
@@ -729,8 +729,14 @@ func (q *Queue) dispatch(ctx context.Context, untilEmpty bool) {
 		}
 		q.mu.Unlock()
 		if err != nil {
-			q.logger.Error("read remote write disk queue", "err", err)
-			return
+			// Logged and shown by the log (DiskHealthy); nothing was
+			// skipped: read the same record again in a while.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
 		}
 		if !ok {
 			if untilEmpty {
