@@ -173,9 +173,9 @@ type diskLog struct {
 	lastSeq uint64 // highest appendSeq of the records found at open
 
 	// werr and rerr are the errors of the last append and read, nil once
-	// one succeeds; healthLog throttles the lines saying so.
-	werr, rerr error
-	healthLog  throttle
+	// one succeeds; failLog and recoverLog throttle the lines saying so.
+	werr, rerr          error
+	failLog, recoverLog throttle
 }
 
 // openLog opens or creates the log in dir, reporting to nowhere. A truncated
@@ -191,16 +191,17 @@ func openLogWith(dir string, maxBytes int64, o logOptions) (*diskLog, error) {
 		return nil, fmt.Errorf("create queue directory: %w", err)
 	}
 	l := &diskLog{
-		dir:       dir,
-		max:       maxBytes,
-		segSize:   min(max(maxBytes/8, minSegmentSize), maxSegmentSize),
-		fs:        o.fs,
-		logger:    o.logger,
-		m:         o.m,
-		now:       o.now,
-		rseg:      -1,
-		notify:    make(chan struct{}, 1),
-		healthLog: throttle{interval: logInterval},
+		dir:        dir,
+		max:        maxBytes,
+		segSize:    min(max(maxBytes/8, minSegmentSize), maxSegmentSize),
+		fs:         o.fs,
+		logger:     o.logger,
+		m:          o.m,
+		now:        o.now,
+		rseg:       -1,
+		notify:     make(chan struct{}, 1),
+		failLog:    throttle{interval: logInterval},
+		recoverLog: throttle{interval: logInterval},
 	}
 	if l.fs == nil {
 		l.fs = osFS{}
@@ -501,12 +502,11 @@ func (l *diskLog) setHealthLocked(last *error, err error) {
 	} else {
 		l.m.diskFailing.Set(0)
 	}
-	ok, suppressed := l.healthLog.allow(l.now())
-	switch {
-	case !ok:
-	case is:
-		l.logger.Error("remote write disk queue failing", "dir", l.dir, "err", err, "suppressed_logs", suppressed)
-	default:
+	if is {
+		if ok, suppressed := l.failLog.allow(l.now()); ok {
+			l.logger.Error("remote write disk queue failing", "dir", l.dir, "err", err, "suppressed_logs", suppressed)
+		}
+	} else if ok, suppressed := l.recoverLog.allow(l.now()); ok {
 		l.logger.Info("remote write disk queue works again", "dir", l.dir, "suppressed_logs", suppressed)
 	}
 }
