@@ -89,7 +89,9 @@ type segmentFile interface {
 }
 
 // fileSystem opens segments: the operating system's (osFS), or in tests one
-// that injects faults.
+// that injects faults. The log calls it, and the files it returns, with its
+// mutex held or before it is shared: implementations need not be safe for
+// concurrent use. The caller closes what it opens.
 type fileSystem interface {
 	// openAppend opens a segment to append to, creating it if need be.
 	openAppend(name string) (segmentFile, error)
@@ -99,6 +101,11 @@ type fileSystem interface {
 
 // osFS is the operating system's file system.
 type osFS struct{}
+
+var (
+	_ fileSystem  = osFS{}
+	_ segmentFile = (*os.File)(nil)
+)
 
 func (osFS) openAppend(name string) (segmentFile, error) {
 	f, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
