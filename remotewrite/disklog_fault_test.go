@@ -1,6 +1,7 @@
 package remotewrite
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -9,7 +10,9 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -309,5 +312,55 @@ func TestDiskLogReadFault(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(l.m.diskCorruptions); got != 0 {
 		t.Errorf("queue_disk_corrupt_segments_total = %v, want 0", got)
+	}
+}
+
+// TestQueueReadFault: while the disk queue cannot be read the queue says
+// so and keeps trying; once it can, everything is sent.
+func TestQueueReadFault(t *testing.T) {
+	rc := newReceiver(t)
+	o := testOptions(t, rc)
+	reg := o.Registerer.(*prometheus.Registry)
+	q := mustQueue(t, o)
+	// The same log, read through faults.
+	if err := q.log.close(); err != nil {
+		t.Fatal(err)
+	}
+	fsys := &faultFS{}
+	l, err := openLogWith(o.Dir, defaultMaxDiskBytes, logOptions{logger: o.Logger, m: q.m, now: o.Now, fs: fsys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.log = l
+	fsys.set(func(f *faults) { f.readErr = syscall.EIO })
+	series := seriesSet(20)
+	for ts := int64(1); ts <= 3; ts++ {
+		q.Append(cycle(series, ts))
+	}
+	stop := run(t, q)
+	waitFor(t, "the queue failing", func() bool { return q.DiskHealthy() != nil })
+	if err := q.DiskHealthy(); !errors.Is(err, syscall.EIO) {
+		t.Errorf("DiskHealthy() = %v, want %v", err, syscall.EIO)
+	}
+	if got, ok := gathered(t, reg, "pushgateway_bridge_remote_write_queue_disk_failing"); !ok || got != 1 {
+		t.Errorf("queue_disk_failing = %v (found: %v) while reads fail, want 1", got, ok)
+	}
+	// Retried, not given up.
+	time.Sleep(1500 * time.Millisecond)
+	if n := rc.requests(); n != 0 {
+		t.Errorf("%d requests while nothing could be read", n)
+	}
+	fsys.set(func(f *faults) { *f = faults{} })
+	waitFor(t, "everything delivered", func() bool { return rc.deliveredSamples() == 3*len(series) })
+	checkDelivered(t, rc.deliveredTimestamps(), len(series), []int64{1, 2, 3}, false)
+	if err := q.DiskHealthy(); err != nil {
+		t.Errorf("DiskHealthy() = %v after the fault, want nil", err)
+	}
+	if got, _ := gathered(t, reg, "pushgateway_bridge_remote_write_queue_disk_failing"); got != 0 {
+		t.Errorf("queue_disk_failing = %v after the fault, want 0", got)
+	}
+	stop()
+	if err := q.Flush(context.Background()); err != nil {
+		t.Errorf("Flush: %v", err)
 	}
 }
