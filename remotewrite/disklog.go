@@ -8,12 +8,15 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/internal/atomicfile"
 )
@@ -69,6 +72,63 @@ type segment struct {
 	size    int64 // bytes
 	samples int   // samples in all its records
 	read    int   // samples in records already handed to the reader
+	// lossy is set when the reader skipped records of the segment: at its
+	// end, the samples appended and not read were lost to corruption.
+	lossy bool
+	// reported is set once its corruption was logged and counted.
+	reported bool
+}
+
+// segmentFile is a segment open for appending. *os.File is one.
+type segmentFile interface {
+	io.Writer
+	// Truncate cuts the file to size bytes.
+	Truncate(size int64) error
+	Sync() error
+	Close() error
+}
+
+// fileSystem opens segments: the operating system's (osFS), or in tests one
+// that injects faults. The log calls it, and the files it returns, with its
+// mutex held or before it is shared: implementations need not be safe for
+// concurrent use. The caller closes what it opens.
+type fileSystem interface {
+	// openAppend opens a segment to append to, creating it if need be.
+	openAppend(name string) (segmentFile, error)
+	// open opens a segment to read.
+	open(name string) (io.ReadSeekCloser, error)
+}
+
+// osFS is the operating system's file system.
+type osFS struct{}
+
+var (
+	_ fileSystem  = osFS{}
+	_ segmentFile = (*os.File)(nil)
+)
+
+func (osFS) openAppend(name string) (segmentFile, error) {
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (osFS) open(name string) (io.ReadSeekCloser, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// logOptions are what a log reports through, and the file system it uses.
+type logOptions struct {
+	logger *slog.Logger     // nil: discard
+	m      *metrics         // nil: unregistered metrics
+	now    func() time.Time // for throttling log lines; nil: time.Now
+	fs     fileSystem       // nil: osFS
 }
 
 // diskLog is an append-only log of records in numbered segment files under
@@ -82,20 +142,34 @@ type segment struct {
 // (the kernel has them), and a torn record at the tail after a machine crash
 // is detected by its checksum and cut off at open.
 //
+// A failed append (a full disk, an I/O error) is returned to the caller and
+// leaves the log as it was: what reached the file of the record is cut off
+// again, and appending goes on in a new segment, so that the full one can be
+// deleted once it is sent and free its space. A failed read is returned and
+// skips nothing: the next call reads again. Either way the log says it is
+// failing (healthy, the queue_disk_failing gauge, a throttled log line)
+// until an append or read succeeds. Corrupt records are skipped, logged and
+// counted once per segment, with the samples lost where they are known.
+//
 // Safe for concurrent use by one appender and one reader.
 type diskLog struct {
 	dir     string
 	max     int64
 	segSize int64
+	fs      fileSystem
+	logger  *slog.Logger
+	m       *metrics
+	now     func() time.Time
 
-	mu      sync.Mutex
-	segs    []*segment // ascending; the last one is written to
-	w       *os.File
-	bw      *bufio.Writer
+	mu   sync.Mutex
+	segs []*segment // ascending; the last one is written to
+	// w is open on the last segment; nil after a failed write, until the
+	// next append opens a new segment.
+	w       segmentFile
 	total   int64  // bytes in all segments
 	readPos logPos // next record to hand out
 	commit  logPos // everything before it is acknowledged or dropped
-	r       *os.File
+	r       io.ReadSeekCloser
 	rbuf    *bufio.Reader
 	rseg    int // segment r is open on, -1 if none
 	roff    int64
@@ -104,20 +178,53 @@ type diskLog struct {
 	hdrBuf  [recordHeaderLen + recordMetaLen]byte
 	dirty   bool   // commit moved since the last savePosition
 	lastSeq uint64 // highest appendSeq of the records found at open
+
+	// werr and rerr are the errors of the last append and read, nil once
+	// one succeeds; failLog and recoverLog throttle the lines saying so.
+	werr, rerr          error
+	failLog, recoverLog throttle
 }
 
-// openLog opens or creates the log in dir. A truncated or corrupt tail is cut
-// off; an unreadable position file restarts reading at the oldest segment.
+// openLog opens or creates the log in dir, reporting to nowhere. A truncated
+// or corrupt tail is cut off; an unreadable position file restarts reading
+// at the oldest segment.
 func openLog(dir string, maxBytes int64) (*diskLog, error) {
+	return openLogWith(dir, maxBytes, logOptions{})
+}
+
+// openLogWith is openLog reporting through o.
+func openLogWith(dir string, maxBytes int64, o logOptions) (*diskLog, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create queue directory: %w", err)
 	}
 	l := &diskLog{
-		dir:     dir,
-		max:     maxBytes,
-		segSize: min(max(maxBytes/8, minSegmentSize), maxSegmentSize),
-		rseg:    -1,
-		notify:  make(chan struct{}, 1),
+		dir:        dir,
+		max:        maxBytes,
+		segSize:    min(max(maxBytes/8, minSegmentSize), maxSegmentSize),
+		fs:         o.fs,
+		logger:     o.logger,
+		m:          o.m,
+		now:        o.now,
+		rseg:       -1,
+		notify:     make(chan struct{}, 1),
+		failLog:    throttle{interval: logInterval},
+		recoverLog: throttle{interval: logInterval},
+	}
+	if l.fs == nil {
+		l.fs = osFS{}
+	}
+	if l.logger == nil {
+		l.logger = slog.New(slog.DiscardHandler)
+	}
+	if l.m == nil {
+		m, err := newMetrics(nil, "", "")
+		if err != nil {
+			return nil, err
+		}
+		l.m = m
+	}
+	if l.now == nil {
+		l.now = time.Now
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -185,11 +292,10 @@ func openLog(dir string, maxBytes int64) (*diskLog, error) {
 	}
 	l.readPos = l.commit
 	last := l.segs[len(l.segs)-1]
-	l.w, err = os.OpenFile(l.segPath(last.n), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	l.w, err = l.fs.openAppend(l.segPath(last.n))
 	if err != nil {
 		return nil, fmt.Errorf("open queue segment: %w", err)
 	}
-	l.bw = bufio.NewWriterSize(l.w, 64<<10)
 	return l, nil
 }
 
@@ -201,7 +307,7 @@ func (l *diskLog) segPath(n int) string {
 // ends the segment there; in the last segment the bad tail is cut off, in an
 // older one the rest of it is skipped.
 func (l *diskLog) scan(s *segment, last bool) error {
-	f, err := os.Open(l.segPath(s.n))
+	f, err := l.fs.open(l.segPath(s.n))
 	if err != nil {
 		return fmt.Errorf("open queue segment: %w", err)
 	}
@@ -210,13 +316,27 @@ func (l *diskLog) scan(s *segment, last bool) error {
 	var off int64
 	for {
 		rec, n, err := readRecord(br, nil)
-		if err != nil {
-			if !errors.Is(err, io.EOF) && last {
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var ce *corruptError
+		if errors.As(err, &ce) {
+			l.reportCorruptLocked(s, off, err)
+			if ce.skip > 0 {
+				off += ce.skip
+				continue
+			}
+			if last {
 				if terr := os.Truncate(l.segPath(s.n), off); terr != nil {
 					return fmt.Errorf("cut corrupt queue tail: %w", terr)
 				}
 			}
 			break
+		}
+		if err != nil {
+			// Not the data but the disk: better not to start than to
+			// cut off or skip what may be readable later.
+			return fmt.Errorf("read queue segment %s: %w", filepath.Base(l.segPath(s.n)), err)
 		}
 		off += n
 		s.samples += int(rec.samples)
@@ -232,7 +352,7 @@ func (l *diskLog) samplesBefore(s *segment, off int64) (samples int, exact bool,
 	if off == 0 {
 		return 0, true, nil
 	}
-	f, err := os.Open(l.segPath(s.n))
+	f, err := l.fs.open(l.segPath(s.n))
 	if err != nil {
 		return 0, false, fmt.Errorf("open queue segment: %w", err)
 	}
@@ -241,6 +361,11 @@ func (l *diskLog) samplesBefore(s *segment, off int64) (samples int, exact bool,
 	var pos int64
 	for pos < off {
 		rec, n, err := readRecord(br, nil)
+		if ce := (*corruptError)(nil); errors.As(err, &ce) && ce.skip > 0 {
+			// Skipped by the reader too (see next).
+			pos += ce.skip
+			continue
+		}
 		if err != nil {
 			break
 		}
@@ -251,13 +376,22 @@ func (l *diskLog) samplesBefore(s *segment, off int64) (samples int, exact bool,
 }
 
 // append writes a record. It returns the samples of older records that had to
-// be deleted, unsent, to keep the log within its bound.
+// be deleted, unsent, to keep the log within its bound. After an error the
+// record is not in the log, and the log is as it was before: the next append
+// may succeed (see diskDropReason for how to count the record).
 func (l *diskLog) append(r *record) (dropped int, err error) {
 	payload := recordMetaLen + len(r.body)
 	size := int64(recordHeaderLen + payload)
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	defer func() { l.setHealthLocked(&l.werr, err) }()
+	if l.w == nil {
+		// The last write failed: go on in a new segment.
+		if err := l.newSegmentLocked(); err != nil {
+			return 0, err
+		}
+	}
 	last := l.segs[len(l.segs)-1]
 	if last.size > 0 && last.size+size > l.segSize {
 		if err := l.rotateLocked(); err != nil {
@@ -280,15 +414,14 @@ func (l *diskLog) append(r *record) (dropped int, err error) {
 	binary.LittleEndian.PutUint64(m[21:], uint64(r.highestT))
 	crc := crc32.Update(crc32.Checksum(m, castagnoli), castagnoli, r.body)
 	binary.LittleEndian.PutUint32(h[4:], crc)
-	if _, err := l.bw.Write(h); err != nil {
-		return dropped, fmt.Errorf("write queue segment: %w", err)
+	// Straight to the kernel, unbuffered: a kill -9 must not lose the
+	// record, and a failed write must not linger in a buffer.
+	_, err = l.w.Write(h)
+	if err == nil {
+		_, err = l.w.Write(r.body)
 	}
-	if _, err := l.bw.Write(r.body); err != nil {
-		return dropped, fmt.Errorf("write queue segment: %w", err)
-	}
-	// Hand the record to the kernel now: a kill -9 must not lose it.
-	if err := l.bw.Flush(); err != nil {
-		return dropped, fmt.Errorf("write queue segment: %w", err)
+	if err != nil {
+		return dropped, l.writeFailedLocked(last, err)
 	}
 	last.size += size
 	last.samples += int(r.samples)
@@ -301,27 +434,117 @@ func (l *diskLog) append(r *record) (dropped int, err error) {
 	return dropped, nil
 }
 
-func (l *diskLog) rotateLocked() error {
-	if err := l.bw.Flush(); err != nil {
-		return fmt.Errorf("write queue segment: %w", err)
+// writeFailedLocked puts the log back as it was before a failed append to
+// last and returns the append's error. Part of the record may have reached
+// the file: it is cut off. Appending goes on in a new segment (now, or at
+// the next append if it cannot be created now), unless last is empty: a full
+// disk frees up only when a segment is deleted, which it is once sent and
+// no longer the one written to.
+func (l *diskLog) writeFailedLocked(last *segment, err error) error {
+	err = fmt.Errorf("write queue segment %s: %w", filepath.Base(l.segPath(last.n)), err)
+	terr := l.w.Truncate(last.size)
+	if terr == nil && last.size == 0 {
+		return err
 	}
-	// A full segment is synced once: it is what a machine crash would
-	// otherwise lose.
-	if err := l.w.Sync(); err != nil {
-		return fmt.Errorf("sync queue segment: %w", err)
+	// Best effort: the segment is left for good. Its bytes up to
+	// last.size are all the reader reads of it; with terr a restart finds
+	// the bad tail and cuts it off.
+	_ = l.w.Sync()
+	_ = l.w.Close()
+	l.w = nil
+	if nerr := l.newSegmentLocked(); nerr != nil {
+		return errors.Join(err, nerr)
 	}
-	if err := l.w.Close(); err != nil {
-		return fmt.Errorf("close queue segment: %w", err)
-	}
+	return err
+}
+
+// newSegmentLocked creates the segment after the last one and makes it the
+// one written to.
+func (l *diskLog) newSegmentLocked() error {
 	n := l.segs[len(l.segs)-1].n + 1
-	w, err := os.OpenFile(l.segPath(n), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	w, err := l.fs.openAppend(l.segPath(n))
 	if err != nil {
 		return fmt.Errorf("create queue segment: %w", err)
 	}
 	l.w = w
-	l.bw.Reset(w)
 	l.segs = append(l.segs, &segment{n: n})
 	return nil
+}
+
+func (l *diskLog) rotateLocked() error {
+	// A full segment is synced once: it is what a machine crash would
+	// otherwise lose. If that fails, the append fails, and the next one
+	// tries again.
+	if err := l.w.Sync(); err != nil {
+		return fmt.Errorf("sync queue segment: %w", err)
+	}
+	// Synced: an error closing loses nothing.
+	_ = l.w.Close()
+	l.w = nil
+	return l.newSegmentLocked()
+}
+
+// diskDropReason is the drop reason of the samples of a record that append
+// failed to write: reasonDiskFull when the disk (or the quota) is full,
+// reasonDiskWrite for any other error.
+func diskDropReason(err error) string {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return reasonDiskFull
+	}
+	return reasonDiskWrite
+}
+
+// setHealthLocked records err as the last error of appends (werr) or reads
+// (rerr): the queue_disk_failing gauge is 1 while either is set. Turning
+// failing or healthy is logged, throttled.
+func (l *diskLog) setHealthLocked(last *error, err error) {
+	was := l.werr != nil || l.rerr != nil
+	*last = err
+	is := l.werr != nil || l.rerr != nil
+	if was == is && err == nil {
+		return
+	}
+	if is {
+		l.m.diskFailing.Set(1)
+	} else {
+		l.m.diskFailing.Set(0)
+	}
+	if is {
+		if ok, suppressed := l.failLog.allow(l.now()); ok {
+			l.logger.Error("remote write disk queue failing", "dir", l.dir, "err", err, "suppressed_logs", suppressed)
+		}
+	} else if ok, suppressed := l.recoverLog.allow(l.now()); ok {
+		l.logger.Info("remote write disk queue works again", "dir", l.dir, "suppressed_logs", suppressed)
+	}
+}
+
+// healthy returns nil while the last append and the last read succeeded,
+// and otherwise their errors.
+func (l *diskLog) healthy() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return errors.Join(l.werr, l.rerr)
+}
+
+// DiskHealthy returns nil while the on-disk queue can be written and read,
+// and otherwise the errors of the last failed append and read: appended
+// samples are being dropped (reason disk_full or disk_write_error), or
+// sending is held up. It turns nil again by itself once the disk recovers.
+// For a readiness check; safe for concurrent use.
+func (q *Queue) DiskHealthy() error {
+	return q.log.healthy()
+}
+
+// reportCorruptLocked logs and counts corruption found in s at offset off,
+// once per segment, as Prometheus' tsdb/wlog reports it.
+func (l *diskLog) reportCorruptLocked(s *segment, off int64, err error) {
+	if s.reported {
+		return
+	}
+	s.reported = true
+	l.m.diskCorruptions.Inc()
+	l.logger.Warn("remote write disk queue segment corrupt, skipping the bad records",
+		"segment", filepath.Base(l.segPath(s.n)), "offset", off, "err", err)
 }
 
 // dropOldestLocked deletes the oldest segment and returns its unread samples.
@@ -354,16 +577,20 @@ func (l *diskLog) closeReaderLocked() {
 }
 
 // next returns the next unread record and the position after it, or ok false
-// when everything appended has been read. The record's body is its own.
+// when everything appended has been read. The record's body is its own. An
+// error is a failure to read, not corrupt data: nothing was skipped, and the
+// next call tries the same record again.
 func (l *diskLog) next() (r *record, end logPos, ok bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	defer func() { l.setHealthLocked(&l.rerr, err) }()
 	for {
 		s := l.segment(l.readPos.seg)
 		if s == nil {
 			return nil, logPos{}, false, nil
 		}
 		if l.readPos.off >= s.size {
+			l.segmentReadLocked(s)
 			if s == l.segs[len(l.segs)-1] {
 				return nil, logPos{}, false, nil
 			}
@@ -375,25 +602,32 @@ func (l *diskLog) next() (r *record, end logPos, ok bool, err error) {
 				return nil, logPos{}, false, err
 			}
 		}
-		if s == l.segs[len(l.segs)-1] {
-			if err := l.bw.Flush(); err != nil {
-				return nil, logPos{}, false, fmt.Errorf("write queue segment: %w", err)
-			}
-		}
 		rec, n, err := readRecord(l.rbuf, nil)
-		if err != nil {
-			// Cannot happen for records this process wrote, unless the
-			// disk fails: skip the rest of the segment, and forget its
-			// samples, or Pending would never reach 0. New records go to a
-			// new segment, beyond the bad bytes.
+		var ce *corruptError
+		if err != nil && !errors.As(err, &ce) {
 			l.closeReaderLocked()
-			if s == l.segs[len(l.segs)-1] {
-				if err := l.rotateLocked(); err != nil {
-					return nil, logPos{}, false, err
-				}
+			return nil, logPos{}, false, fmt.Errorf("read queue segment %s at offset %d: %w",
+				filepath.Base(l.segPath(s.n)), l.readPos.off, err)
+		}
+		if ce != nil {
+			// Cannot happen for records this process wrote, unless the
+			// disk fails. The samples lost are counted when the reader
+			// reaches the end of the segment (segmentReadLocked).
+			l.reportCorruptLocked(s, l.readPos.off, err)
+			s.lossy = true
+			if ce.skip > 0 && l.readPos.off+ce.skip <= s.size {
+				// Its length looks right: skip the record alone.
+				l.roff += ce.skip
+				l.readPos.off += ce.skip
+				continue
 			}
-			l.unread -= s.samples - s.read
-			s.samples = s.read
+			// Skip the rest of the segment. New records go to a new
+			// segment, beyond the bad bytes.
+			l.closeReaderLocked()
+			if s == l.segs[len(l.segs)-1] && l.w != nil {
+				_ = l.w.Close()
+				l.w = nil
+			}
 			l.total -= s.size - l.readPos.off
 			s.size = l.readPos.off
 			continue
@@ -406,9 +640,24 @@ func (l *diskLog) next() (r *record, end logPos, ok bool, err error) {
 	}
 }
 
+// segmentReadLocked is called when the reader is at the end of s. If it
+// skipped records of s, the samples appended to s and not read were lost:
+// they are counted as dropped and no longer pending.
+func (l *diskLog) segmentReadLocked(s *segment) {
+	if !s.lossy {
+		return
+	}
+	s.lossy = false
+	if lost := s.samples - s.read; lost > 0 {
+		l.m.samplesDropped.WithLabelValues(reasonCorrupt).Add(float64(lost))
+		l.unread -= lost
+		s.samples = s.read
+	}
+}
+
 func (l *diskLog) openReaderLocked(n int, off int64) error {
 	l.closeReaderLocked()
-	f, err := os.Open(l.segPath(n))
+	f, err := l.fs.open(l.segPath(n))
 	if err != nil {
 		return fmt.Errorf("open queue segment: %w", err)
 	}
@@ -438,6 +687,12 @@ func (l *diskLog) segment(n int) *segment {
 func (l *diskLog) commitTo(pos logPos) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// The end of a segment is the start of the next: then the segment can
+	// go. It must, when appends fail on a full disk: deleting it is what
+	// frees space, and no record may follow it in the next segment soon.
+	for s := l.segment(pos.seg); s != nil && s != l.segs[len(l.segs)-1] && pos.off >= s.size; s = l.segment(pos.seg) {
+		pos = logPos{seg: pos.seg + 1}
+	}
 	if !l.commit.less(pos) {
 		return
 	}
@@ -541,31 +796,61 @@ func (l *diskLog) close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closeReaderLocked()
-	ferr := l.bw.Flush()
-	cerr := l.w.Close()
-	return errors.Join(perr, ferr, cerr)
+	var cerr error
+	if l.w != nil {
+		cerr = l.w.Close()
+		l.w = nil
+	}
+	return errors.Join(perr, cerr)
 }
 
-// readRecord reads one record. It returns io.EOF at a clean end and another
-// error for a truncated or corrupt record, and the bytes it consumed.
+// corruptError is a record that cannot be read because of its bytes (torn
+// or damaged), not because reading failed.
+type corruptError struct {
+	// skip is how many bytes the record takes when its length field could
+	// be read and looks right, so that the records after it can still be
+	// read; 0 if not.
+	skip int64
+	msg  string
+	err  error
+}
+
+func (e *corruptError) Error() string {
+	if e.err != nil {
+		return e.msg + ": " + e.err.Error()
+	}
+	return e.msg
+}
+
+func (e *corruptError) Unwrap() error { return e.err }
+
+// readRecord reads one record. It returns io.EOF at a clean end, a
+// *corruptError for a truncated or corrupt record, another error when
+// reading failed, and the bytes it consumed.
 func readRecord(br *bufio.Reader, _ []byte) (*record, int64, error) {
 	var h [recordHeaderLen]byte
 	if _, err := io.ReadFull(br, h[:]); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, 0, io.EOF
 		}
-		return nil, 0, fmt.Errorf("truncated record header: %w", err)
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, 0, &corruptError{msg: "truncated record header", err: err}
+		}
+		return nil, 0, err
 	}
 	n := binary.LittleEndian.Uint32(h[0:])
 	if n < recordMetaLen || n > maxRecordLen {
-		return nil, 0, fmt.Errorf("bad record length %d", n)
+		return nil, 0, &corruptError{msg: fmt.Sprintf("bad record length %d", n)}
 	}
 	payload := make([]byte, n)
 	if _, err := io.ReadFull(br, payload); err != nil {
-		return nil, 0, fmt.Errorf("truncated record: %w", err)
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, 0, &corruptError{msg: "truncated record", err: err}
+		}
+		return nil, 0, err
 	}
 	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(h[4:]) {
-		return nil, 0, errors.New("record checksum mismatch")
+		return nil, 0, &corruptError{msg: "record checksum mismatch", skip: int64(recordHeaderLen) + int64(n)}
 	}
 	m := payload
 	r := &record{

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // testRecord is record i of a test: i+1 samples and a body of its own.
@@ -42,7 +46,24 @@ func samplesOf(is ...int) int {
 // openLog sizes them). It is closed at cleanup unless the test closed it.
 func openTestLog(t *testing.T, dir string, maxBytes, segSize int64) *diskLog {
 	t.Helper()
-	l, err := openLog(dir, maxBytes)
+	l, _ := openLoggedLog(t, dir, maxBytes, segSize, nil)
+	return l
+}
+
+// openLoggedLog is openTestLog on fsys (nil: the operating system's), with
+// its own metrics (l.m) and its log lines in the buffer returned.
+func openLoggedLog(t *testing.T, dir string, maxBytes, segSize int64, fsys fileSystem) (*diskLog, *syncBuffer) {
+	t.Helper()
+	var logs syncBuffer
+	m, err := newMetrics(nil, "test", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := openLogWith(dir, maxBytes, logOptions{
+		logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		m:      m,
+		fs:     fsys,
+	})
 	if err != nil {
 		t.Fatalf("openLog: %v", err)
 	}
@@ -50,7 +71,7 @@ func openTestLog(t *testing.T, dir string, maxBytes, segSize int64) *diskLog {
 		l.segSize = segSize
 	}
 	t.Cleanup(func() { _ = l.close() })
-	return l
+	return l, &logs
 }
 
 // appendRecords appends the test records is and returns the samples the
@@ -198,23 +219,34 @@ func TestDiskLogTruncatedTail(t *testing.T) {
 	}
 }
 
-// TestDiskLogCorruptSegment flips a byte in the middle record of the first
-// of three segments: the rest of that segment is lost, nothing else.
+// TestDiskLogCorruptSegment damages the middle record of the first of three
+// segments: what the format lets the reader find again is read, the rest of
+// that segment is lost, nothing else; the corruption is logged once with its
+// segment and offset, and counted.
 func TestDiskLogCorruptSegment(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		// whenRead flips the byte after the log was opened, so that the
-		// reader rather than the scan at open finds it.
+		// whenRead damages the segment after the log was opened, so that
+		// the reader rather than the scan at open finds it.
 		whenRead bool
+		// at is the byte damaged, counted from the start of record 1.
+		at   int64
+		want []int
+		// wantDropped are the samples counted under reason corrupt: only
+		// the reader knows them, from what was appended.
+		wantDropped int
 	}{
-		{"found at open", false},
-		{"found when read", true},
+		{"body found at open", false, recordSize(1) / 2, []int{0, 2, 3, 4, 5, 6, 7, 8}, 0},
+		{"body found when read", true, recordSize(1) / 2, []int{0, 2, 3, 4, 5, 6, 7, 8}, samplesOf(1)},
+		// A bad length cannot be trusted to find the next record.
+		{"length found at open", false, 3, []int{0, 3, 4, 5, 6, 7, 8}, 0},
+		{"length found when read", true, 3, []int{0, 3, 4, 5, 6, 7, 8}, samplesOf(1, 2)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			// Three records a segment.
 			segSize := recordSize(0) + recordSize(1) + recordSize(2) + 1
-			l := openTestLog(t, dir, 1<<20, segSize)
+			l, logs := openLoggedLog(t, dir, 1<<20, segSize, nil)
 			appendRecords(t, l, 0, 1, 2, 3, 4, 5, 6, 7, 8)
 			segs := segments(t, dir)
 			if len(segs) != 3 {
@@ -225,12 +257,11 @@ func TestDiskLogCorruptSegment(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				b[recordSize(0)+recordSize(1)/2] ^= 0xff
+				b[recordSize(0)+tc.at] ^= 0xff
 				if err := os.WriteFile(segs[0], b, 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
-			want := []int{0, 3, 4, 5, 6, 7, 8}
 			if tc.whenRead {
 				corrupt()
 			} else {
@@ -238,16 +269,32 @@ func TestDiskLogCorruptSegment(t *testing.T) {
 					t.Fatal(err)
 				}
 				corrupt()
-				l = openTestLog(t, dir, 1<<20, segSize)
-				checkUnread(t, l, samplesOf(want...))
+				l, logs = openLoggedLog(t, dir, 1<<20, segSize, nil)
+				checkUnread(t, l, samplesOf(tc.want...))
 			}
-			if got, _ := readN(t, l, -1); !slices.Equal(got, want) {
-				t.Errorf("read %v, want %v", got, want)
+			if got, _ := readN(t, l, -1); !slices.Equal(got, tc.want) {
+				t.Errorf("read %v, want %v", got, tc.want)
 			}
 			checkUnread(t, l, 0)
 			appendRecords(t, l, 9)
 			if got, _ := readN(t, l, -1); !slices.Equal(got, []int{9}) {
 				t.Errorf("read %v after appending, want 9", got)
+			}
+			// Read again: not logged or counted again.
+			l.rewind()
+			if got, _ := readN(t, l, -1); !slices.Equal(got, append(tc.want, 9)) {
+				t.Errorf("read %v after rewinding, want %v", got, append(tc.want, 9))
+			}
+			checkUnread(t, l, 0)
+			if got := testutil.ToFloat64(l.m.diskCorruptions); got != 1 {
+				t.Errorf("queue_disk_corrupt_segments_total = %v, want 1", got)
+			}
+			if got := testutil.ToFloat64(l.m.samplesDropped.WithLabelValues(reasonCorrupt)); got != float64(tc.wantDropped) {
+				t.Errorf(`samples_dropped_total{reason="corrupt"} = %v, want %d`, got, tc.wantDropped)
+			}
+			wantLog := fmt.Sprintf("segment=%s offset=%d", filepath.Base(segs[0]), recordSize(0))
+			if n := strings.Count(logs.String(), "corrupt"); n != 1 || !strings.Contains(logs.String(), wantLog) {
+				t.Errorf("logged %d lines on corruption, want 1 with %q:\n%s", n, wantLog, logs)
 			}
 		})
 	}
@@ -256,26 +303,37 @@ func TestDiskLogCorruptSegment(t *testing.T) {
 // TestDiskLogCorruptLastSegmentWhenRead: new records go beyond the bad
 // bytes, so they are not lost with them.
 func TestDiskLogCorruptLastSegmentWhenRead(t *testing.T) {
-	dir := t.TempDir()
-	l := openTestLog(t, dir, 1<<20, 0)
-	appendRecords(t, l, 0, 1, 2)
-	seg := segments(t, dir)[0]
-	b, err := os.ReadFile(seg)
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name string
+		at   int64 // from the start of record 1
+		want []int
+	}{
+		{"body", recordSize(1) / 2, []int{0, 2}},
+		{"length", 3, []int{0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			l := openTestLog(t, dir, 1<<20, 0)
+			appendRecords(t, l, 0, 1, 2)
+			seg := segments(t, dir)[0]
+			b, err := os.ReadFile(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[recordSize(0)+tc.at] ^= 0xff
+			if err := os.WriteFile(seg, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := readN(t, l, -1); !slices.Equal(got, tc.want) {
+				t.Errorf("read %v, want %v", got, tc.want)
+			}
+			appendRecords(t, l, 3, 4)
+			if got, _ := readN(t, l, -1); !slices.Equal(got, []int{3, 4}) {
+				t.Errorf("read %v after appending, want 3 4", got)
+			}
+			checkUnread(t, l, 0)
+		})
 	}
-	b[recordSize(0)+recordSize(1)/2] ^= 0xff
-	if err := os.WriteFile(seg, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := readN(t, l, -1); !slices.Equal(got, []int{0}) {
-		t.Errorf("read %v, want 0", got)
-	}
-	appendRecords(t, l, 3, 4)
-	if got, _ := readN(t, l, -1); !slices.Equal(got, []int{3, 4}) {
-		t.Errorf("read %v after appending, want 3 4", got)
-	}
-	checkUnread(t, l, 0)
 }
 
 func TestDiskLogMaxBytes(t *testing.T) {
@@ -430,9 +488,14 @@ func TestDiskLogRotation(t *testing.T) {
 	}
 	for i, end := range ends {
 		l.commitTo(end)
-		// Every segment wholly behind the committed position is gone.
-		if n, max := len(segments(t, dir)), len(l.segs); n != max || l.segs[0].n != end.seg {
-			t.Fatalf("after committing record %d: %d files, %d segments from %d; want from %d", i, n, max, l.segs[0].n, end.seg)
+		// Every segment wholly behind the committed position is gone,
+		// the one it ends too.
+		first := end.seg
+		if i+1 < len(ends) && ends[i+1].seg != end.seg {
+			first++
+		}
+		if n, max := len(segments(t, dir)), len(l.segs); n != max || l.segs[0].n != first {
+			t.Fatalf("after committing record %d: %d files, %d segments from %d; want from %d", i, n, max, l.segs[0].n, first)
 		}
 	}
 	if n := len(segments(t, dir)); n != 1 {

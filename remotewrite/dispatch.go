@@ -41,8 +41,14 @@ func (q *Queue) dispatch(ctx context.Context, untilEmpty bool) {
 		}
 		q.mu.Unlock()
 		if err != nil {
-			q.logger.Error("read remote write disk queue", "err", err)
-			return
+			// Logged and shown by the log (DiskHealthy); nothing was
+			// skipped: read the same record again in a while.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
 		}
 		if !ok {
 			if untilEmpty {

@@ -21,8 +21,13 @@ const (
 	// reasonAppendBacklog: more was appended than could be written to disk.
 	reasonAppendBacklog = "append_backlog"
 	reasonDiskWrite     = "disk_write_error"
-	reasonOutOfOrder    = "out_of_order"
-	reasonTooOld        = "too_old"
+	// reasonDiskFull: a request could not be written to the on-disk queue
+	// because the disk (or the quota) was full.
+	reasonDiskFull = "disk_full"
+	// reasonCorrupt: samples in records of the on-disk queue found corrupt.
+	reasonCorrupt    = "corrupt"
+	reasonOutOfOrder = "out_of_order"
+	reasonTooOld     = "too_old"
 	// reasonPartialWrite: a 2.0 receiver wrote fewer samples than sent.
 	reasonPartialWrite = "partial_write"
 	// Samples of an endpoint with tenants that reach no tenant's queue:
@@ -52,6 +57,8 @@ type metrics struct {
 	sentBytes       prometheus.Counter
 	shards          prometheus.Gauge
 	diskBytes       prometheus.Gauge
+	diskFailing     prometheus.Gauge
+	diskCorruptions prometheus.Counter
 	fallbacks       prometheus.Counter
 	metadataSent    prometheus.Counter
 	metadataDropped prometheus.Counter
@@ -59,7 +66,7 @@ type metrics struct {
 
 // samplesDroppedHelp is the help of samples_dropped_total, which Tenants
 // registers too, for samples that reach no tenant's queue.
-const samplesDroppedHelp = "Samples dropped without being acknowledged, by reason (queue_full, http_<status> for unrecoverable responses, encode_error, invalid_request, tenant_limit, invalid_tenant, tenant_open_error)."
+const samplesDroppedHelp = "Samples dropped without being acknowledged, by reason (queue_full, append_backlog, disk_full, disk_write_error, corrupt, http_<status> for unrecoverable responses, out_of_order, too_old, partial_write, encode_error, invalid_request, tenant_limit, invalid_tenant, tenant_open_error)."
 
 // constLabels are the const labels of the metrics of a queue, or of a
 // Tenants for tenant "".
@@ -118,6 +125,12 @@ func newMetrics(reg prometheus.Registerer, remoteName, tenant string) (*metrics,
 			Namespace: namespace, Subsystem: subsystem, Name: "queue_disk_bytes", ConstLabels: cl,
 			Help: "Bytes the on-disk queue holds: requests waiting to be sent or not yet removed.",
 		}),
+		diskFailing: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: subsystem, Name: "queue_disk_failing", ConstLabels: cl,
+			Help: "1 while the last write to the on-disk queue or the last read from it failed (full disk, I/O error), else 0. It recovers by itself.",
+		}),
+		diskCorruptions: counter("queue_disk_corrupt_segments_total",
+			"Segments of the on-disk queue found holding corrupt or torn records, each logged once with its offset; the records are skipped, their samples counted in samples_dropped_total{reason=\"corrupt\"} where known."),
 		fallbacks: counter("protocol_fallbacks_total",
 			"Times the endpoint turned out not to accept remote write 2.0 and the queue fell back to 1.0."),
 		metadataSent: counter("metadata_sent_total",
@@ -154,7 +167,7 @@ func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		m.samplesSent, m.histogramsSent, m.samplesFailed, m.samplesRetried, m.samplesDropped,
 		m.requests, m.requestDuration, m.pendingSamples, m.highestSent, m.sentBytes,
-		m.shards, m.diskBytes, m.fallbacks, m.metadataSent, m.metadataDropped,
+		m.shards, m.diskBytes, m.diskFailing, m.diskCorruptions, m.fallbacks, m.metadataSent, m.metadataDropped,
 	}
 }
 

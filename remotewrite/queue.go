@@ -112,7 +112,7 @@ func NewQueue(o Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("remote write queue %q: %w", o.Name, err)
 	}
-	l, err := openLog(o.Dir, o.MaxDiskBytes)
+	l, err := openLogWith(o.Dir, o.MaxDiskBytes, logOptions{logger: o.Logger, m: m, now: o.Now})
 	if err != nil {
 		m.unregister(o.Registerer)
 		return nil, fmt.Errorf("remote write queue %q: %w", o.Name, err)

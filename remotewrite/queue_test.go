@@ -1334,6 +1334,8 @@ func TestMetrics(t *testing.T) {
 		"pushgateway_bridge_remote_write_pending_samples",
 		"pushgateway_bridge_remote_write_protocol_fallbacks_total",
 		"pushgateway_bridge_remote_write_queue_disk_bytes",
+		"pushgateway_bridge_remote_write_queue_disk_corrupt_segments_total",
+		"pushgateway_bridge_remote_write_queue_disk_failing",
 		"pushgateway_bridge_remote_write_request_duration_seconds",
 		"pushgateway_bridge_remote_write_requests_total",
 		"pushgateway_bridge_remote_write_samples_dropped_total",

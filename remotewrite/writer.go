@@ -167,7 +167,7 @@ func (q *Queue) appendRecord(batch []pipeline.Sample, format byte, shard, shards
 		}
 	}
 	if err != nil {
-		q.drop(reasonDiskWrite, len(batch), err)
+		q.drop(diskDropReason(err), len(batch), err)
 	}
 }
 
