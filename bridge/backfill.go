@@ -114,7 +114,7 @@ func (b *Bridge) backfill(now time.Time, groups []pipeline.Group, so synth.Optio
 		var series []pipeline.Series
 		for i := range verdicts {
 			if v := &verdicts[i]; v.ForwardPushed() {
-				series = append(series, v.Group.Series...)
+				series = append(series, b.carried.exports.of(v.Group.Series, so)...)
 				filled[v.Group.Labels.Hash()] = true
 			}
 		}

@@ -119,6 +119,9 @@ type carried struct {
 	// lastCycle is the time of the last cycle sent before this process
 	// started, until the first complete cycle filled the gap since.
 	lastCycle time.Time
+	// exports is what the groups' series are forwarded as: a pushed series
+	// named like a synthesized one is renamed.
+	exports exports
 	// nextSave is when the series state may be saved again, and unsaved
 	// tells that it changed since it was last saved: a save the throttle
 	// skipped, or one that failed, is made up for in a later cycle.

@@ -453,3 +453,42 @@ func TestDeleteExpiredOnEveryGateway(t *testing.T) {
 		})
 	}
 }
+
+// TestPushedSynthesizedName: a group that pushes its own up (and a status
+// series) forwards them as exported_up and exported_pushgateway_group_status,
+// beside the synthesized up, so that no two series go out under one
+// identity; in the first cycle, in a later one where the group is
+// unchanged, and in one where it was pushed again.
+func TestPushedSynthesizedName(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	pt := float64(t0.Add(-10 * time.Second).Unix())
+	g := group(pt, []pipeline.Series{series("up", 0, "job", "a"), series("pushgateway_group_status", 3, "job", "a", "status", "x"), series("done", 1, "job", "a")}, "job", "a")
+	g2 := g
+	g2.Series = slices.Clone(g.Series)
+	rec := &recorder{}
+	br, err := New(Options{
+		Gateways: []Gateway{{Name: "pgw", Source: &fakeSource{script: []func() (*pipeline.Snapshot, error){snap(g), snap(g), snap(g2)}}}},
+		Interval: 15 * time.Second,
+		Senders:  []Sender{rec},
+		Now:      func() time.Time { return t0 },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		br.Cycle(context.Background())
+		got := strings.Split(lines(rec.cycles[i]), "\n")
+		for _, want := range []string{`exported_up{job="a"} 0 @10:00:00`, `up{job="a"} 1 @10:00:00`, `exported_pushgateway_group_status{job="a", status="x"} 3 @10:00:00`, `done{job="a"} 1 @10:00:00`} {
+			if !slices.Contains(got, want) {
+				t.Errorf("cycle %d lacks %s:\n%s", i, want, strings.Join(got, "\n"))
+			}
+		}
+		ups := slices.DeleteFunc(slices.Clone(got), func(l string) bool { return !strings.HasPrefix(l, "up{") })
+		if len(ups) != 1 {
+			t.Errorf("cycle %d: series named up %q, want only the synthesized one", i, ups)
+		}
+	}
+	if g.Series[0].Labels.Get("__name__") != "up" {
+		t.Error("the snapshot's series were modified")
+	}
+}

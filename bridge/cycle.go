@@ -122,7 +122,9 @@ func (b *Bridge) collect(ctx context.Context, c *cycle) {
 
 // judge runs synth over the merged groups and lays out the cycle's series
 // in parts: the gateways' own metrics (if forwarded), each forwarded group's
-// series, the synthesized series. The parts are the slices the snapshots
+// series (a pushed series named like a synthesized one renamed
+// exported_<name>: never two series under one identity), the synthesized
+// series. The parts are the slices the snapshots
 // and synth made, not copies: the senders read them after the cycle, and
 // nobody changes them once made.
 func (b *Bridge) judge(c *cycle) {
@@ -140,12 +142,13 @@ func (b *Bridge) judge(c *cycle) {
 	for i := range c.verdicts {
 		v := &c.verdicts[i]
 		if v.ForwardPushed() {
-			c.parts, c.keys = append(c.parts, v.Group.Series), append(c.keys, v.Group.Labels.Hash())
+			c.parts, c.keys = append(c.parts, b.carried.exports.of(v.Group.Series, c.so)), append(c.keys, v.Group.Labels.Hash())
 		}
 		if c.complete && v.DeleteGroup() {
 			c.deletions = appendDeletions(c.deletions, c, v)
 		}
 	}
+	b.carried.exports.swap()
 	c.synth = synth.AppendSeries(make([]pipeline.Series, 0, b.bufs.synth), c.in.Gateways, c.verdicts, c.so)
 	c.parts, c.keys = append(c.parts, c.synth), append(c.keys, synthPartKey)
 }

@@ -454,3 +454,25 @@ func TestReadyAndFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestPushedUpExported pushes a group with its own up (0, as the
+// compliance suite's real-world payload does) next to its other series: the
+// receiver gets the pushed value as exported_up and the synthesized up 1 of
+// a healthy group, not one of the two at random.
+func TestPushedUpExported(t *testing.T) {
+	g, r, _ := setup(t)
+	mustPush(t, g.URL, http.MethodPut, groupPath("selfup"), "up 0\ne2e_selfup_done 1\n")
+	eventually(t, arrive, func() error {
+		return expectVector(r.URL, `{job="selfup",__name__=~"up|exported_up|e2e_selfup_done"}`, `
+up{job="selfup"} 1
+exported_up{job="selfup"} 0
+e2e_selfup_done{job="selfup"} 1
+`)
+	})
+	consistently(t, 3*time.Second, func() error {
+		return expectVector(r.URL, `{job="selfup",__name__=~"up|exported_up"}`, `
+up{job="selfup"} 1
+exported_up{job="selfup"} 0
+`)
+	})
+}

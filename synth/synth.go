@@ -53,6 +53,7 @@
 package synth
 
 import (
+	"slices"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -420,4 +421,60 @@ func boolValue(b bool) float64 {
 func unixSeconds(s float64) time.Time {
 	sec := int64(s)
 	return time.Unix(sec, int64((s-float64(sec))*1e9))
+}
+
+// exportedPrefix is put before the name of a pushed series that is named
+// like a synthesized one, as Prometheus puts it before a scraped label that
+// clashes with a target label.
+const exportedPrefix = "exported_"
+
+// Synthesized tells whether name is the name of a series synth makes: the
+// per-group up (Options.UpMetric), the group status, age and max age, and
+// the gateway's up. A pushed series of such a name would go out under the
+// same identity as the synthesized one; Export renames it.
+func (o Options) Synthesized(name string) bool {
+	up := o.UpMetric
+	if up == "" {
+		up = DefaultUpMetric
+	}
+	switch name {
+	case up, StatusMetric, AgeMetric, MaxAgeMetric, GatewayUpMetric:
+		return true
+	}
+	return false
+}
+
+// Export returns a group's series as they are forwarded: a series named
+// like a synthesized one (see Synthesized) is renamed exported_<name>,
+// prefixed again while that name is synthesized or pushed in the group too,
+// so that it never goes out under the identity of a synthesized series. It
+// returns series itself when nothing is renamed, else a copy; series is not
+// modified.
+func (o Options) Export(series []pipeline.Series) []pipeline.Series {
+	clash := slices.IndexFunc(series, func(s pipeline.Series) bool {
+		return o.Synthesized(s.Labels.Get(model.MetricNameLabel))
+	})
+	if clash < 0 {
+		return series
+	}
+	names := make(map[string]bool, len(series))
+	for i := range series {
+		names[series[i].Labels.Get(model.MetricNameLabel)] = true
+	}
+	out := slices.Clone(series)
+	b := labels.NewBuilder(labels.EmptyLabels())
+	for i := clash; i < len(out); i++ {
+		name := out[i].Labels.Get(model.MetricNameLabel)
+		if !o.Synthesized(name) {
+			continue
+		}
+		exported := exportedPrefix + name
+		for o.Synthesized(exported) || names[exported] {
+			exported = exportedPrefix + exported
+		}
+		b.Reset(out[i].Labels)
+		b.Set(model.MetricNameLabel, exported)
+		out[i].Labels, out[i].Hash = b.Labels(), 0
+	}
+	return out
 }

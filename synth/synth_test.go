@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -405,5 +406,50 @@ func TestJudge(t *testing.T) {
 	in.Partial = true
 	if vs := Judge(vs[:0], in, now, o); len(vs) != len(in.Groups) {
 		t.Errorf("with a gateway down: %d verdicts, want the %d present groups", len(vs), len(in.Groups))
+	}
+}
+
+func TestExport(t *testing.T) {
+	s := func(name string, kv ...string) pipeline.Series {
+		return pipeline.Series{Labels: labels.FromStrings(append([]string{"__name__", name}, kv...)...), Value: 1}
+	}
+	names := func(series []pipeline.Series) []string {
+		var out []string
+		for _, x := range series {
+			out = append(out, x.Labels.String())
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		o      Options
+		in     []pipeline.Series
+		want   []string
+		copied bool
+	}{
+		{"nothing named like a synthesized series", Options{}, []pipeline.Series{s("done", "job", "a"), s("upper")},
+			[]string{`{__name__="done", job="a"}`, `{__name__="upper"}`}, false},
+		{"a pushed up", Options{}, []pipeline.Series{s("done"), s("up", "job", "a")},
+			[]string{`{__name__="done"}`, `{__name__="exported_up", job="a"}`}, true},
+		{"every synthesized name", Options{}, []pipeline.Series{s("pushgateway_group_status", "status", "x"), s("pushgateway_group_age_seconds"), s("pushgateway_group_max_age_seconds"), s("pushgateway_up")},
+			[]string{`{__name__="exported_pushgateway_group_status", status="x"}`, `{__name__="exported_pushgateway_group_age_seconds"}`, `{__name__="exported_pushgateway_group_max_age_seconds"}`, `{__name__="exported_pushgateway_up"}`}, true},
+		{"up under another name is pushed as it is", Options{UpMetric: "job_up"}, []pipeline.Series{s("up"), s("job_up")},
+			[]string{`{__name__="up"}`, `{__name__="exported_job_up"}`}, true},
+		{"exported_up pushed too", Options{}, []pipeline.Series{s("up"), s("exported_up")},
+			[]string{`{__name__="exported_exported_up"}`, `{__name__="exported_up"}`}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := slices.Clone(tc.in)
+			got := tc.o.Export(in)
+			if !slices.Equal(names(got), tc.want) {
+				t.Errorf("Export = %q, want %q", names(got), tc.want)
+			}
+			if same := len(got) > 0 && &got[0] == &in[0]; same == tc.copied {
+				t.Errorf("copied = %v, want %v", !same, tc.copied)
+			}
+			if !slices.Equal(names(in), names(tc.in)) {
+				t.Errorf("Export modified its input: %q", names(in))
+			}
+		})
 	}
 }

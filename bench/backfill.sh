@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# bench/backfill.sh measures the bridge filling its own downtime at scale:
+# a Pushgateway holding GROUPS x SERIES (pgwload), a counting receiver
+# (rwsink), the bridge at a 15 s interval. The bridge runs one cycle and is
+# killed with SIGKILL; its last-cycle time is then moved DOWN back (as if it
+# had been down that long: waiting 30 minutes for real would prove nothing
+# more), and it is started again. The script reports, from the receiver's
+# per-timestamp counts, how many missed ticks arrived and how many of them
+# whole, samples dropped by the bridge, how long the fill took, and whether
+# the live cycles kept their interval.
+#
+#   bench/backfill.sh                      # 1000 x 100 (100k series), down 30m at 15s: 120 ticks
+#   GROUPS=100 SERIES=100 DOWN=5m bench/backfill.sh
+#
+# Env: BRIDGE_BIN (default: build ./cmd/pushgateway-bridge), GROUPS, SERIES,
+#      INTERVAL (15s), DOWN (30m), LIVE (live cycles to watch after the fill, 3).
+# Everything listens on 127.0.0.1 and is stopped when the script ends.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GROUPS=${GROUPS:-1000} SERIES=${SERIES:-100} INTERVAL=${INTERVAL:-15s} DOWN=${DOWN:-30m} LIVE=${LIVE:-3}
+secs() { case $1 in *m) echo $((${1%m} * 60)) ;; *s) echo "${1%s}" ;; *) echo "$1" ;; esac; }
+interval_s=$(secs "$INTERVAL") down_s=$(secs "$DOWN")
+
+WORK=$(mktemp -d /tmp/pgw-backfill.XXXXXX)
+echo "backfill: work folder $WORK" >&2
+PEERS_BIN=$(scripts/peers.sh demo | tail -n 1)
+go build -o "$WORK/" ./bench/cmd/pgwload ./bench/cmd/rwsink
+bridge=${BRIDGE_BIN:-}
+if [ -z "$bridge" ]; then
+  go build -o "$WORK/pushgateway-bridge" ./cmd/pushgateway-bridge
+  bridge="$WORK/pushgateway-bridge"
+fi
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { for _ in $(seq 1 600); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "backfill: $1 not up" >&2; return 1; }
+
+pgw=127.0.0.1:$(port) sink=127.0.0.1:$(port) web=127.0.0.1:$(port)
+"$PEERS_BIN/prometheus-pushgateway" --web.listen-address="$pgw" --persistence.file= --push.disable-consistency-check >"$WORK/pushgateway.log" 2>&1 &
+pids+=($!)
+"$WORK/rwsink" -listen "$sink" >"$WORK/rwsink.log" 2>&1 &
+pids+=($!)
+wait_http "http://$pgw/-/ready"
+wait_http "http://$sink/stats"
+"$WORK/pgwload" -url "http://$pgw" -groups "$GROUPS" -series "$SERIES" | tail -n 1 >"$WORK/load.json"
+
+start_bridge() {
+  "$bridge" --pushgateway.url="http://$pgw" --remote-write.url="http://$sink/api/v1/write" \
+    --storage.path="$WORK/data" --scrape.interval="$INTERVAL" --backfill.max-window=2h \
+    --web.listen-address="$web" >>"$WORK/bridge.log" 2>&1 &
+  bridge_pid=$!
+  pids+=($bridge_pid)
+}
+metric() { curl -fsS "http://$web/metrics" | awk -v m="$1" '$1 == m { s += $2 } END { print s + 0 }'; }
+dropped() { curl -fsS "http://$web/metrics" | awk '/^pushgateway_bridge_remote_write_samples_dropped_total/ { s += $2 } END { print s + 0 }'; }
+
+start_bridge
+wait_http "http://$web/-/ready"
+# Wait until the first cycle is on the receiver, then kill -9.
+for _ in $(seq 1 600); do
+  [ "$(curl -fsS "http://$sink/stats" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["cycles"] or []))')" -ge 1 ] && break
+  sleep 0.1
+done
+kill -9 "$bridge_pid"
+wait "$bridge_pid" 2>/dev/null || true
+curl -fsS -X POST "http://$sink/reset" >/dev/null
+# The downtime: the last cycle sent moves DOWN back.
+last_ms=$(python3 -c "import struct,sys; print(struct.unpack('<Q', open('$WORK/data/state.last-cycle','rb').read())[0])")
+new_ms=$((last_ms - down_s * 1000))
+python3 -c "import struct; open('$WORK/data/state.last-cycle','wb').write(struct.pack('<Q', $new_ms))"
+
+t0=$(date +%s.%N)
+start_bridge
+wait_http "http://$web/-/ready"
+t_ready=$(date +%s.%N)
+# Watch LIVE live cycles after the fill.
+sleep $((interval_s * LIVE + interval_s / 2))
+curl -fsS "http://$sink/stats" >"$WORK/stats.json"
+backfilled=$(metric pushgateway_bridge_backfill_samples_total)
+drops=$(dropped)
+kill -TERM "$bridge_pid"; wait "$bridge_pid" 2>/dev/null || true
+
+python3 - "$WORK/stats.json" "$WORK/load.json" "$new_ms" "$last_ms" "$interval_s" "$GROUPS" "$backfilled" "$drops" "$t0" "$t_ready" <<'EOF'
+import json, sys
+stats, load = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+new_ms, last_ms, interval, groups = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+backfilled, drops, t0, t_ready = float(sys.argv[7]), float(sys.argv[8]), float(sys.argv[9]), float(sys.argv[10])
+cycles = sorted(stats["cycles"] or [], key=lambda c: c["timestamp_ms"])
+fill = [c for c in cycles if c["timestamp_ms"] < t0 * 1000]
+live = [c for c in cycles if c["timestamp_ms"] >= t0 * 1000]
+# A filled tick holds what a live cycle does (expected_bridge) but
+# pushgateway_up: the gateway's reachability then is unknown.
+per_tick = load["expected_bridge"] - 1
+want_ticks = len(range(new_ms + interval * 1000, int(t0 * 1000) - interval * 500, interval * 1000))
+whole = sum(1 for c in fill if c["samples"] == per_tick)
+dups = sum(1 for c in fill if c["samples"] > per_tick)
+short = sum(1 for c in fill if c["samples"] < per_tick)
+gaps = [(b["timestamp_ms"] - a["timestamp_ms"]) / 1000 for a, b in zip(live, live[1:])]
+print("| figure | value |")
+print("| --- | ---: |")
+print(f"| missed ticks (down {(last_ms - new_ms) / 1000 / 60:.0f} min at {interval}s) | {want_ticks} |")
+print(f"| ticks filled | {len(fill)} |")
+print(f"| ticks filled whole ({per_tick} samples each) | {whole} |")
+print(f"| ticks with fewer samples (lost) | {short} |")
+print(f"| ticks with more samples than a whole one (duplicates) | {dups} |")
+print(f"| samples filled (pushgateway_bridge_backfill_samples_total) | {backfilled:.0f} |")
+print(f"| samples dropped (pushgateway_bridge_remote_write_samples_dropped_total) | {drops:.0f} |")
+print(f"| start to ready (first live cycle handed over) | {t_ready - t0:.1f} s |")
+print(f"| live cycles after the fill | {len(live)}, spaced {', '.join(f'{g:.3f}' for g in gaps)} s |")
+EOF
