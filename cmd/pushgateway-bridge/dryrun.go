@@ -57,7 +57,7 @@ func dryRun(s *settings, out io.Writer, logger *slog.Logger) int {
 	for _, u := range s.pushgatewayURLs {
 		gateways = append(gateways, bridge.Gateway{
 			Name:   u.Host,
-			Source: scrapeOnly{pushgateway.NewClient(u, client, name+"/"+version.Version)},
+			Source: scrapeOnly{pushgateway.NewClient(u, client, name+"/"+version.Version, pushgateway.Options{Name: u.Host, Logger: logger.With("component", "pushgateway")})},
 		})
 	}
 	br, err := bridge.New(bridge.Options{

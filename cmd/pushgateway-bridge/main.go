@@ -305,7 +305,7 @@ func serve(s *settings, logger *slog.Logger) error {
 		}
 		// The name is the configured one or the host and port: never the
 		// URL, which may hold credentials.
-		gateways = append(gateways, bridge.Gateway{Name: gw.Name, Source: pushgateway.NewClient(gw.URL.URL, client, userAgent)})
+		gateways = append(gateways, bridge.Gateway{Name: gw.Name, Source: pushgateway.NewClient(gw.URL.URL, client, userAgent, pushgateway.Options{Name: gw.Name, Limits: gw.Limits(), Logger: logger.With("component", "pushgateway"), Registerer: reg})})
 	}
 	br, err := bridge.New(bridge.Options{
 		Gateways:              gateways,
