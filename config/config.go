@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
 	"github.com/pushgateway-bridge/pushgateway-bridge/remotewrite"
 	"go.yaml.in/yaml/v2"
 )
@@ -271,6 +272,24 @@ type PushgatewayConfig struct {
 	Name             string                     `yaml:"name,omitempty"`
 	URL              *commoncfg.URL             `yaml:"url"`
 	HTTPClientConfig commoncfg.HTTPClientConfig `yaml:",inline"`
+	// LabelLimit, LabelNameLengthLimit and LabelValueLengthLimit bound the
+	// series taken from the gateway, as in a Prometheus scrape config; a
+	// series over one is dropped and counted. 0 (or unset) is the default
+	// (see pushgateway.Limits): unlike Prometheus, there is no "no limit",
+	// since the libraries cannot hold a label of 16 MiB.
+	LabelLimit            int `yaml:"label_limit,omitempty"`
+	LabelNameLengthLimit  int `yaml:"label_name_length_limit,omitempty"`
+	LabelValueLengthLimit int `yaml:"label_value_length_limit,omitempty"`
+}
+
+// Limits returns the gateway's label limits.
+func (p *PushgatewayConfig) Limits() pushgateway.Limits {
+	return pushgateway.Limits{
+		LabelLimit:            p.LabelLimit,
+		LabelNameLengthLimit:  p.LabelNameLengthLimit,
+		LabelValueLengthLimit: p.LabelValueLengthLimit,
+	}
+
 }
 
 type pushgatewayConfig = PushgatewayConfig
@@ -278,6 +297,7 @@ type pushgatewayConfig = PushgatewayConfig
 // UnmarshalYAML implements yaml.Unmarshaler, applying the defaults.
 func (p *PushgatewayConfig) UnmarshalYAML(unmarshal func(any) error) error {
 	*p = PushgatewayConfig{HTTPClientConfig: commoncfg.DefaultHTTPClientConfig}
+	p.setDefaultLimits()
 	type PushgatewayConfig pushgatewayConfig
 	return unmarshal((*PushgatewayConfig)(p))
 }

@@ -3,14 +3,18 @@ package config
 import (
 	"path/filepath"
 	"testing"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
 )
 
 func TestLoadBadPushgateways(t *testing.T) {
 	for file, want := range map[string]string{
-		"pushgateway_duplicate.bad.yml":   `pushgateways[1]: name "a:9091", the URL's host, already used by pushgateways[0]: set name`,
-		"pushgateway_missing_url.bad.yml": "pushgateways[0]: url: missing",
-		"pushgateway_two_auths.bad.yml":   "pushgateways[0]: at most one of basic_auth, oauth2 & authorization must be configured",
-		"pushgateway_unknown_key.bad.yml": "line 3: field bogus not found in type config.PushgatewayConfig",
+		"pushgateway_duplicate.bad.yml":        `pushgateways[1]: name "a:9091", the URL's host, already used by pushgateways[0]: set name`,
+		"pushgateway_missing_url.bad.yml":      "pushgateways[0]: url: missing",
+		"pushgateway_two_auths.bad.yml":        "pushgateways[0]: at most one of basic_auth, oauth2 & authorization must be configured",
+		"pushgateway_unknown_key.bad.yml":      "line 3: field bogus not found in type config.PushgatewayConfig",
+		"pushgateway_label_limit.bad.yml":      "pushgateways[0]: label_limit: -1 is not positive",
+		"pushgateway_limits_too_large.bad.yml": "pushgateways[1]: label_limit × (label_name_length_limit + label_value_length_limit) allows series of 66568000 bytes, more than 8388608",
 	} {
 		t.Run(file, func(t *testing.T) {
 			path := filepath.Join("testdata", file)
@@ -33,8 +37,31 @@ func TestPushgatewaysDefaultsAndFiles(t *testing.T) {
 	if !c.Pushgateways[1].HTTPClientConfig.FollowRedirects {
 		t.Error("HTTP client defaults not applied")
 	}
+	if got, want := c.Pushgateways[0].Limits(), pushgateway.DefaultLimits(); got != want {
+		t.Errorf("limits = %+v, want the defaults %+v", got, want)
+	}
 	c.SetDirectory("/etc/bridge")
 	if got := c.Pushgateways[0].HTTPClientConfig.BasicAuth.PasswordFile; got != "/etc/bridge/pass" {
 		t.Errorf("password_file = %q, want it resolved against the config's folder", got)
+	}
+}
+
+func TestPushgatewayLimits(t *testing.T) {
+	c, err := Parse([]byte("pushgateways:\n- url: http://a:9091\n  label_limit: 64\n  label_value_length_limit: 0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := pushgateway.Limits{LabelLimit: 64, LabelNameLengthLimit: pushgateway.DefaultLabelNameLengthLimit, LabelValueLengthLimit: pushgateway.DefaultLabelValueLengthLimit}
+	if got := c.Pushgateways[0].Limits(); got != want {
+		t.Errorf("limits = %+v, want %+v: those set, 0 the default", got, want)
+	}
+	// A gateway made in code, as --pushgateway.url makes them, gets the
+	// defaults from Validate.
+	gw := PushgatewayConfig{URL: c.Pushgateways[0].URL}
+	if err := gw.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := gw.Limits(); got != pushgateway.DefaultLimits() {
+		t.Errorf("limits = %+v, want the defaults", got)
 	}
 }

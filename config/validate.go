@@ -325,7 +325,14 @@ func CheckEndpointURL(u *url.URL) error {
 	return nil
 }
 
-// Validate checks the gateway and sets Name to the URL's host when empty.
+// setDefaultLimits sets each limit that is 0 to its default.
+func (p *PushgatewayConfig) setDefaultLimits() {
+	l := p.Limits().WithDefaults()
+	p.LabelLimit, p.LabelNameLengthLimit, p.LabelValueLengthLimit = l.LabelLimit, l.LabelNameLengthLimit, l.LabelValueLengthLimit
+}
+
+// Validate checks the gateway, sets Name to the URL's host when empty and
+// a label limit that is 0 to its default.
 func (p *PushgatewayConfig) Validate() error {
 	if p.URL == nil || p.URL.URL == nil {
 		return errors.New("url: missing")
@@ -334,6 +341,10 @@ func (p *PushgatewayConfig) Validate() error {
 		return fmt.Errorf("url: %w", err)
 	}
 	if err := p.HTTPClientConfig.Validate(); err != nil {
+		return err
+	}
+	p.setDefaultLimits()
+	if err := p.Limits().Validate(); err != nil {
 		return err
 	}
 	if p.Name == "" {

@@ -61,6 +61,10 @@ type Group struct {
 	// Series holds every series of the group, push_time_seconds and
 	// push_failure_time_seconds included, in exposition order.
 	Series []Series
+	// DroppedSeries counts the group's series the source left out of Series
+	// because they broke its label limits (too many labels, a label name or
+	// value too long): while it is not 0, the group is incomplete.
+	DroppedSeries int
 }
 
 // LastPushFailed tells whether the most recent push to the group failed.

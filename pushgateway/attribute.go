@@ -13,8 +13,10 @@ import (
 // parsedSeries is a series read from /metrics with the name of the metric
 // family it came in, needed to look it up in /api/v1/metrics.
 type parsedSeries struct {
-	// Series points at the series where the parser or the cache keeps it.
+	// Series points at the series where the parser or the cache keeps it;
+	// nil for a metric dropped by the limits, which drop describes.
 	*pipeline.Series
+	drop   *dropped
 	family *string
 	// entry is the scrape cache entry the series came from; nil without
 	// the cache.
@@ -69,6 +71,26 @@ func (idx *groupIndex) candidates(dst []int32, ls labels.Labels) []int32 {
 	return dst
 }
 
+// candidatesOfDropped is candidates for a metric dropped by the limits,
+// which has no label set: each name set is looked up with the metric's
+// labels of those names only.
+func (idx *groupIndex) candidatesOfDropped(dst []int32, d *dropped, sb *labels.ScratchBuilder) []int32 {
+	for n, names := range idx.nameSets {
+		ls, ok := keyPairs(sb, d.pairs, names)
+		if !ok {
+			continue
+		}
+		var h uint64
+		h, idx.buf = ls.HashForLabels(idx.buf, names...)
+		for _, gi := range idx.byKey[n][h] {
+			if labels.Equal(ls, idx.groups[gi].Labels) {
+				dst = append(dst, gi)
+			}
+		}
+	}
+	return dst
+}
+
 // containsAll tells whether every label of sub is in ls with the same value.
 func containsAll(ls, sub labels.Labels) bool {
 	ok := true
@@ -109,6 +131,7 @@ func attributeCached(groups []pipeline.Group, series []parsedSeries, resolve fun
 		cands  []int32
 		mem    membership
 		b      labels.Builder
+		sb     labels.ScratchBuilder
 		byHash map[uint64]int32
 	)
 	if keysGen != 0 {
@@ -135,13 +158,29 @@ func attributeCached(groups []pipeline.Group, series []parsedSeries, resolve fun
 				}
 				if gi, ok := byHash[e.groupHash]; ok && labels.Equal(groups[gi].Labels, e.groupKey) {
 					holder[i] = gi
-					count[gi]++
+					if s.drop == nil {
+						count[gi]++
+					}
 					continue
 				}
 			}
 		}
 		if idx == nil {
 			idx = newGroupIndex(groups)
+		}
+		if s.drop != nil {
+			// Dropped by the limits: counted in the group with the most
+			// specific grouping key it matches; /api/v1/metrics is not
+			// asked about series the bridge does not keep.
+			holder[i] = -1
+			cands = idx.candidatesOfDropped(cands[:0], s.drop, &sb)
+			if len(cands) == 0 {
+				s.remember(nil, keysGen, false)
+				continue
+			}
+			holder[i] = pickGroup(groups, cands, nil)
+			s.remember(&groups[holder[i]], keysGen, false)
+			continue
 		}
 		cands = idx.candidates(cands[:0], s.Labels)
 		if len(cands) > 1 && isGroupMetric(s.Labels) {
@@ -186,6 +225,12 @@ func attributeCached(groups []pipeline.Group, series []parsedSeries, resolve fun
 		at = make([]int32, len(series))
 	}
 	for i, gi := range holder {
+		if d := series[i].drop; d != nil {
+			if gi >= 0 {
+				groups[gi].DroppedSeries += d.series
+			}
+			continue
+		}
 		if gi < 0 {
 			own = append(own, *series[i].Series)
 			continue

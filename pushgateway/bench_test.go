@@ -123,7 +123,7 @@ func benchmarkScrape(b *testing.B, push bool) {
 				Metric: []*dto.Metric{{Gauge: &dto.Gauge{Value: proto.Float64(float64(i))}}}})
 		})
 	}
-	c := NewClient(&url.URL{}, nil, "")
+	c := NewClient(&url.URL{}, nil, "", Options{})
 	ctx := context.Background()
 	if _, err := c.snapshot(ctx, bodies[1], protoType); err != nil {
 		b.Fatal(err)

@@ -39,6 +39,8 @@ import (
 //
 // It is not safe for concurrent use.
 type scrapeCache struct {
+	limits   Limits
+	check    labelCheck
 	scrape   uint64
 	families map[string]*family
 	meta     map[string]*metadata.Metadata // family -> its metadata, shared
@@ -85,10 +87,40 @@ type family struct {
 	attributed bool
 	grouped    bool
 	own        []pipeline.Series
+	// drops holds the entries of metrics dropped by the limits, which
+	// have no series; nil if none. A map here rather than a field of
+	// every entry keeps entries small.
+	drops map[*cacheEntry]*dropped
+	// dropTally counts the series dropped, by reason.
+	dropTally dropTally
 }
 
-func newScrapeCache() *scrapeCache {
+// dropTally counts the series a scrape dropped by the limits, by reason,
+// with the name of one of each for the log.
+type dropTally struct {
+	series  [numReasons]int
+	example [numReasons]string
+}
+
+func (t *dropTally) add(d *dropped) {
+	if t.series[d.reason] == 0 {
+		t.example[d.reason] = d.name
+	}
+	t.series[d.reason] += d.series
+}
+
+func (t *dropTally) merge(o *dropTally) {
+	for r := range o.series {
+		if o.series[r] > 0 && t.series[r] == 0 {
+			t.example[r] = o.example[r]
+		}
+		t.series[r] += o.series[r]
+	}
+}
+
+func newScrapeCache(limits Limits) *scrapeCache {
 	return &scrapeCache{
+		limits:   limits.safe(),
 		families: map[string]*family{},
 		meta:     map[string]*metadata.Metadata{},
 		st:       labels.NewSymbolTable(),
@@ -199,6 +231,15 @@ func familyName(fam []byte) (string, error) {
 	return string(name), nil
 }
 
+// dropTally sums what the families of the last read dropped.
+func (c *scrapeCache) dropTally() dropTally {
+	var t dropTally
+	for _, f := range c.order {
+		t.merge(&f.dropTally)
+	}
+	return t
+}
+
 // unchanged tells whether the groups of the last attributed scrape still
 // hold after read: every family that held group series is unchanged, and
 // every other family is one known to hold none.
@@ -252,6 +293,12 @@ func (c *scrapeCache) series() ([]pipeline.Group, []parsedSeries) {
 	out := make([]parsedSeries, 0, n)
 	for _, f := range c.order {
 		for _, e := range f.entries {
+			if f.drops != nil {
+				if d := f.drops[e]; d != nil {
+					out = append(out, parsedSeries{family: &f.name, entry: e, drop: d})
+					continue
+				}
+			}
 			for i := range e.series {
 				out = append(out, parsedSeries{Series: &e.series[i], family: &f.name, entry: e})
 			}
@@ -369,11 +416,13 @@ func (c *scrapeCache) parseFamily(f *family, msg []byte, hash uint64) error {
 	c.slab = seriesSlab{}
 	defer func() { c.slab = seriesSlab{} }()
 	entries := make([]*cacheEntry, 0, len(metrics))
+	oldDrops := f.drops
+	f.drops, f.dropTally = nil, dropTally{}
 	shift := 0
 	for _, m := range metrics {
-		d := *famDigest
-		_, _ = d.Write(m)
-		key := d.Sum64()
+		dg := *famDigest
+		_, _ = dg.Write(m)
+		key := dg.Sum64()
 		pos := len(entries)
 		var e *cacheEntry
 		if i := pos + shift; i >= 0 && i < len(old) && old[i].key == key {
@@ -389,13 +438,23 @@ func (c *scrapeCache) parseFamily(f *family, msg []byte, hash uint64) error {
 				shift = int(e.pos) - pos
 			}
 		}
+		var d *dropped
 		if e == nil || e.scrape == c.scrape {
 			// New, or a second message like one already read.
 			var err error
-			if e, err = c.expand(name, typ, help, unit, m, meta); err != nil {
+			if e, d, err = c.expand(name, typ, help, unit, m, meta); err != nil {
 				return err
 			}
 			e.key = key
+		} else if oldDrops != nil {
+			d = oldDrops[e]
+		}
+		if d != nil {
+			if f.drops == nil {
+				f.drops = map[*cacheEntry]*dropped{}
+			}
+			f.drops[e] = d
+			f.dropTally.add(d)
 		}
 		e.scrape, e.pos = c.scrape, int32(pos)
 		entries = append(entries, e)
@@ -433,11 +492,64 @@ func metricType(t uint64) model.MetricType {
 }
 
 // expand parses one metric message with textparse, as a family of its own.
-func (c *scrapeCache) expand(name string, typ uint64, help, unit string, m []byte, meta *metadata.Metadata) (*cacheEntry, error) {
+// A message over the limits is not expanded: its entry has no series, and
+// the record of what it dropped is returned with it.
+func (c *scrapeCache) expand(name string, typ uint64, help, unit string, m []byte, meta *metadata.Metadata) (*cacheEntry, *dropped, error) {
+	if c.check.checkProto(c.limits, name, typ, m, false) {
+		if reason, drop := c.check.verdict(); drop {
+			d, err := c.dropMessage(name, typ, m, reason)
+			if err != nil {
+				return nil, nil, err
+			}
+			return &cacheEntry{}, d, nil
+		}
+	}
 	if s, ok := c.expandPlain(name, typ, m); ok {
 		s.Metadata = meta
-		return &cacheEntry{series: c.slab.add(s)}, nil
+		return &cacheEntry{series: c.slab.add(s)}, nil, nil
 	}
+	e := &cacheEntry{}
+	err := c.expandWith(name, typ, help, unit, m, func(s pipeline.Series) {
+		s.Metadata = meta
+		s.Hash = s.Labels.Hash()
+		e.series = append(e.series, s)
+	}, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, nil, nil
+}
+
+// dropMessage returns the record of a metric message dropped by the limits:
+// how many series it stands for, found by expanding it without its labels
+// and under a short name, and its labels within the length limits.
+func (c *scrapeCache) dropMessage(name string, typ uint64, m []byte, reason dropReason) (*dropped, error) {
+	stripped := make([]byte, 0, 64)
+	for b := m; len(b) > 0; {
+		num, wt, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			break
+		}
+		vl := protowire.ConsumeFieldValue(num, wt, b[n:])
+		if vl < 0 {
+			break
+		}
+		if num != fieldMetricLabel {
+			stripped = append(stripped, b[:n+vl]...)
+		}
+		b = b[n+vl:]
+	}
+	n := 0
+	if err := c.expandWith("x", typ, "", "", stripped, func(pipeline.Series) { n++ }, false); err != nil {
+		return nil, err
+	}
+	c.check.checkProto(c.limits, name, typ, m, true)
+	return c.check.drop(reason, name, max(n, 1)), nil
+}
+
+// expandWith parses one metric message with textparse and hands each series
+// to add, with its labels (empty-valued ones dropped) if withLabels.
+func (c *scrapeCache) expandWith(name string, typ uint64, help, unit string, m []byte, add func(pipeline.Series), withLabels bool) error {
 	fam := c.msg[:0]
 	fam = protowire.AppendTag(fam, fieldName, protowire.BytesType)
 	fam = protowire.AppendString(fam, name)
@@ -458,7 +570,6 @@ func (c *scrapeCache) expand(name string, typ uint64, help, unit string, m []byt
 	c.msg = fam
 
 	p := textparse.NewProtobufParser(msg, false, true, false, false, c.st)
-	e := &cacheEntry{}
 	var ls labels.Labels
 	for {
 		entry, err := p.Next()
@@ -466,7 +577,7 @@ func (c *scrapeCache) expand(name string, typ uint64, help, unit string, m []byt
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("parse exposition: %w", err)
+			return fmt.Errorf("parse exposition: %w", err)
 		}
 		var s pipeline.Series
 		switch entry {
@@ -477,13 +588,13 @@ func (c *scrapeCache) expand(name string, typ uint64, help, unit string, m []byt
 		default:
 			continue
 		}
-		p.Labels(&ls)
-		s.Labels = dropEmpty(&c.lb, ls)
-		s.Metadata = meta
-		s.Hash = s.Labels.Hash()
-		e.series = append(e.series, s)
+		if withLabels {
+			p.Labels(&ls)
+			s.Labels = dropEmpty(&c.lb, ls)
+		}
+		add(s)
 	}
-	return e, nil
+	return nil
 }
 
 const binaryVarintLen = 10
@@ -519,9 +630,12 @@ const (
 
 // Metric types of io.prometheus.client.MetricType.
 const (
-	typeCounter = 0
-	typeGauge   = 1
-	typeUntyped = 3
+	typeCounter        = 0
+	typeGauge          = 1
+	typeSummary        = 2
+	typeUntyped        = 3
+	typeHistogram      = 4
+	typeGaugeHistogram = 5
 )
 
 // expandPlain expands the commonest metric message, a gauge, counter or
@@ -650,6 +764,9 @@ func groupsOf(series []parsedSeries) []pipeline.Group {
 	}
 	for i := range series {
 		s := &series[i]
+		if s.drop != nil {
+			continue
+		}
 		// The family is the series name for these gauges, and comparing
 		// it is cheaper than looking the name up in the labels.
 		switch *s.family {

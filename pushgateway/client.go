@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
@@ -31,17 +33,44 @@ type Client struct {
 	base      *url.URL
 	client    *http.Client
 	userAgent string
+	limits    Limits
 	cache     *scrapeCache
 	br        bufio.Reader // reads the protobuf exposition
+	drops     *dropLog
+}
+
+// Options configure a Client beyond where and how it connects.
+type Options struct {
+	// Name identifies the gateway in the client's metrics and logs; never
+	// a URL, which may hold credentials.
+	Name string
+	// Limits bound the series taken from the gateway; a limit left 0 is
+	// the default, and limits that fail Limits.Validate are replaced by the
+	// defaults.
+	Limits Limits
+	// Logger is told about series dropped by the limits; none if nil.
+	Logger *slog.Logger
+	// Registerer registers the client's metrics; none if nil. Clients of
+	// several gateways may share one: they share the metrics, with the
+	// gateway's name as a label.
+	Registerer prometheus.Registerer
 }
 
 // NewClient returns a client for the Pushgateway at base (its root URL, e.g.
 // http://pgw:9091, with any path prefix it is served under). The HTTP client
 // carries authentication and TLS; timeouts come from the context.
-func NewClient(base *url.URL, client *http.Client, userAgent string) *Client {
+func NewClient(base *url.URL, client *http.Client, userAgent string, o Options) *Client {
 	u := *base
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	c := &Client{base: &u, client: client, userAgent: userAgent, cache: newScrapeCache()}
+	limits := o.Limits.safe()
+	c := &Client{
+		base:      &u,
+		client:    client,
+		userAgent: userAgent,
+		limits:    limits,
+		cache:     newScrapeCache(limits),
+		drops:     newDropLog(o.Name, o.Logger, o.Registerer),
+	}
 	c.br = *bufio.NewReaderSize(nil, 64<<10)
 	return c
 }
@@ -79,7 +108,7 @@ func (c *Client) snapshot(ctx context.Context, body []byte, contentType string) 
 		return c.readProto(ctx, bytes.NewReader(body))
 	}
 	c.cache.attributed = false
-	groups, series, err := parse(body, contentType)
+	groups, series, tally, err := parseLimited(body, contentType, c.limits)
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", c.redacted("/metrics"), err)
 	}
@@ -87,6 +116,7 @@ func (c *Client) snapshot(ctx context.Context, body []byte, contentType string) 
 	if err != nil {
 		return nil, err
 	}
+	c.drops.observe(&tally, groups)
 	return &pipeline.Snapshot{Groups: groups, Own: own, StartTime: startTime(own)}, nil
 }
 
@@ -96,10 +126,12 @@ func (c *Client) readProto(ctx context.Context, r byteReader) (*pipeline.Snapsho
 		c.cache.attributed = false
 		return nil, fmt.Errorf("scrape %s: %w", c.redacted("/metrics"), redactErr(err))
 	}
+	tally := c.cache.dropTally()
 	if c.cache.unchanged() {
 		// The groups are those of the last scrape; only the gateway's
 		// own metrics changed.
 		own := c.cache.own()
+		c.drops.observe(&tally, c.cache.groups)
 		return &pipeline.Snapshot{Groups: c.cache.groups, Own: own, StartTime: startTime(own)}, nil
 	}
 	groups, series := c.cache.series()
@@ -109,6 +141,7 @@ func (c *Client) readProto(ctx context.Context, r byteReader) (*pipeline.Snapsho
 		return nil, err
 	}
 	c.cache.attribute(groups, keysGen, contentGen)
+	c.drops.observe(&tally, groups)
 	return &pipeline.Snapshot{Groups: groups, Own: own, StartTime: startTime(own)}, nil
 }
 
@@ -203,7 +236,7 @@ func (c *Client) membership(ctx context.Context) (membership, error) {
 	if mt, _, _ := mime.ParseMediaType(contentType); mt != "application/json" {
 		return nil, fmt.Errorf("scrape %s: unexpected Content-Type %q", c.redacted("/api/v1/metrics"), contentType)
 	}
-	m, err := parseMembership(body)
+	m, err := parseMembership(body, c.limits)
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", c.redacted("/api/v1/metrics"), err)
 	}
@@ -212,8 +245,9 @@ func (c *Client) membership(ctx context.Context) (membership, error) {
 
 // parseMembership decodes the Pushgateway's /api/v1/metrics answer: a list of
 // groups, each an object with "labels" (the grouping key) and one member per
-// metric family holding a "metrics" list of {"labels": ...}.
-func parseMembership(body []byte) (apiMembership, error) {
+// metric family holding a "metrics" list of {"labels": ...}. Groups and
+// series over the limits are left out: the bridge keeps no such series.
+func parseMembership(body []byte, limits Limits) (apiMembership, error) {
 	var resp struct {
 		Status string                       `json:"status"`
 		Data   []map[string]json.RawMessage `json:"data"`
@@ -231,6 +265,9 @@ func parseMembership(body []byte) (apiMembership, error) {
 		if err := json.Unmarshal(g["labels"], &key); err != nil {
 			return nil, fmt.Errorf("decode group labels: %w", err)
 		}
+		if !withinLimits(limits, key, 0) {
+			continue
+		}
 		groupKey := labelsFromMap(&b, key)
 		for family, raw := range g {
 			var fam struct {
@@ -242,13 +279,32 @@ func parseMembership(body []byte) (apiMembership, error) {
 			if family == "labels" || json.Unmarshal(raw, &fam) != nil {
 				continue
 			}
+			if len(family) > limits.LabelValueLengthLimit {
+				continue
+			}
 			for _, mt := range fam.Metrics {
+				if !withinLimits(limits, mt.Labels, 1) {
+					continue
+				}
 				k := membershipKey(family, labelsFromMap(&b, mt.Labels))
 				m[k] = append(m[k], groupKey)
 			}
 		}
 	}
 	return m, nil
+}
+
+// withinLimits tells whether a label set given as a map, with extra more
+// labels (the metric name), is within the limits.
+func withinLimits(l Limits, m map[string]string, extra int) bool {
+	var c labelCheck
+	c.reset(l, false)
+	c.n = extra
+	for k, v := range m {
+		c.add(len(k), len(v), nil)
+	}
+	_, drop := c.verdict()
+	return !drop
 }
 
 func labelsFromMap(b *labels.Builder, m map[string]string) labels.Labels {

@@ -64,7 +64,7 @@ func TestDeleteGroupRechecksPushTime(t *testing.T) {
 			}))
 			defer srv.Close()
 			u, _ := url.Parse(srv.URL)
-			deleted, err := NewClient(u, srv.Client(), "").DeleteGroup(context.Background(), tc.key, tc.pushTime)
+			deleted, err := NewClient(u, srv.Client(), "", Options{}).DeleteGroup(context.Background(), tc.key, tc.pushTime)
 			if err != nil {
 				t.Fatal(err)
 			}

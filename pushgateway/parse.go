@@ -14,10 +14,26 @@ import (
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
-// parse reads one /metrics exposition. It returns the groups, found through
-// their push_time_seconds and push_failure_time_seconds series, and every
-// series with the metric family it belongs to.
+// parse reads one /metrics exposition under the default limits.
 func parse(body []byte, contentType string) ([]pipeline.Group, []parsedSeries, error) {
+	groups, series, _, err := parseLimited(body, contentType, DefaultLimits())
+	return groups, series, err
+}
+
+// parseLimited reads one /metrics exposition. It returns the groups, found
+// through their push_time_seconds and push_failure_time_seconds series,
+// every series with the metric family it belongs to, and what the limits
+// dropped. A series over the limits is judged on the exposition's bytes and
+// is returned as a record of the drop, never as a label set.
+//
+// The client reads the text exposition with it. A protobuf body goes
+// through the scrape cache, which applies the limits itself; parsed here
+// (as tests do, for a reference), its labels are not checked, since the
+// protobuf parser builds them before handing the series over.
+func parseLimited(body []byte, contentType string, limits Limits) ([]pipeline.Group, []parsedSeries, dropTally, error) {
+	var tally dropTally
+	limits = limits.safe()
+	checked := !isProtobuf(contentType)
 	p, err := textparse.New(body, contentType, labels.NewSymbolTable(), textparse.ParserOptions{
 		// The Pushgateway serves protobuf or text; a proxy in between may
 		// drop the Content-Type.
@@ -28,7 +44,7 @@ func parse(body []byte, contentType string) ([]pipeline.Group, []parsedSeries, e
 		KeepClassicOnClassicAndNativeHistograms: true,
 	})
 	if p == nil {
-		return nil, nil, fmt.Errorf("parse exposition: %w", err)
+		return nil, nil, tally, fmt.Errorf("parse exposition: %w", err)
 	}
 	var (
 		series     []parsedSeries
@@ -36,6 +52,7 @@ func parse(body []byte, contentType string) ([]pipeline.Group, []parsedSeries, e
 		familyMeta *metadata.Metadata
 		lset       labels.Labels
 		b          labels.Builder
+		check      labelCheck
 		groups     = map[uint64][]*pipeline.Group{}
 		order      []*pipeline.Group
 	)
@@ -70,9 +87,12 @@ func parse(body []byte, contentType string) ([]pipeline.Group, []parsedSeries, e
 			break
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("parse exposition: %w", err)
+			return nil, nil, tally, fmt.Errorf("parse exposition: %w", err)
 		}
-		var s pipeline.Series
+		var (
+			s   pipeline.Series
+			raw []byte
+		)
 		switch entry {
 		case textparse.EntryType:
 			name, typ := p.Type()
@@ -87,11 +107,18 @@ func parse(body []byte, contentType string) ([]pipeline.Group, []parsedSeries, e
 			meta(name).Unit = string(unit)
 			continue
 		case textparse.EntrySeries:
-			_, _, s.Value = p.Series()
+			raw, _, s.Value = p.Series()
 		case textparse.EntryHistogram:
-			_, _, s.Histogram, s.FloatHistogram = p.Histogram()
+			raw, _, s.Histogram, s.FloatHistogram = p.Histogram()
 		default:
 			continue
+		}
+		if checked {
+			if d := checkTextSeries(&check, limits, raw, p, &lset); d != nil {
+				tally.add(d)
+				series = append(series, parsedSeries{drop: d, family: family})
+				continue
+			}
 		}
 		p.Labels(&lset)
 		s.Labels = dropEmpty(&b, lset)
@@ -109,7 +136,46 @@ func parse(body []byte, contentType string) ([]pipeline.Group, []parsedSeries, e
 		out = append(out, *g)
 	}
 	sortGroups(out)
-	return out, series, nil
+	return out, series, tally, nil
+}
+
+// checkTextSeries judges a series of the text exposition by its bytes, and
+// returns the record of its drop if it breaks a limit, nil if it can be
+// kept. Bytes checkText cannot read are parsed if they are short enough for
+// any label set made of them to be held, and judged on the labels built.
+func checkTextSeries(c *labelCheck, limits Limits, raw []byte, p textparse.Parser, lset *labels.Labels) *dropped {
+	if c.checkText(limits, raw, false) {
+		reason, drop := c.verdict()
+		if !drop {
+			return nil
+		}
+		c.checkText(limits, raw, true)
+		return c.drop(reason, metricName(c.pairs, raw), 1)
+	}
+	if len(raw) > MaxSeriesSize {
+		c.reset(limits, false)
+		return c.drop(reasonLabelValueLength, string(raw[:min(len(raw), maxExampleName)]), 1)
+	}
+	p.Labels(lset)
+	c.reset(limits, true)
+	lset.Range(func(l labels.Label) {
+		c.add(len(l.Name), len(l.Value), func() (string, string) { return l.Name, l.Value })
+	})
+	if reason, drop := c.verdict(); drop {
+		return c.drop(reason, lset.Get(model.MetricNameLabel), 1)
+	}
+	return nil
+}
+
+// metricName is the name of a dropped series for the log: its __name__ if
+// kept, else the start of its bytes.
+func metricName(pairs []labels.Label, raw []byte) string {
+	for _, l := range pairs {
+		if l.Name == model.MetricNameLabel {
+			return l.Value
+		}
+	}
+	return string(raw[:min(len(raw), maxExampleName)])
 }
 
 func sortGroups(groups []pipeline.Group) {

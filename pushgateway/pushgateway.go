@@ -6,6 +6,11 @@
 // A group is what one push wrote: its grouping key, the time of its last
 // successful push and of its last failed one, and its series. The
 // Pushgateway's own metrics (go_*, process_*, pushgateway_*) belong to no group.
+//
+// The Pushgateway accepts pushes of any size, and the labels library cannot
+// hold a label of 16 MiB: a series over the gateway's Limits is judged on the
+// exposition's bytes and dropped before a label set is made of it, counted
+// in its group (pipeline.Group.DroppedSeries) and in the client's metric.
 package pushgateway
 
 import (

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -91,7 +92,7 @@ func TestScrapeCaptures(t *testing.T) {
 		t.Run(tc.capture+"/"+tc.contentType, func(t *testing.T) {
 			srv, apiCalls := fakeGateway(t, readFile(t, tc.capture), tc.contentType, api)
 			u, _ := url.Parse(srv.URL)
-			snap, err := NewClient(u, srv.Client(), "test").Scrape(context.Background())
+			snap, err := NewClient(u, srv.Client(), "test", Options{}).Scrape(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,7 +115,7 @@ push_time_seconds{instance="",job="y",foo="bar"} 11
 `
 	srv, apiCalls := fakeGateway(t, []byte(metrics), textType, nil)
 	u, _ := url.Parse(srv.URL)
-	snap, err := NewClient(u, srv.Client(), "").Scrape(context.Background())
+	snap, err := NewClient(u, srv.Client(), "", Options{}).Scrape(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,7 @@ func TestAttributeOverlappingKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mem, err := parseMembership(readFile(t, "api_v1_metrics.json"))
+	mem, err := parseMembership(readFile(t, "api_v1_metrics.json"), DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +196,7 @@ func TestScrapeErrors(t *testing.T) {
 			defer srv.Close()
 			u, _ := url.Parse(srv.URL)
 			u.User = url.UserPassword("bridge", "s3cret")
-			_, err := NewClient(u, srv.Client(), "").Scrape(context.Background())
+			_, err := NewClient(u, srv.Client(), "", Options{}).Scrape(context.Background())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got error %v, want it to contain %q", err, tc.want)
 			}
@@ -208,7 +209,7 @@ func TestScrapeErrors(t *testing.T) {
 
 func TestScrapeUnreachableRedacts(t *testing.T) {
 	u, _ := url.Parse("http://bridge:s3cret@127.0.0.1:1")
-	_, err := NewClient(u, &http.Client{}, "").Scrape(context.Background())
+	_, err := NewClient(u, &http.Client{}, "", Options{}).Scrape(context.Background())
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("want an error without the password, got %v", err)
 	}
@@ -230,17 +231,26 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := len(own)
+		n, dropped, attributed := len(own), 0, 0
 		for _, g := range groups {
 			n += len(g.Series)
+			attributed += g.DroppedSeries
 			if g.Labels.Has(model.MetricNameLabel) {
 				t.Fatalf("grouping key %s holds __name__", g.Labels)
 			}
 		}
-		if n != len(series) {
-			t.Fatalf("%d series parsed, %d attributed", len(series), n)
+		for _, s := range series {
+			if s.drop != nil {
+				dropped++
+			}
+		}
+		if n != len(series)-dropped || attributed > dropped {
+			t.Fatalf("%d series parsed, %d dropped; %d attributed, %d of the dropped", len(series), dropped, n, attributed)
 		}
 		for _, s := range series {
+			if s.drop != nil {
+				continue
+			}
 			s.Labels.Range(func(l labels.Label) {
 				if l.Value == "" {
 					t.Fatalf("series %s keeps an empty label", s.Labels)
@@ -304,7 +314,7 @@ func TestScrapeCacheMatchesFullParse(t *testing.T) {
 	small := syntheticExposition(t, 3, 20, expfmt.NewFormat(expfmt.TypeProtoDelim))
 	large := syntheticExposition(t, 50, 20, expfmt.NewFormat(expfmt.TypeProtoDelim))
 	api := readFile(t, "api_v1_metrics.json")
-	mem, err := parseMembership(api)
+	mem, err := parseMembership(api, DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +330,7 @@ func TestScrapeCacheMatchesFullParse(t *testing.T) {
 	}))
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
-	c := NewClient(u, srv.Client(), "")
+	c := NewClient(u, srv.Client(), "", Options{})
 	for i, b := range [][]byte{capture, capture, small, large, small, capture, capture} {
 		body.Store(&b)
 		snap, err := c.Scrape(context.Background())
@@ -407,7 +417,7 @@ func TestScrapeUnchangedGroups(t *testing.T) {
 	}))
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
-	c := NewClient(u, srv.Client(), "")
+	c := NewClient(u, srv.Client(), "", Options{})
 	var prev *pipeline.Snapshot
 	for i, step := range []struct {
 		name   string
@@ -444,7 +454,7 @@ func FuzzParseProtoCache(f *testing.F) {
 	f.Add(readFile(f, "metrics.pb"))
 	f.Add(syntheticExposition(f, 2, 14, expfmt.NewFormat(expfmt.TypeProtoDelim)))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		c := newScrapeCache()
+		c := newScrapeCache(Limits{})
 		for range 2 { // the second parse is served from the cache
 			cg, cs, cerr := c.parseProto(body)
 			g, s, err := parse(body, protoType)
@@ -455,6 +465,11 @@ func FuzzParseProtoCache(f *testing.F) {
 				return
 			}
 			if err != nil {
+				return
+			}
+			if slices.ContainsFunc(cs, func(s parsedSeries) bool { return s.drop != nil }) {
+				// Over the limits, which the full parse of protobuf
+				// does not apply: TestLabelLimits covers them.
 				return
 			}
 			if len(cg) != len(g) || len(cs) != len(s) {

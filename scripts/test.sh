@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh runs every test of pushgateway-bridge: lint, unit tests with the
-# race detector, a short fuzz run of the scrape parser, and the end-to-end
+# race detector, short fuzz runs of the scrape parsers, the config and a whole
+# cycle (scrape, state file, remote-write requests), and the end-to-end
 # tests against the real peers, which it fetches first (scripts/peers.sh).
 # A peer that cannot be fetched or started fails the run; nothing is skipped.
 set -euo pipefail
@@ -25,10 +26,11 @@ fi
 go vet ./...
 go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
 
-echo "--- fuzz (scrape parsers and config, 10s each)"
+echo "--- fuzz (scrape parsers, config and a whole cycle, 10s each)"
 go test -run='^$' -fuzz='^FuzzParse$' -fuzztime=10s ./pushgateway/
 go test -run='^$' -fuzz='^FuzzParseProtoCache$' -fuzztime=10s ./pushgateway/
 go test -run='^$' -fuzz='^FuzzParse$' -fuzztime=10s ./config/
+go test -run='^$' -fuzz='^FuzzCycle$' -fuzztime=10s ./bridge/
 
 echo "--- tests"
 go test -race -count=1 -timeout=20m ./...

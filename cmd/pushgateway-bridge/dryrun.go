@@ -44,7 +44,7 @@ func dryRun(s *settings, out io.Writer, logger *slog.Logger) int {
 	}
 	// The gateways the daemon would scrape, with their names and
 	// credentials; none may delete a group.
-	gateways, err := newGateways(s, name+"/"+version.Version)
+	gateways, err := newGateways(s, name+"/"+version.Version, logger, prometheus.NewRegistry())
 	if err != nil {
 		return fail(err)
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
 	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/bridge"
@@ -12,8 +14,9 @@ import (
 // newGateways builds the gateways to scrape from the validated settings:
 // pushgateways in --config.file and --pushgateway.url, each with the HTTP
 // client its configuration asks for (basic auth, TLS...). The daemon and
-// --dry-run both scrape what this returns.
-func newGateways(s *settings, userAgent string) ([]bridge.Gateway, error) {
+// --dry-run both scrape what this returns. Their self-metrics (series
+// dropped by the label limits) go to reg.
+func newGateways(s *settings, userAgent string, logger *slog.Logger, reg prometheus.Registerer) ([]bridge.Gateway, error) {
 	gateways := make([]bridge.Gateway, 0, len(s.cfg.Pushgateways))
 	for _, gw := range s.cfg.Pushgateways {
 		client, err := commoncfg.NewClientFromConfig(gw.HTTPClientConfig, "pushgateway_"+gw.Name)
@@ -22,7 +25,9 @@ func newGateways(s *settings, userAgent string) ([]bridge.Gateway, error) {
 		}
 		// The name is the configured one or the host and port: never the
 		// URL, which may hold credentials.
-		gateways = append(gateways, bridge.Gateway{Name: gw.Name, Source: pushgateway.NewClient(gw.URL.URL, client, userAgent)})
+		gateways = append(gateways, bridge.Gateway{Name: gw.Name, Source: pushgateway.NewClient(gw.URL.URL, client, userAgent, pushgateway.Options{
+			Name: gw.Name, Limits: gw.Limits(), Logger: logger.With("component", "pushgateway"), Registerer: reg,
+		})})
 	}
 	return gateways, nil
 }

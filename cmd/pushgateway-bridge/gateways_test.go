@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestNewGateways builds the gateways from a file's pushgateways entry and
@@ -34,7 +37,7 @@ func TestNewGateways(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gateways, err := newGateways(s, "test")
+	gateways, err := newGateways(s, "test", slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

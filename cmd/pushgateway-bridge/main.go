@@ -127,7 +127,7 @@ func serve(s *settings, logger *slog.Logger) error {
 		senders = append(senders, q)
 		endpoints = append(endpoints, q)
 	}
-	gateways, err := newGateways(s, userAgent)
+	gateways, err := newGateways(s, userAgent, logger, reg)
 	if err != nil {
 		return err
 	}
