@@ -46,8 +46,11 @@ type GroupStatus struct {
 	Status                    synth.Status
 	Up                        bool
 	Series                    int // pushed series, forwarded or not
-	Rule                      string
-	Expected                  bool
+	// DroppedSeries counts the group's series over the gateway's label
+	// limits: not forwarded, and not in Series.
+	DroppedSeries int
+	Rule          string
+	Expected      bool
 }
 
 // Status returns what the last cycle found, nil before the first cycle.
@@ -96,7 +99,7 @@ func (b *Bridge) result(c *cycle) *Status {
 		if g := v.Group; g != nil {
 			gs.Gateway = b.o.Gateways[from[g.Labels.Hash()]].Name
 			gs.PushTime, gs.PushFailureTime = unixTime(g.PushTime), unixTime(g.PushFailureTime)
-			gs.Series = len(g.Series)
+			gs.Series, gs.DroppedSeries = len(g.Series), g.DroppedSeries
 		}
 		st.Groups = append(st.Groups, gs)
 	}

@@ -102,6 +102,8 @@ type groupView struct {
 	Status   string
 	Problem  bool
 	Series   int
+	// Dropped counts the series over the label limits.
+	Dropped  int
 	Rule     string
 	Expected bool
 }
@@ -197,6 +199,7 @@ func groupOf(g bridge.GroupStatus, f filter, key sortKey, now time.Time) groupVi
 		Status:      string(g.Status),
 		Problem:     g.Status != synth.StatusOK,
 		Series:      g.Series,
+		Dropped:     g.DroppedSeries,
 		Rule:        g.Rule,
 		Expected:    g.Expected,
 	}
