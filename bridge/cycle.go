@@ -167,7 +167,8 @@ func (b *Bridge) deliver(c *cycle) {
 		b.backfill(c.now, c.in.Groups, c.so)
 		b.carried.lastCycle = time.Time{}
 	}
-	b.send(c.now, c.parts, c.stale)
+	// A sender that could not keep samples counted and logged them.
+	_ = b.send(c.now, c.parts, c.stale)
 }
 
 // follow carries out, after delivery, what the cycle's result asks for:

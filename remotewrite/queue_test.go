@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
@@ -527,7 +528,6 @@ func TestCapacity(t *testing.T) {
 		for c := range cycles {
 			q.Append(floats(perCycle, 1, int64(c*perCycle)))
 		}
-		q.drainIn() // what the writer does; Run is not needed to fill the disk
 
 		dropped := int(testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reasonQueueFull)))
 		if dropped == 0 || dropped >= total {
@@ -565,7 +565,6 @@ func TestCapacity(t *testing.T) {
 			for c := range 30 {
 				q.Append(floats(100, 1, int64(10+c*100)))
 			}
-			waitFor(t, "all written", func() bool { return q.inSamples.Load() == 0 })
 			dropped := func() int {
 				return int(testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reasonQueueFull)))
 			}
@@ -588,26 +587,95 @@ func TestCapacity(t *testing.T) {
 		})
 	})
 
-	t.Run("memory backlog drops the newest cycle", func(t *testing.T) {
-		rc := newReceiver(t)
-		o := testOptions(t, rc)
-		o.Capacity, o.MaxShards = 10, 1
-		q := mustQueue(t, o)
+}
 
-		q.Append(floats(6, 1, 0))
-		q.Append(floats(5, 1, 6)) // 11 would wait: dropped
-		q.Append(floats(4, 1, 11))
-		if got := testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reasonAppendBacklog)); got != 5 {
-			t.Errorf(`samples_dropped_total{reason="append_backlog"} = %v, want 5`, got)
+// TestAppendBacklog appends cycles back to back, read in place as the
+// bridge hands them over, as backfill does after a restart, more than the old in-memory bound (Capacity*MaxShards samples
+// waiting to be written, 500k by default) held, while the receiver is
+// down: Append writes each to disk before it returns, so none is dropped,
+// and all arrive once the receiver is back.
+func TestAppendBacklog(t *testing.T) {
+	const nseries, cycles = 50_000, 20
+	rc := newReceiver(t)
+	rc.setFallback(status(http.StatusServiceUnavailable))
+	o := testOptions(t, rc)
+	o.Capacity, o.MaxShards, o.MaxSamplesPerSend = 0, 0, 0 // the defaults
+	q := mustQueue(t, o)
+	run(t, q)
+
+	series := seriesSet(nseries)
+	for c := range cycles {
+		if err := q.Append(stamped{series, int64(c)}); err != nil {
+			t.Fatalf("Append of cycle %d: %v", c, err)
 		}
-		if q.Pending() != 10 {
-			t.Errorf("Pending = %d, want 10", q.Pending())
+	}
+	if got := sumDropped(t, q); got != 0 {
+		t.Fatalf("%v samples dropped, want none", got)
+	}
+	if got, want := q.Pending(), nseries*cycles; got != want {
+		t.Errorf("Pending = %d, want %d", got, want)
+	}
+	rc.setFallback(status(http.StatusNoContent))
+	waitLong(t, "all sent", func() bool { return q.Pending() == 0 })
+	checkDelivered(t, rc.deliveredTimestamps(), nseries, span(0, cycles, 1), true)
+	if got := sumDropped(t, q); got != 0 {
+		t.Errorf("%v samples dropped, want none", got)
+	}
+}
+
+// stamped is one sample per series at time t, made as it is read, as the
+// bridge's cycles are: handing one over costs nothing.
+type stamped struct {
+	series []labels.Labels
+	t      int64
+}
+
+func (s stamped) Len() int { return len(s.series) }
+
+func (s stamped) AppendTo(dst []pipeline.Sample, from, to int) []pipeline.Sample {
+	for _, l := range s.series[from:to] {
+		dst = append(dst, pipeline.Sample{Labels: l, T: s.t, V: float64(s.t)})
+	}
+	return dst
+}
+
+// sumDropped returns the samples q counted as dropped, whatever the reason.
+func sumDropped(t *testing.T, q *Queue) float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 64)
+	go func() { q.m.samplesDropped.Collect(ch); close(ch) }()
+	n := 0.0
+	for m := range ch {
+		var pb dto.Metric
+		if err := m.Write(&pb); err != nil {
+			t.Fatal(err)
 		}
-		if err := q.Flush(context.Background()); err != nil {
-			t.Fatalf("Flush: %v", err)
-		}
-		checkDelivered(t, rc.deliveredTimestamps(), 1, []int64{0, 1, 2, 3, 4, 5, 11, 12, 13, 14}, false)
-	})
+		n += pb.GetCounter().GetValue()
+	}
+	return n
+}
+
+// TestAppendIsOnDisk: a cycle is in the on-disk queue when Append returns,
+// so that a process killed right after finds it on restart, though nothing
+// ran: neither Run nor Flush.
+func TestAppendIsOnDisk(t *testing.T) {
+	rc := newReceiver(t)
+	o := testOptions(t, rc)
+	q := mustQueue(t, o)
+	const nseries = 250
+	if err := q.Append(cycle(seriesSet(nseries), 7)); err != nil {
+		t.Fatal(err)
+	}
+	// Killed here: a new process opens the same directory.
+	o.Registerer = prometheus.NewRegistry()
+	q2 := mustQueue(t, o)
+	if got := q2.Pending(); got != nseries {
+		t.Fatalf("Pending after a restart = %d, want the %d samples appended", got, nseries)
+	}
+	if err := q2.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkDelivered(t, rc.deliveredTimestamps(), nseries, []int64{7}, false)
 }
 
 // TestFlush checks that what Flush cannot send by its deadline stays on
@@ -743,9 +811,9 @@ func TestKillAndRestart(t *testing.T) {
 				q := mustQueue(t, o)
 				kill := run(t, q)
 				for c := range tc.before {
-					q.Append(cycle(series, int64(c)))
+					q.Append(stamped{series, int64(c)})
 				}
-				waitFor(t, "written and tried", func() bool { return q.inSamples.Load() == 0 && down.requests() >= 4 })
+				waitFor(t, "tried", func() bool { return down.requests() >= 4 })
 				kill() // and never Flush: the files are left as they are
 
 				// The samples from before the kill are sent slowly, so that a
@@ -796,9 +864,8 @@ func TestKillWhileSending(t *testing.T) {
 		o.MinShards, o.MaxShards, o.MaxSamplesPerSend = 4, 4, 10
 		q := mustQueue(t, o)
 		for c := range cycles {
-			q.Append(cycle(series, int64(c)))
+			q.Append(stamped{series, int64(c)})
 		}
-		q.drainIn()
 		stop := run(t, q)
 		waitFor(t, "a third sent", func() bool { return before.deliveredSamples() >= nseries*cycles/3 })
 		snapshot := t.TempDir()
@@ -895,7 +962,7 @@ func TestShardedOrder(t *testing.T) {
 						q.mu.Unlock()
 						time.Sleep(time.Millisecond) // let requests for the old count start
 					}
-					q.Append(cycle(series, int64(c)))
+					q.Append(stamped{series, int64(c)})
 				}
 				waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
 
@@ -999,7 +1066,6 @@ func TestRemoteWrite2(t *testing.T) {
 				for c := range 3 {
 					add(c)
 				}
-				q.drainIn() // on disk as 2.0 before anything is sent
 				run(t, q)
 				for c := 3; c < cycles; c++ {
 					add(c)
