@@ -91,6 +91,10 @@ type Queue struct {
 	// Rates for the shard calculation.
 	samplesIn, samplesOut, busyNanos atomic.Int64
 
+	// retry is the backoff of a failing endpoint, kept across Run and
+	// Flush (see send.go).
+	retry retryState
+
 	mu       sync.Mutex
 	order    ordering // the requests read from the log and not yet committed
 	cond     *sync.Cond
@@ -212,7 +216,9 @@ func (q *Queue) Run(ctx context.Context) error {
 }
 
 // Flush refuses further Appends, sends everything on disk until nothing is
-// left or ctx ends, and closes the queue. Flush returns an error naming how many samples were left unsent; they stay on
+// left or ctx ends, and closes the queue. A failing endpoint is not sent a
+// burst: the first request waits what the backoff of Run asked for. Flush
+// returns an error naming how many samples were left unsent; they stay on
 // disk for the next start. Call it once, after Run returned.
 func (q *Queue) Flush(ctx context.Context) error {
 	q.wmu.Lock()
@@ -223,7 +229,11 @@ func (q *Queue) Flush(ctx context.Context) error {
 	cerr := q.log.close()
 	q.m.diskBytes.Set(float64(q.log.size()))
 	if left > 0 {
-		return errors.Join(fmt.Errorf("flush remote write queue %q: %d samples left unsent on disk: %w", q.o.Name, left, context.Cause(ctx)), cerr)
+		err := fmt.Errorf("flush remote write queue %q: %d samples left unsent on disk", q.o.Name, left)
+		if cause := context.Cause(ctx); cause != nil {
+			err = fmt.Errorf("%w: %w", err, cause)
+		}
+		return errors.Join(err, cerr)
 	}
 	return cerr
 }

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -1470,5 +1471,84 @@ func TestThrottle(t *testing.T) {
 		if ok != step.wantOK || suppressed != step.wantSuppressed {
 			t.Errorf("at %v: allow = %v, %d; want %v, %d", step.at, ok, suppressed, step.wantOK, step.wantSuppressed)
 		}
+	}
+}
+
+// TestFlushKeepsBackoff stops a queue whose receiver keeps answering 503,
+// once its backoff reached MaxBackoff, and flushes it, as a shutdown does:
+// the flush does not restart the backoff at MinBackoff (a burst of requests
+// at every restart), but waits what the interrupted retry would have
+// waited, and goes on at MaxBackoff. A Retry-After holds the same way.
+func TestFlushKeepsBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		resp response
+		wait time.Duration // between two attempts once backed off
+	}{
+		{"backoff", status(http.StatusServiceUnavailable), 5 * time.Second},
+		{"retry-after", status(http.StatusServiceUnavailable, "Retry-After", "20"), 20 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var (
+					mu    sync.Mutex
+					times []time.Time
+				)
+				rc := newReceiver(t)
+				rc.setFallback(func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					times = append(times, time.Now())
+					mu.Unlock()
+					tc.resp(w, r)
+				})
+				attempts := func() []time.Time {
+					mu.Lock()
+					defer mu.Unlock()
+					return slices.Clone(times)
+				}
+				o := testOptions(t, rc)
+				o.MinBackoff, o.MaxBackoff = 30*time.Millisecond, 5*time.Second
+				q := mustQueue(t, o)
+				stop := run(t, q)
+				if err := q.Append(floats(3, 1, 0)); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(time.Minute) // backed off to the most
+				n := len(attempts())
+				for len(attempts()) == n {
+					time.Sleep(10 * time.Millisecond)
+				}
+				last := attempts()[n]
+				time.Sleep(tc.wait / 2) // halfway into the wait after it
+				stop()
+
+				flushed := time.Now()
+				ctx, cancel := context.WithTimeout(context.Background(), 3*tc.wait)
+				defer cancel()
+				if err := q.Flush(ctx); err == nil {
+					t.Fatal("Flush succeeded against a receiver that is down")
+				}
+				var during []time.Time
+				for _, at := range attempts() {
+					if !at.Before(flushed) {
+						during = append(during, at)
+					}
+				}
+				if len(during) == 0 {
+					t.Fatal("Flush sent nothing")
+				}
+				if first := during[0].Sub(last); first < tc.wait {
+					t.Errorf("Flush's first attempt %v after the last one of Run, want %v at least (the backoff reached)", first, tc.wait)
+				}
+				for i := 1; i < len(during); i++ {
+					if gap := during[i].Sub(during[i-1]); gap < tc.wait {
+						t.Errorf("Flush attempt %d %v after the one before, want %v at least", i+1, gap, tc.wait)
+					}
+				}
+				if most := 3; len(during) > most {
+					t.Errorf("Flush made %d attempts in %v, want at most %d", len(during), 3*tc.wait, most)
+				}
+			})
+		})
 	}
 }
