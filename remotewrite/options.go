@@ -36,7 +36,9 @@ type Options struct {
 	Name string
 	// Dir holds the on-disk queue. Required; one directory per queue.
 	Dir string
-	// MaxDiskBytes bounds the on-disk queue. Default 1 GiB.
+	// MaxDiskBytes bounds the on-disk queue: beyond it the oldest requests
+	// are dropped (reason "queue_full"), all but their staleness markers,
+	// which are queued again. Default 1 GiB.
 	MaxDiskBytes int64
 	// Client sends the requests. Required; the caller builds it (TLS,
 	// auth, proxy). Per-attempt timeouts come from Timeout, not the client.

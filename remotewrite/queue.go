@@ -13,7 +13,8 @@
 // kill -9. Senders take requests from the log in order and acknowledge
 // them; what cannot be sent waits there, survives restarts, and is replayed
 // oldest first. When the log is full, its oldest requests are dropped and
-// counted.
+// counted, but for their staleness markers: those are appended again, in a
+// request of their own, so that a series that ended is still marked stale.
 //
 // Order: a series always maps to the same shard, and one shard's requests
 // are sent one at a time in log order, so a series' samples leave in the
@@ -118,7 +119,8 @@ func NewQueue(o Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("remote write queue %q: %w", o.Name, err)
 	}
-	l, err := openLogWith(o.Dir, o.MaxDiskBytes, logOptions{logger: o.Logger, m: m, now: o.Now})
+	rescue := &markerRescuer{}
+	l, err := openLogWith(o.Dir, o.MaxDiskBytes, logOptions{logger: o.Logger, m: m, now: o.Now, rescue: rescue})
 	if err != nil {
 		m.unregister(o.Registerer)
 		return nil, fmt.Errorf("remote write queue %q: %w", o.Name, err)
@@ -140,6 +142,7 @@ func NewQueue(o Options) (*Queue, error) {
 		dropped:   map[string]int{},
 	}
 	q.cond = sync.NewCond(&q.mu)
+	rescue.q = q
 	q.shards.Store(int32(o.MinShards))
 	q.m.shards.Set(float64(o.MinShards))
 	q.m.diskBytes.Set(float64(l.size()))

@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
@@ -1551,4 +1552,73 @@ func TestFlushKeepsBackoff(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestQueueFullKeepsStaleMarkers fills the on-disk queue past its bound
+// while the receiver is down, with cycles that each end a series: the
+// oldest requests are dropped and counted, but not their staleness
+// markers, which arrive once the receiver is back.
+func TestQueueFullKeepsStaleMarkers(t *testing.T) {
+	for _, msg := range []Message{MessageV1, MessageV2} {
+		t.Run(string(msg), func(t *testing.T) {
+			rc := newReceiver(t)
+			rc.setWritten(true)
+			rc.setFallback(status(http.StatusServiceUnavailable))
+			o := testOptions(t, rc)
+			o.Message = msg
+			o.MaxDiskBytes, o.MaxSamplesPerSend = 16<<10, 10
+			q := mustQueue(t, o)
+
+			const nseries, cycles = 20, 60
+			series := seriesSet(nseries)
+			stale := math.Float64frombits(value.StaleNaN)
+			for c := range cycles {
+				s := cycle(series, int64(c))
+				s = append(s, pipeline.Sample{Labels: labels.FromStrings("__name__", "gone", "cycle", strconv.Itoa(c)), T: int64(c), V: stale})
+				if err := q.Append(s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			total := cycles * (nseries + 1)
+			dropped := int(testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reasonQueueFull)))
+			if dropped == 0 {
+				t.Fatal("nothing dropped: the test does not fill the disk queue")
+			}
+			if got := q.log.size(); got > o.MaxDiskBytes {
+				t.Errorf("disk queue holds %d bytes, bound is %d", got, o.MaxDiskBytes)
+			}
+			rc.setFallback(status(http.StatusNoContent))
+			if err := q.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			markers, delivered := map[string]int{}, 0
+			for _, req := range rc.deliveredRequests() {
+				for _, ts := range req.Timeseries {
+					for _, s := range ts.Samples {
+						delivered++
+						if value.IsStaleNaN(s.Value) {
+							markers[labelsOf(ts).Get("cycle")]++
+						}
+					}
+				}
+			}
+			for c := range cycles {
+				if n := markers[strconv.Itoa(c)]; n != 1 {
+					t.Errorf("staleness marker of cycle %d delivered %d times, want once", c, n)
+				}
+			}
+			if delivered+dropped != total {
+				t.Errorf("%d delivered and %d dropped, want %d in all", delivered, dropped, total)
+			}
+		})
+	}
+}
+
+// labelsOf returns the labels of a decoded series.
+func labelsOf(ts prompb.TimeSeries) labels.Labels {
+	var b labels.ScratchBuilder
+	for _, l := range ts.Labels {
+		b.Add(l.Name, l.Value)
+	}
+	return b.Labels()
 }
