@@ -123,8 +123,9 @@ func (b *Bridge) collect(ctx context.Context, c *cycle) {
 // judge runs synth over the merged groups and lays out the cycle's series
 // in parts: the gateways' own metrics (if forwarded), each forwarded group's
 // series, the synthesized series. The parts are the slices the snapshots
-// and synth made, not copies: the senders read them after the cycle, and
-// nobody changes them once made.
+// and synth made, not copies: the senders read them while they write the
+// cycle (deliver), the series state keeps them, and nobody changes them
+// once made.
 func (b *Bridge) judge(c *cycle) {
 	c.parts = make([][]pipeline.Series, 0, b.bufs.parts)
 	c.keys = b.bufs.keys[:0]

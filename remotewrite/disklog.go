@@ -33,6 +33,9 @@ type record struct {
 	histograms uint32
 	highestT   int64
 	body       []byte // snappy-compressed protobuf
+	// stale tells that body may hold staleness markers. Not stored: the
+	// records of segments found at open may hold some.
+	stale bool
 }
 
 // Body formats.
@@ -78,6 +81,9 @@ type segment struct {
 	lossy bool
 	// reported is set once its corruption was logged and counted.
 	reported bool
+	// stale tells that its records may hold staleness markers: one
+	// appended did, or it was found at open.
+	stale bool
 }
 
 // segmentFile is a segment open for appending. *os.File is one.
@@ -246,7 +252,7 @@ func openLogWith(dir string, maxBytes int64, o logOptions) (*diskLog, error) {
 		if err != nil {
 			continue
 		}
-		l.segs = append(l.segs, &segment{n: n})
+		l.segs = append(l.segs, &segment{n: n, stale: true})
 	}
 	slices.SortFunc(l.segs, func(a, b *segment) int { return a.n - b.n })
 	l.commit = l.loadPosition()
@@ -479,6 +485,7 @@ func (l *diskLog) writeLocked(r *record) error {
 	}
 	last.size += size
 	last.samples += int(r.samples)
+	last.stale = last.stale || r.stale
 	l.total += size
 	l.unread += int(r.samples)
 	select {
@@ -606,7 +613,7 @@ func (l *diskLog) reportCorruptLocked(s *segment, off int64, err error) {
 // records appended.
 func (l *diskLog) dropOldestLocked(markers []pipeline.Sample) (int, []pipeline.Sample) {
 	s := l.segs[0]
-	if l.rescue != nil && l.readPos.seg == s.n && s.samples > s.read {
+	if l.rescue != nil && s.stale && l.readPos.seg == s.n && s.samples > s.read {
 		markers = l.unreadMarkersLocked(markers, s, l.readPos.off)
 	}
 	l.segs = l.segs[1:]

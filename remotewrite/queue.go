@@ -78,8 +78,8 @@ type Queue struct {
 	// made of each series (see prepare).
 	cache []seriesCache
 	lb    labels.Builder
-	// chunk and pending are the writer's buffers: the piece of the cycle
-	// being read, and per shard the samples of the next request.
+	// chunk and pending are Append's buffers (under wmu): the piece of the
+	// cycle being read, and per shard the samples of the next request.
 	chunk   []pipeline.Sample
 	pending [][]pipeline.Sample
 

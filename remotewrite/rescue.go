@@ -89,6 +89,7 @@ func (m *markerRescuer) record(markers []pipeline.Sample) *record {
 		samples:   uint32(st.samples),
 		highestT:  st.highestT,
 		body:      body,
+		stale:     true,
 	}
 }
 

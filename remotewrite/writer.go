@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/relabel"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
@@ -163,6 +164,7 @@ func (q *Queue) appendRecord(batch []pipeline.Sample, format byte, shard, shards
 		histograms: uint32(st.histograms),
 		highestT:   st.highestT,
 		body:       body,
+		stale:      holdsStaleMarkers(batch),
 	})
 	if dropped > 0 {
 		q.m.samplesDropped.WithLabelValues(reasonQueueFull).Add(float64(dropped))
@@ -272,4 +274,15 @@ func relabelOne(lb *labels.Builder, ls labels.Labels, cfgs []*relabel.Config, ex
 		}
 	})
 	return lb.Labels(), true
+}
+
+// holdsStaleMarkers tells whether batch holds a staleness marker: only then
+// must the disk log read the request back if it drops it unsent.
+func holdsStaleMarkers(batch []pipeline.Sample) bool {
+	for i := range batch {
+		if batch[i].H == nil && batch[i].FH == nil && value.IsStaleNaN(batch[i].V) {
+			return true
+		}
+	}
+	return false
 }

@@ -12,7 +12,7 @@
 //	--pushgateway.forward-own-metrics    also forward the gateway's go_*, process_*, pushgateway_*
 //	--remote-write.url                   endpoint to send to (or remote_write in --config.file)
 //	--remote-write.max-samples-per-send  batch size bound of that endpoint (default 10000)
-//	--remote-write.flush-deadline        how long shutdown waits to send what is pending (default 1m)
+//	--remote-write.flush-deadline        how long shutdown waits to send what is pending, all endpoints at once (default 1m)
 //	--storage.path                       on-disk queues and state (default data/)
 //	--storage.queue-max-bytes            bound of each endpoint's (each tenant's) on-disk queue (default 1GiB)
 //	--scrape.interval, --scrape.timeout  cycle interval (15s) and scrape timeout (10s)
