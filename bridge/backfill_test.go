@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/internal/golden"
@@ -78,3 +80,79 @@ func TestBackfillAfterRestart(t *testing.T) {
 	}
 	golden.Check(t, filepath.Join("testdata", "backfill.golden"), []byte(got.String()))
 }
+
+// TestBackfillCountsWritten: backfill_samples_total counts the samples of
+// the ticks every sender wrote, not those a sender refused (an endpoint
+// whose disk queue failed, say), and the ticks after a refused one are
+// still filled.
+func TestBackfillCountsWritten(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	path := filepath.Join(t.TempDir(), "state")
+	a := group(float64(t0.Add(-100*time.Second).Unix()), []pipeline.Series{series("done", 1, "job", "a")}, "job", "a")
+	refused := t0.Add(30 * time.Second).UnixMilli()
+	start := func(now time.Time, senders ...Sender) *Bridge {
+		br, err := New(Options{
+			Gateways:          []Gateway{{Name: "pgw", Source: &fakeSource{script: []func() (*pipeline.Snapshot, error){snap(a)}}}},
+			Interval:          15 * time.Second,
+			Senders:           senders,
+			StatePath:         path,
+			BackfillMaxWindow: time.Hour,
+			Now:               func() time.Time { return now },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return br
+	}
+	start(t0, &recorder{}).Cycle(context.Background())
+
+	ok := &recorder{}
+	failing := &recorder{fail: func(s pipeline.Samples) bool {
+		return s.AppendTo(nil, 0, 1)[0].T == refused
+	}}
+	br := start(t0.Add(60*time.Second), ok, failing)
+	br.Cycle(context.Background())
+	// Ticks at +15s, +30s and +45s, then the live cycle.
+	if len(ok.cycles) != 4 || len(failing.cycles) != 3 {
+		t.Fatalf("senders kept %d and %d cycles, want 4 and 3 (the tick at +30s refused)", len(ok.cycles), len(failing.cycles))
+	}
+	perTick := len(ok.cycles[0])
+	if got, want := testutil.ToFloat64(br.m.backfillSamples), float64(2*perTick); got != want {
+		t.Errorf("backfill_samples_total = %v, want %v (two ticks of %d samples)", got, want, perTick)
+	}
+}
+
+// TestSendConcurrently: the senders of a cycle get it at the same time, so
+// that each one's disk write does not wait for the others'.
+func TestSendConcurrently(t *testing.T) {
+	var entered sync.WaitGroup
+	entered.Add(2)
+	s := senderFunc(func(pipeline.Samples) error {
+		entered.Done()
+		entered.Wait() // returns only once both are in Append
+		return nil
+	})
+	br, err := New(Options{
+		Gateways: []Gateway{{Name: "pgw", Source: &fakeSource{script: []func() (*pipeline.Snapshot, error){snap()}}}},
+		Interval: time.Second,
+		Senders:  []Sender{s, s},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		br.Cycle(context.Background())
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second sender did not get the cycle while the first held it")
+	}
+}
+
+// senderFunc is a Sender calling itself.
+type senderFunc func(pipeline.Samples) error
+
+func (f senderFunc) Append(s pipeline.Samples) error { return f(s) }

@@ -49,12 +49,18 @@ type GroupDeleter interface {
 	DeleteGroup(ctx context.Context, key labels.Labels, pushTime float64) (bool, error)
 }
 
-// Sender takes a cycle's samples for delivery to one endpoint. Append must
-// not block on the network and may read the samples after it returned; they
-// do not change. Samples of one series arrive in timestamp order and must
-// leave in that order.
+// Sender takes a cycle's samples for delivery to one endpoint. Append
+// writes them where they survive the process (the on-disk queue) and
+// returns once they are there: it may block on the disk, never on the
+// network, and must not read the samples after it returned; they do not
+// change while it runs. It returns an error if some samples could not be
+// kept (the sender counts them); the bridge then does not count them as
+// filled by backfill. The bridge calls the Appends of several senders
+// concurrently, each with its own Samples, and one sender's one after the
+// other. Samples of one series arrive in timestamp order and must leave in
+// that order.
 type Sender interface {
-	Append(samples pipeline.Samples)
+	Append(samples pipeline.Samples) error
 }
 
 // Gateway is a Pushgateway to scrape.

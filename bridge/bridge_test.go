@@ -37,14 +37,23 @@ func (f *fakeSource) Scrape(context.Context) (*pipeline.Snapshot, error) {
 // recorder is a Sender that keeps what it was given, one slice per cycle.
 // It reads a cycle three samples at a time, as a queue reads it a request
 // at a time.
-type recorder struct{ cycles [][]pipeline.Sample }
+// With fail set, it keeps nothing and returns an error for the cycles
+// fail says no to.
+type recorder struct {
+	cycles [][]pipeline.Sample
+	fail   func(pipeline.Samples) bool
+}
 
-func (r *recorder) Append(s pipeline.Samples) {
+func (r *recorder) Append(s pipeline.Samples) error {
+	if r.fail != nil && r.fail(s) {
+		return errors.New("recorder: cycle refused")
+	}
 	var got []pipeline.Sample
 	for from := 0; from < s.Len(); from += 3 {
 		got = s.AppendTo(got, from, min(from+3, s.Len()))
 	}
 	r.cycles = append(r.cycles, got)
+	return nil
 }
 
 // lines formats one cycle as sorted "labels value@ts" lines.

@@ -124,9 +124,10 @@ func (b *Bridge) collect(ctx context.Context, c *cycle) {
 // in parts: the gateways' own metrics (if forwarded), each forwarded group's
 // series (a pushed series named like a synthesized one renamed
 // exported_<name>: never two series under one identity), the synthesized
-// series. The parts are the slices the snapshots
-// and synth made, not copies: the senders read them after the cycle, and
-// nobody changes them once made.
+// series. The parts are the slices the snapshots and synth made, or
+// Export's copies, not copies made per cycle: the senders read them while
+// they write the cycle (deliver), the series state keeps them, and nobody
+// changes them once made.
 func (b *Bridge) judge(c *cycle) {
 	c.parts = make([][]pipeline.Series, 0, b.bufs.parts)
 	c.keys = b.bufs.keys[:0]
@@ -170,7 +171,8 @@ func (b *Bridge) deliver(c *cycle) {
 		b.backfill(c.now, c.in.Groups, c.so)
 		b.carried.lastCycle = time.Time{}
 	}
-	b.send(c.now, c.parts, c.stale)
+	// A sender that could not keep samples counted and logged them.
+	_ = b.send(c.now, c.parts, c.stale)
 }
 
 // follow carries out, after delivery, what the cycle's result asks for:

@@ -80,7 +80,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		backfillSamples: f.NewCounter(prometheus.CounterOpts{
 			Name: "pushgateway_bridge_backfill_samples_total",
-			Help: "Samples sent for ticks missed while the bridge was down.",
+			Help: "Samples of ticks missed while the bridge was down, written by every sender (remote write: on its disk queue).",
 		}),
 		groupsDeleted: f.NewCounter(prometheus.CounterOpts{
 			Name: "pushgateway_bridge_groups_deleted_total",

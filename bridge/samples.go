@@ -1,7 +1,9 @@
 package bridge
 
 import (
+	"errors"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/prometheus/prometheus/model/value"
@@ -10,11 +12,23 @@ import (
 )
 
 // send stamps the cycle's series and staleness markers with the cycle's
-// time and hands them to every sender, which read them after the cycle.
-func (b *Bridge) send(now time.Time, series [][]pipeline.Series, stale []pipeline.Series) {
-	for _, s := range b.o.Senders {
-		s.Append(newCycleSamples(now.UnixMilli(), series, stale))
+// time and hands them to every sender at once, one goroutine each, since an
+// Append takes the time to encode and write the cycle to disk. It returns
+// when every sender has the cycle, with their errors joined: nil if every
+// sender wrote all of it.
+func (b *Bridge) send(now time.Time, series [][]pipeline.Series, stale []pipeline.Series) error {
+	t := now.UnixMilli()
+	if len(b.o.Senders) == 1 {
+		return b.o.Senders[0].Append(newCycleSamples(t, series, stale))
 	}
+	errs := make([]error, len(b.o.Senders))
+	var wg sync.WaitGroup
+	for i, s := range b.o.Senders {
+		// Each its own reader: a cycleSamples remembers where it stopped.
+		wg.Go(func() { errs[i] = s.Append(newCycleSamples(t, series, stale)) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // cycleSamples are a cycle's series, stamped with its time, then its

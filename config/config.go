@@ -166,8 +166,9 @@ type RemoteWriteConfig struct {
 // QueueConfig sizes and paces an endpoint's queue, as Prometheus'
 // queue_config does.
 type QueueConfig struct {
-	// Capacity is how many samples per shard may wait to be written to
-	// disk before a cycle is dropped (see remotewrite.Options).
+	// Capacity is accepted for compatibility with Prometheus and unused:
+	// a cycle is written to disk before the next stage (see
+	// remotewrite.Options).
 	Capacity int `yaml:"capacity,omitempty"`
 	// MaxShards and MinShards bound the number of concurrent senders.
 	MaxShards int `yaml:"max_shards,omitempty"`

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/internal/atomicfile"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 // record is one encoded request waiting in the log: a remote-write body and
@@ -32,6 +33,9 @@ type record struct {
 	histograms uint32
 	highestT   int64
 	body       []byte // snappy-compressed protobuf
+	// stale tells that body may hold staleness markers. Not stored: the
+	// records of segments found at open may hold some.
+	stale bool
 }
 
 // Body formats.
@@ -77,6 +81,9 @@ type segment struct {
 	lossy bool
 	// reported is set once its corruption was logged and counted.
 	reported bool
+	// stale tells that its records may hold staleness markers: one
+	// appended did, or it was found at open.
+	stale bool
 }
 
 // segmentFile is a segment open for appending. *os.File is one.
@@ -129,6 +136,9 @@ type logOptions struct {
 	m      *metrics         // nil: unregistered metrics
 	now    func() time.Time // for throttling log lines; nil: time.Now
 	fs     fileSystem       // nil: osFS
+	// rescue keeps the staleness markers of dropped records; nil drops
+	// them with the rest.
+	rescue rescuer
 }
 
 // diskLog is an append-only log of records in numbered segment files under
@@ -136,7 +146,8 @@ type logOptions struct {
 // it has sent is committed, persisted in a position file, and whole segments
 // behind the committed position are deleted. When an append would exceed the
 // bound, the oldest segments are deleted, read or not, and the samples lost
-// are reported.
+// are reported; with a rescuer, the staleness markers of their unread records
+// are appended again first (see rescuer).
 //
 // Appends are written without fsync: they survive the process being killed
 // (the kernel has them), and a torn record at the tail after a machine crash
@@ -160,6 +171,7 @@ type diskLog struct {
 	logger  *slog.Logger
 	m       *metrics
 	now     func() time.Time
+	rescue  rescuer
 
 	mu   sync.Mutex
 	segs []*segment // ascending; the last one is written to
@@ -205,6 +217,7 @@ func openLogWith(dir string, maxBytes int64, o logOptions) (*diskLog, error) {
 		logger:     o.logger,
 		m:          o.m,
 		now:        o.now,
+		rescue:     o.rescue,
 		rseg:       -1,
 		notify:     make(chan struct{}, 1),
 		failLog:    throttle{interval: logInterval},
@@ -239,7 +252,7 @@ func openLogWith(dir string, maxBytes int64, o logOptions) (*diskLog, error) {
 		if err != nil {
 			continue
 		}
-		l.segs = append(l.segs, &segment{n: n})
+		l.segs = append(l.segs, &segment{n: n, stale: true})
 	}
 	slices.SortFunc(l.segs, func(a, b *segment) int { return a.n - b.n })
 	l.commit = l.loadPosition()
@@ -376,12 +389,13 @@ func (l *diskLog) samplesBefore(s *segment, off int64) (samples int, exact bool,
 }
 
 // append writes a record. It returns the samples of older records that had to
-// be deleted, unsent, to keep the log within its bound. After an error the
-// record is not in the log, and the log is as it was before: the next append
-// may succeed (see diskDropReason for how to count the record).
+// be deleted, unsent, to keep the log within its bound: with a rescuer, but
+// for their staleness markers, which are appended again, in a record of their
+// own, before r. After an error the record is not in the log, and the log is
+// as it was before: the next append may succeed (see diskDropReason for how
+// to count the record).
 func (l *diskLog) append(r *record) (dropped int, err error) {
-	payload := recordMetaLen + len(r.body)
-	size := int64(recordHeaderLen + payload)
+	size := onDiskSize(r)
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -392,16 +406,62 @@ func (l *diskLog) append(r *record) (dropped int, err error) {
 			return 0, err
 		}
 	}
-	last := l.segs[len(l.segs)-1]
-	if last.size > 0 && last.size+size > l.segSize {
+	// A full last segment is rotated first, so that it can be dropped.
+	if last := l.segs[len(l.segs)-1]; last.size > 0 && last.size+size > l.segSize {
 		if err := l.rotateLocked(); err != nil {
 			return 0, err
 		}
+	}
+	var (
+		markers []pipeline.Sample
+		rescued *record
+	)
+	for {
+		need := size
+		if rescued != nil {
+			need += onDiskSize(rescued)
+		}
+		if l.total+need <= l.max || len(l.segs) <= 1 {
+			break
+		}
+		var lost int
+		lost, markers = l.dropOldestLocked(markers)
+		dropped += lost
+		if l.rescue != nil && len(markers) > 0 {
+			rescued = l.rescue.record(markers)
+		}
+	}
+	if rescued != nil {
+		if err := l.writeLocked(rescued); err != nil {
+			return dropped, err
+		}
+		dropped -= int(rescued.samples)
+	}
+	return dropped, l.writeLocked(r)
+}
+
+// onDiskSize is the bytes r takes in a segment.
+func onDiskSize(r *record) int64 {
+	return int64(recordHeaderLen + recordMetaLen + len(r.body))
+}
+
+// writeLocked writes r at the end of the log: in a new segment if the last
+// one is full, or if the last write failed.
+func (l *diskLog) writeLocked(r *record) error {
+	if l.w == nil {
+		if err := l.newSegmentLocked(); err != nil {
+			return err
+		}
+	}
+	size := onDiskSize(r)
+	last := l.segs[len(l.segs)-1]
+	if last.size > 0 && last.size+size > l.segSize {
+		if err := l.rotateLocked(); err != nil {
+			return err
+		}
 		last = l.segs[len(l.segs)-1]
 	}
-	for l.total+size > l.max && len(l.segs) > 1 {
-		dropped += l.dropOldestLocked()
-	}
+	payload := size - recordHeaderLen
 	h := l.hdrBuf[:]
 	binary.LittleEndian.PutUint32(h[0:], uint32(payload))
 	m := h[recordHeaderLen:]
@@ -416,22 +476,23 @@ func (l *diskLog) append(r *record) (dropped int, err error) {
 	binary.LittleEndian.PutUint32(h[4:], crc)
 	// Straight to the kernel, unbuffered: a kill -9 must not lose the
 	// record, and a failed write must not linger in a buffer.
-	_, err = l.w.Write(h)
+	_, err := l.w.Write(h)
 	if err == nil {
 		_, err = l.w.Write(r.body)
 	}
 	if err != nil {
-		return dropped, l.writeFailedLocked(last, err)
+		return l.writeFailedLocked(last, err)
 	}
 	last.size += size
 	last.samples += int(r.samples)
+	last.stale = last.stale || r.stale
 	l.total += size
 	l.unread += int(r.samples)
 	select {
 	case l.notify <- struct{}{}:
 	default:
 	}
-	return dropped, nil
+	return nil
 }
 
 // writeFailedLocked puts the log back as it was before a failed append to
@@ -547,9 +608,14 @@ func (l *diskLog) reportCorruptLocked(s *segment, off int64, err error) {
 		"segment", filepath.Base(l.segPath(s.n)), "offset", off, "err", err)
 }
 
-// dropOldestLocked deletes the oldest segment and returns its unread samples.
-func (l *diskLog) dropOldestLocked() int {
+// dropOldestLocked deletes the oldest segment and returns its unread samples,
+// and with a rescuer, markers with the staleness markers of its unread
+// records appended.
+func (l *diskLog) dropOldestLocked(markers []pipeline.Sample) (int, []pipeline.Sample) {
 	s := l.segs[0]
+	if l.rescue != nil && s.stale && l.readPos.seg == s.n && s.samples > s.read {
+		markers = l.unreadMarkersLocked(markers, s, l.readPos.off)
+	}
 	l.segs = l.segs[1:]
 	_ = os.Remove(l.segPath(s.n))
 	l.total -= s.size
@@ -566,7 +632,34 @@ func (l *diskLog) dropOldestLocked() int {
 	if l.rseg == s.n {
 		l.closeReaderLocked()
 	}
-	return lost
+	return lost, markers
+}
+
+// unreadMarkersLocked appends the staleness markers of the records of s
+// from offset off on. What cannot be read is lost with the segment.
+func (l *diskLog) unreadMarkersLocked(markers []pipeline.Sample, s *segment, off int64) []pipeline.Sample {
+	f, err := l.fs.open(l.segPath(s.n))
+	if err != nil {
+		return markers
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return markers
+	}
+	br := bufio.NewReaderSize(f, 256<<10)
+	for off < s.size {
+		rec, n, err := readRecord(br, nil)
+		if ce := (*corruptError)(nil); errors.As(err, &ce) && ce.skip > 0 {
+			off += ce.skip
+			continue
+		}
+		if err != nil {
+			break
+		}
+		off += n
+		markers = l.rescue.markers(markers, rec)
+	}
+	return markers
 }
 
 func (l *diskLog) closeReaderLocked() {

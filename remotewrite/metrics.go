@@ -18,9 +18,7 @@ const (
 	reasonQueueFull    = "queue_full"
 	reasonEncode       = "encode_error"
 	reasonBuildRequest = "invalid_request"
-	// reasonAppendBacklog: more was appended than could be written to disk.
-	reasonAppendBacklog = "append_backlog"
-	reasonDiskWrite     = "disk_write_error"
+	reasonDiskWrite    = "disk_write_error"
 	// reasonDiskFull: a request could not be written to the on-disk queue
 	// because the disk (or the quota) was full.
 	reasonDiskFull = "disk_full"
@@ -66,7 +64,7 @@ type metrics struct {
 
 // samplesDroppedHelp is the help of samples_dropped_total, which Tenants
 // registers too, for samples that reach no tenant's queue.
-const samplesDroppedHelp = "Samples dropped without being acknowledged, by reason (queue_full, append_backlog, disk_full, disk_write_error, corrupt, http_<status> for unrecoverable responses, out_of_order, too_old, partial_write, encode_error, invalid_request, tenant_limit, invalid_tenant, tenant_open_error)."
+const samplesDroppedHelp = "Samples dropped without being acknowledged, by reason (queue_full, disk_full, disk_write_error, corrupt, http_<status> for unrecoverable responses, out_of_order, too_old, partial_write, encode_error, invalid_request, tenant_limit, invalid_tenant, tenant_open_error)."
 
 // constLabels are the const labels of the metrics of a queue, or of a
 // Tenants for tenant "".

@@ -36,7 +36,9 @@ type Options struct {
 	Name string
 	// Dir holds the on-disk queue. Required; one directory per queue.
 	Dir string
-	// MaxDiskBytes bounds the on-disk queue. Default 1 GiB.
+	// MaxDiskBytes bounds the on-disk queue: beyond it the oldest requests
+	// are dropped (reason "queue_full"), all but their staleness markers,
+	// which are queued again. Default 1 GiB.
 	MaxDiskBytes int64
 	// Client sends the requests. Required; the caller builds it (TLS,
 	// auth, proxy). Per-attempt timeouts come from Timeout, not the client.
@@ -55,9 +57,10 @@ type Options struct {
 	Timeout time.Duration
 	// MaxSamplesPerSend bounds the samples in one request. Default 10000.
 	MaxSamplesPerSend int
-	// Capacity bounds, per shard, the samples appended but not yet written
-	// to disk; beyond Capacity*MaxShards, Append drops the cycle and counts
-	// it under reason "append_backlog". Default 10000.
+	// Capacity is accepted for compatibility with Prometheus'
+	// queue_config and no longer used: Append writes each cycle to disk
+	// before it returns, so nothing waits in memory to be bounded.
+	// Default 10000.
 	Capacity int
 	// MinShards and MaxShards bound the number of requests in flight; the
 	// queue adapts between them to keep up. Defaults 1 and 50.
@@ -106,8 +109,7 @@ const (
 	DefaultTimeout = 30 * time.Second
 	// DefaultMaxSamplesPerSend bounds the samples in one request.
 	DefaultMaxSamplesPerSend = 10000
-	// DefaultCapacity bounds, per shard, the samples waiting to be
-	// written to disk.
+	// DefaultCapacity is the default of the unused Options.Capacity.
 	DefaultCapacity = 10000
 	// DefaultMinShards is the least number of requests in flight.
 	DefaultMinShards = 1

@@ -2,16 +2,19 @@
 // endpoint: relabeling, encoding, batching, the on-disk queue, sharded
 // sending and retries.
 //
-// One Queue serves one endpoint. Append hands it a cycle's samples and
-// returns at once; a writer goroutine reads them a request's worth at a
-// time, without copying the cycle, relabels them, adds the external labels,
-// spreads the series over shards by their hash, encodes each shard's part
-// into requests of at most MaxSamplesPerSend samples (remote write 1.0, or
-// 2.0 when asked for) and appends the requests to a bounded on-disk log.
-// Senders take requests from the log in order and acknowledge them; what
-// cannot be sent waits there, survives kill -9 and restarts, and is replayed
+// One Queue serves one endpoint. Append writes a cycle's samples to a
+// bounded on-disk log in the caller's goroutine and returns once they are
+// there: it reads them a request's worth at a time, without copying the
+// cycle, relabels them, adds the external labels, spreads the series over
+// shards by their hash, encodes each shard's part into requests of at most
+// MaxSamplesPerSend samples (remote write 1.0, or 2.0 when asked for) and
+// appends the requests to the log. Append blocks on the disk, never on the
+// network, and no cycle waits in memory: what Append accepted survives
+// kill -9. Senders take requests from the log in order and acknowledge
+// them; what cannot be sent waits there, survives restarts, and is replayed
 // oldest first. When the log is full, its oldest requests are dropped and
-// counted.
+// counted, but for their staleness markers: those are appended again, in a
+// request of their own, so that a series that ended is still marked stale.
 //
 // Order: a series always maps to the same shard, and one shard's requests
 // are sent one at a time in log order, so a series' samples leave in the
@@ -53,7 +56,9 @@ import (
 const logInterval = 10 * time.Second
 
 // Queue sends samples to one remote write endpoint. Append and Pending are
-// safe for concurrent use; Run and then Flush are called once each.
+// safe for concurrent use; Run and then Flush are called once each. Append
+// may be called before Run (what it writes waits on disk) and until Flush
+// starts.
 type Queue struct {
 	o      Options
 	m      *metrics
@@ -62,12 +67,10 @@ type Queue struct {
 
 	retryLog, dropLog, fullLog throttle
 
-	// in carries appended cycles to the writer; inSamples counts the
-	// samples in it, bounded by Capacity*MaxShards.
-	in        chan pipeline.Samples
-	inSamples atomic.Int64
-	// wmu serializes writing to the log (the writer loop and Flush).
+	// wmu serializes writing to the log (Append), and closed, set when
+	// Flush starts, refuses further Appends.
 	wmu       sync.Mutex
+	closed    bool
 	appendSeq uint64
 	enc       *encoder
 	encV2     *encoderV2
@@ -75,8 +78,8 @@ type Queue struct {
 	// made of each series (see prepare).
 	cache []seriesCache
 	lb    labels.Builder
-	// chunk and pending are the writer's buffers: the piece of the cycle
-	// being read, and per shard the samples of the next request.
+	// chunk and pending are Append's buffers (under wmu): the piece of the
+	// cycle being read, and per shard the samples of the next request.
 	chunk   []pipeline.Sample
 	pending [][]pipeline.Sample
 
@@ -88,6 +91,10 @@ type Queue struct {
 
 	// Rates for the shard calculation.
 	samplesIn, samplesOut, busyNanos atomic.Int64
+
+	// retry is the backoff of a failing endpoint, kept across Run and
+	// Flush (see send.go).
+	retry retryState
 
 	mu       sync.Mutex
 	order    ordering // the requests read from the log and not yet committed
@@ -112,7 +119,8 @@ func NewQueue(o Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("remote write queue %q: %w", o.Name, err)
 	}
-	l, err := openLogWith(o.Dir, o.MaxDiskBytes, logOptions{logger: o.Logger, m: m, now: o.Now})
+	rescue := &markerRescuer{}
+	l, err := openLogWith(o.Dir, o.MaxDiskBytes, logOptions{logger: o.Logger, m: m, now: o.Now, rescue: rescue})
 	if err != nil {
 		m.unregister(o.Registerer)
 		return nil, fmt.Errorf("remote write queue %q: %w", o.Name, err)
@@ -125,8 +133,6 @@ func NewQueue(o Options) (*Queue, error) {
 		retryLog: throttle{interval: logInterval},
 		dropLog:  throttle{interval: logInterval},
 		fullLog:  throttle{interval: logInterval},
-		// Bounded by samples (Capacity*MaxShards), not by cycles.
-		in:       make(chan pipeline.Samples, 1024),
 		enc:      newEncoder(),
 		encV2:    newEncoderV2(),
 		highestT: minInt64,
@@ -136,6 +142,7 @@ func NewQueue(o Options) (*Queue, error) {
 		dropped:   map[string]int{},
 	}
 	q.cond = sync.NewCond(&q.mu)
+	rescue.q = q
 	q.shards.Store(int32(o.MinShards))
 	q.m.shards.Set(float64(o.MinShards))
 	q.m.diskBytes.Set(float64(l.size()))
@@ -182,8 +189,8 @@ func (q *Queue) Status() QueueStatus {
 	return st
 }
 
-// Pending returns the samples not yet acknowledged or dropped: waiting in
-// memory or on disk, and in flight.
+// Pending returns the samples not yet acknowledged or dropped: waiting on
+// disk, and in flight.
 func (q *Queue) Pending() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -192,19 +199,15 @@ func (q *Queue) Pending() int {
 
 // pendingLocked is Pending with q.mu held.
 func (q *Queue) pendingLocked() int {
-	// In this order: a cycle is appended to the log before it leaves
-	// inSamples, and a request read from the log joins q.order under mu.
-	n := int(q.inSamples.Load())
-	n += q.order.unacknowledged()
-	return n + q.log.pendingUnread()
+	// A request read from the log joins q.order under mu.
+	return q.order.unacknowledged() + q.log.pendingUnread()
 }
 
-// Run writes appended samples to the on-disk queue and sends them until ctx
-// ends, then returns nil. Requests in flight when ctx ends stay on disk, to
-// be sent by Flush or after a restart.
+// Run sends what is appended to the on-disk queue until ctx ends, then
+// returns nil. Requests in flight when ctx ends stay on disk, to be sent by
+// Flush or after a restart.
 func (q *Queue) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Go(func() { q.writeLoop(ctx) })
 	wg.Go(func() { q.shardLoop(ctx) })
 	if q.o.Metadata.Send {
 		// Also for 2.0: after a fallback to 1.0, metadata goes separately.
@@ -215,18 +218,25 @@ func (q *Queue) Run(ctx context.Context) error {
 	return nil
 }
 
-// Flush writes what was appended to the on-disk queue, sends everything
-// until nothing is left or ctx ends, and closes the queue. It returns an
-// error naming how many samples were left unsent; they stay on disk for the
-// next start. Call it once, after Run returned.
+// Flush refuses further Appends, sends everything on disk until nothing is
+// left or ctx ends, and closes the queue. A failing endpoint is not sent a
+// burst: the first request waits what the backoff of Run asked for. Flush
+// returns an error naming how many samples were left unsent; they stay on
+// disk for the next start. Call it once, after Run returned.
 func (q *Queue) Flush(ctx context.Context) error {
-	q.drainIn()
+	q.wmu.Lock()
+	q.closed = true // an Append under way has finished
+	q.wmu.Unlock()
 	q.dispatch(ctx, true)
 	left := q.Pending()
 	cerr := q.log.close()
 	q.m.diskBytes.Set(float64(q.log.size()))
 	if left > 0 {
-		return errors.Join(fmt.Errorf("flush remote write queue %q: %d samples left unsent on disk: %w", q.o.Name, left, context.Cause(ctx)), cerr)
+		err := fmt.Errorf("flush remote write queue %q: %d samples left unsent on disk", q.o.Name, left)
+		if cause := context.Cause(ctx); cause != nil {
+			err = fmt.Errorf("%w: %w", err, cause)
+		}
+		return errors.Join(err, cerr)
 	}
 	return cerr
 }

@@ -16,18 +16,21 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
@@ -527,7 +530,6 @@ func TestCapacity(t *testing.T) {
 		for c := range cycles {
 			q.Append(floats(perCycle, 1, int64(c*perCycle)))
 		}
-		q.drainIn() // what the writer does; Run is not needed to fill the disk
 
 		dropped := int(testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reasonQueueFull)))
 		if dropped == 0 || dropped >= total {
@@ -565,7 +567,6 @@ func TestCapacity(t *testing.T) {
 			for c := range 30 {
 				q.Append(floats(100, 1, int64(10+c*100)))
 			}
-			waitFor(t, "all written", func() bool { return q.inSamples.Load() == 0 })
 			dropped := func() int {
 				return int(testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reasonQueueFull)))
 			}
@@ -588,26 +589,95 @@ func TestCapacity(t *testing.T) {
 		})
 	})
 
-	t.Run("memory backlog drops the newest cycle", func(t *testing.T) {
-		rc := newReceiver(t)
-		o := testOptions(t, rc)
-		o.Capacity, o.MaxShards = 10, 1
-		q := mustQueue(t, o)
+}
 
-		q.Append(floats(6, 1, 0))
-		q.Append(floats(5, 1, 6)) // 11 would wait: dropped
-		q.Append(floats(4, 1, 11))
-		if got := testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reasonAppendBacklog)); got != 5 {
-			t.Errorf(`samples_dropped_total{reason="append_backlog"} = %v, want 5`, got)
+// TestAppendBacklog appends cycles back to back, read in place as the
+// bridge hands them over, as backfill does after a restart, more than the old in-memory bound (Capacity*MaxShards samples
+// waiting to be written, 500k by default) held, while the receiver is
+// down: Append writes each to disk before it returns, so none is dropped,
+// and all arrive once the receiver is back.
+func TestAppendBacklog(t *testing.T) {
+	const nseries, cycles = 50_000, 20
+	rc := newReceiver(t)
+	rc.setFallback(status(http.StatusServiceUnavailable))
+	o := testOptions(t, rc)
+	o.Capacity, o.MaxShards, o.MaxSamplesPerSend = 0, 0, 0 // the defaults
+	q := mustQueue(t, o)
+	run(t, q)
+
+	series := seriesSet(nseries)
+	for c := range cycles {
+		if err := q.Append(stamped{series, int64(c)}); err != nil {
+			t.Fatalf("Append of cycle %d: %v", c, err)
 		}
-		if q.Pending() != 10 {
-			t.Errorf("Pending = %d, want 10", q.Pending())
+	}
+	if got := sumDropped(t, q); got != 0 {
+		t.Fatalf("%v samples dropped, want none", got)
+	}
+	if got, want := q.Pending(), nseries*cycles; got != want {
+		t.Errorf("Pending = %d, want %d", got, want)
+	}
+	rc.setFallback(status(http.StatusNoContent))
+	waitLong(t, "all sent", func() bool { return q.Pending() == 0 })
+	checkDelivered(t, rc.deliveredTimestamps(), nseries, span(0, cycles, 1), true)
+	if got := sumDropped(t, q); got != 0 {
+		t.Errorf("%v samples dropped, want none", got)
+	}
+}
+
+// stamped is one sample per series at time t, made as it is read, as the
+// bridge's cycles are: handing one over costs nothing.
+type stamped struct {
+	series []labels.Labels
+	t      int64
+}
+
+func (s stamped) Len() int { return len(s.series) }
+
+func (s stamped) AppendTo(dst []pipeline.Sample, from, to int) []pipeline.Sample {
+	for _, l := range s.series[from:to] {
+		dst = append(dst, pipeline.Sample{Labels: l, T: s.t, V: float64(s.t)})
+	}
+	return dst
+}
+
+// sumDropped returns the samples q counted as dropped, whatever the reason.
+func sumDropped(t *testing.T, q *Queue) float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 64)
+	go func() { q.m.samplesDropped.Collect(ch); close(ch) }()
+	n := 0.0
+	for m := range ch {
+		var pb dto.Metric
+		if err := m.Write(&pb); err != nil {
+			t.Fatal(err)
 		}
-		if err := q.Flush(context.Background()); err != nil {
-			t.Fatalf("Flush: %v", err)
-		}
-		checkDelivered(t, rc.deliveredTimestamps(), 1, []int64{0, 1, 2, 3, 4, 5, 11, 12, 13, 14}, false)
-	})
+		n += pb.GetCounter().GetValue()
+	}
+	return n
+}
+
+// TestAppendIsOnDisk: a cycle is in the on-disk queue when Append returns,
+// so that a process killed right after finds it on restart, though nothing
+// ran: neither Run nor Flush.
+func TestAppendIsOnDisk(t *testing.T) {
+	rc := newReceiver(t)
+	o := testOptions(t, rc)
+	q := mustQueue(t, o)
+	const nseries = 250
+	if err := q.Append(cycle(seriesSet(nseries), 7)); err != nil {
+		t.Fatal(err)
+	}
+	// Killed here: a new process opens the same directory.
+	o.Registerer = prometheus.NewRegistry()
+	q2 := mustQueue(t, o)
+	if got := q2.Pending(); got != nseries {
+		t.Fatalf("Pending after a restart = %d, want the %d samples appended", got, nseries)
+	}
+	if err := q2.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkDelivered(t, rc.deliveredTimestamps(), nseries, []int64{7}, false)
 }
 
 // TestFlush checks that what Flush cannot send by its deadline stays on
@@ -743,9 +813,9 @@ func TestKillAndRestart(t *testing.T) {
 				q := mustQueue(t, o)
 				kill := run(t, q)
 				for c := range tc.before {
-					q.Append(cycle(series, int64(c)))
+					q.Append(stamped{series, int64(c)})
 				}
-				waitFor(t, "written and tried", func() bool { return q.inSamples.Load() == 0 && down.requests() >= 4 })
+				waitFor(t, "tried", func() bool { return down.requests() >= 4 })
 				kill() // and never Flush: the files are left as they are
 
 				// The samples from before the kill are sent slowly, so that a
@@ -796,9 +866,8 @@ func TestKillWhileSending(t *testing.T) {
 		o.MinShards, o.MaxShards, o.MaxSamplesPerSend = 4, 4, 10
 		q := mustQueue(t, o)
 		for c := range cycles {
-			q.Append(cycle(series, int64(c)))
+			q.Append(stamped{series, int64(c)})
 		}
-		q.drainIn()
 		stop := run(t, q)
 		waitFor(t, "a third sent", func() bool { return before.deliveredSamples() >= nseries*cycles/3 })
 		snapshot := t.TempDir()
@@ -895,7 +964,7 @@ func TestShardedOrder(t *testing.T) {
 						q.mu.Unlock()
 						time.Sleep(time.Millisecond) // let requests for the old count start
 					}
-					q.Append(cycle(series, int64(c)))
+					q.Append(stamped{series, int64(c)})
 				}
 				waitFor(t, "all sent", func() bool { return q.Pending() == 0 })
 
@@ -999,7 +1068,6 @@ func TestRemoteWrite2(t *testing.T) {
 				for c := range 3 {
 					add(c)
 				}
-				q.drainIn() // on disk as 2.0 before anything is sent
 				run(t, q)
 				for c := 3; c < cycles; c++ {
 					add(c)
@@ -1404,5 +1472,178 @@ func TestThrottle(t *testing.T) {
 		if ok != step.wantOK || suppressed != step.wantSuppressed {
 			t.Errorf("at %v: allow = %v, %d; want %v, %d", step.at, ok, suppressed, step.wantOK, step.wantSuppressed)
 		}
+	}
+}
+
+// TestFlushKeepsBackoff stops a queue whose receiver keeps answering 503,
+// once its backoff reached MaxBackoff, and flushes it, as a shutdown does:
+// the flush does not restart the backoff at MinBackoff (a burst of requests
+// at every restart), but waits what the interrupted retry would have
+// waited, and goes on at MaxBackoff. A Retry-After holds the same way.
+func TestFlushKeepsBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		resp response
+		wait time.Duration // between two attempts once backed off
+	}{
+		{"backoff", status(http.StatusServiceUnavailable), 5 * time.Second},
+		{"retry-after", status(http.StatusServiceUnavailable, "Retry-After", "20"), 20 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var (
+					mu    sync.Mutex
+					times []time.Time
+				)
+				rc := newReceiver(t)
+				rc.setFallback(func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					times = append(times, time.Now())
+					mu.Unlock()
+					tc.resp(w, r)
+				})
+				attempts := func() []time.Time {
+					mu.Lock()
+					defer mu.Unlock()
+					return slices.Clone(times)
+				}
+				o := testOptions(t, rc)
+				o.MinBackoff, o.MaxBackoff = 30*time.Millisecond, 5*time.Second
+				q := mustQueue(t, o)
+				stop := run(t, q)
+				if err := q.Append(floats(3, 1, 0)); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(time.Minute) // backed off to the most
+				n := len(attempts())
+				for len(attempts()) == n {
+					time.Sleep(10 * time.Millisecond)
+				}
+				last := attempts()[n]
+				time.Sleep(tc.wait / 2) // halfway into the wait after it
+				stop()
+
+				flushed := time.Now()
+				ctx, cancel := context.WithTimeout(context.Background(), 3*tc.wait)
+				defer cancel()
+				if err := q.Flush(ctx); err == nil {
+					t.Fatal("Flush succeeded against a receiver that is down")
+				}
+				var during []time.Time
+				for _, at := range attempts() {
+					if !at.Before(flushed) {
+						during = append(during, at)
+					}
+				}
+				if len(during) == 0 {
+					t.Fatal("Flush sent nothing")
+				}
+				if first := during[0].Sub(last); first < tc.wait {
+					t.Errorf("Flush's first attempt %v after the last one of Run, want %v at least (the backoff reached)", first, tc.wait)
+				}
+				for i := 1; i < len(during); i++ {
+					if gap := during[i].Sub(during[i-1]); gap < tc.wait {
+						t.Errorf("Flush attempt %d %v after the one before, want %v at least", i+1, gap, tc.wait)
+					}
+				}
+				if most := 3; len(during) > most {
+					t.Errorf("Flush made %d attempts in %v, want at most %d", len(during), 3*tc.wait, most)
+				}
+			})
+		})
+	}
+}
+
+// TestQueueFullKeepsStaleMarkers fills the on-disk queue past its bound
+// while the receiver is down, with cycles that each end a series: the
+// oldest requests are dropped and counted, but not their staleness
+// markers, which arrive once the receiver is back.
+func TestQueueFullKeepsStaleMarkers(t *testing.T) {
+	for _, msg := range []Message{MessageV1, MessageV2} {
+		t.Run(string(msg), func(t *testing.T) {
+			rc := newReceiver(t)
+			rc.setWritten(true)
+			rc.setFallback(status(http.StatusServiceUnavailable))
+			o := testOptions(t, rc)
+			o.Message = msg
+			o.MaxDiskBytes, o.MaxSamplesPerSend = 16<<10, 10
+			q := mustQueue(t, o)
+
+			const nseries, cycles = 20, 60
+			series := seriesSet(nseries)
+			stale := math.Float64frombits(value.StaleNaN)
+			for c := range cycles {
+				s := cycle(series, int64(c))
+				s = append(s, pipeline.Sample{Labels: labels.FromStrings("__name__", "gone", "cycle", strconv.Itoa(c)), T: int64(c), V: stale})
+				if err := q.Append(s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			total := cycles * (nseries + 1)
+			dropped := int(testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reasonQueueFull)))
+			if dropped == 0 {
+				t.Fatal("nothing dropped: the test does not fill the disk queue")
+			}
+			if got := q.log.size(); got > o.MaxDiskBytes {
+				t.Errorf("disk queue holds %d bytes, bound is %d", got, o.MaxDiskBytes)
+			}
+			rc.setFallback(status(http.StatusNoContent))
+			if err := q.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			markers, delivered := map[string]int{}, 0
+			for _, req := range rc.deliveredRequests() {
+				for _, ts := range req.Timeseries {
+					for _, s := range ts.Samples {
+						delivered++
+						if value.IsStaleNaN(s.Value) {
+							markers[labelsOf(ts).Get("cycle")]++
+						}
+					}
+				}
+			}
+			for c := range cycles {
+				if n := markers[strconv.Itoa(c)]; n != 1 {
+					t.Errorf("staleness marker of cycle %d delivered %d times, want once", c, n)
+				}
+			}
+			if delivered+dropped != total {
+				t.Errorf("%d delivered and %d dropped, want %d in all", delivered, dropped, total)
+			}
+		})
+	}
+}
+
+// labelsOf returns the labels of a decoded series.
+func labelsOf(ts prompb.TimeSeries) labels.Labels {
+	var b labels.ScratchBuilder
+	for _, l := range ts.Labels {
+		b.Add(l.Name, l.Value)
+	}
+	return b.Labels()
+}
+
+// BenchmarkAppend writes 10k-series cycles to a queue whose receiver never
+// gets them (no Run): the write path of a cycle, relabeling to the disk,
+// and, once the 64 MiB bound is reached, dropping the oldest segments.
+func BenchmarkAppend(b *testing.B) {
+	for _, msg := range []Message{MessageV1, MessageV2} {
+		b.Run(string(msg), func(b *testing.B) {
+			u, _ := url.Parse("http://receiver.test/api/v1/write")
+			q, err := NewQueue(Options{URL: u, Name: "bench", Dir: b.TempDir(), Client: &http.Client{}, Message: msg, MaxDiskBytes: 64 << 20})
+			if err != nil {
+				b.Fatal(err)
+			}
+			series := seriesSet(10_000)
+			b.ReportAllocs()
+			var t int64
+			for b.Loop() {
+				t++
+				if err := q.Append(stamped{series, t}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(series)), "ns/sample")
+		})
 	}
 }

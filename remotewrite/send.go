@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -102,16 +103,62 @@ func statusCode(err error) int {
 	return 0
 }
 
+// retryState is the backoff of an endpoint that keeps failing, shared by
+// the queue's requests and kept across Run and Flush: a request sent after
+// the queue stopped (by Flush, or by Run again) waits what the interrupted
+// one would have waited and carries on from its backoff, so that a failing
+// endpoint gets no burst of requests at shutdown. Any success resets it.
+type retryState struct {
+	mu      sync.Mutex
+	backoff time.Duration // the next wait after a failure; 0: MinBackoff
+	until   time.Time     // no attempt before it
+}
+
+// next returns the backoff to start from and how long to wait before the
+// first attempt.
+func (r *retryState) next(now time.Time) (backoff, wait time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.backoff, r.until.Sub(now)
+}
+
+// failed notes a failure: the next attempt at now+wait, then backoff.
+func (r *retryState) failed(now time.Time, wait, backoff time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.backoff = backoff
+	if u := now.Add(wait); u.After(r.until) {
+		r.until = u
+	}
+}
+
+// succeeded resets the backoff.
+func (r *retryState) succeeded() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.backoff, r.until = 0, time.Time{}
+}
+
 // sendWithBackoff sends body until it is acknowledged (nil), fails for good
 // (that error), or ctx ends (ctx.Err()). Recoverable failures wait MinBackoff,
 // doubling up to MaxBackoff, or what Retry-After asks for (see
-// maxRetryAfter); the backoff sequence goes on doubling regardless.
+// maxRetryAfter); the backoff sequence goes on doubling regardless. It
+// starts from the queue's retry state: while the endpoint is failing, the
+// first attempt waits what the last failure asked for, even across a stop
+// of Run (see retryState).
 func (q *Queue) sendWithBackoff(ctx context.Context, body []byte, format byte, st encodeStats) error {
 	n := st.samples
-	backoff := q.o.MinBackoff
+	backoff, wait := q.retry.next(time.Now())
+	backoff = max(backoff, q.o.MinBackoff)
+	if wait > 0 {
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
 	for try := 0; ; try++ {
 		err := q.attempt(ctx, body, format, st, try)
 		if err == nil {
+			q.retry.succeeded()
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -127,18 +174,27 @@ func (q *Queue) sendWithBackoff(ctx context.Context, body []byte, format byte, s
 		if rerr.retryAfter > 0 {
 			wait = min(rerr.retryAfter, max(maxRetryAfter, q.o.MaxBackoff))
 		}
+		backoff = min(backoff*2, q.o.MaxBackoff)
+		q.retry.failed(time.Now(), wait, backoff)
 		if ok, suppressed := q.retryLog.allow(q.o.Now()); ok {
 			q.logger.Warn("remote write send failed, retrying",
 				"err", err, "samples", n, "attempt", try+1, "wait", wait, "suppressed_logs", suppressed)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, wait); err != nil {
+			return err
 		}
 		q.m.samplesRetried.Add(float64(n))
-		backoff = min(backoff*2, q.o.MaxBackoff)
+	}
+}
+
+// sleep waits d, or returns ctx.Err() if ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }

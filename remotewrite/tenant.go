@@ -91,8 +91,8 @@ type TenantOptions struct {
 // The log of a Queue used on Options.Dir before tenants were configured is
 // left there untouched, and logged.
 //
-// Append, Pending and Status are safe for concurrent use; Run and then
-// Flush are called once each, as for a Queue.
+// Append, Pending, Status and DiskHealthy are safe for concurrent use; Run
+// and then Flush are called once each, as for a Queue.
 type Tenants struct {
 	o      Options // defaults filled in; each tenant's queue's, but Dir, Headers, Logger
 	to     TenantOptions
@@ -289,35 +289,66 @@ func (t *Tenants) closeQueue(q *Queue) {
 	q.m.unregister(t.o.Registerer)
 }
 
-// Append splits samples by tenant and queues each tenant's part, returning
-// at once but when a tenant's queue is made (folders and a file written).
-// The contract is Queue.Append's, per tenant; unlike a Queue, Tenants reads
-// the samples at once, into a copy of the cycle split by tenant. Samples
-// that reach no tenant's queue are dropped and counted.
-func (t *Tenants) Append(samples pipeline.Samples) {
+// Append splits samples by tenant and writes each tenant's part to that
+// tenant's queue, as Queue.Append does, one tenant after the other; making
+// a tenant's queue writes folders and a file too. Like Queue.Append it
+// blocks on the disk, never on the network, and returns once every part is
+// on disk. It reads the samples into a copy of the cycle split by tenant.
+// Samples that reach no tenant's queue are dropped and counted; the error
+// joins what each tenant's Append returned and says how many reached no
+// queue, nil if every sample was written.
+func (t *Tenants) Append(samples pipeline.Samples) error {
 	n := samples.Len()
 	if n == 0 {
-		return
+		return nil
 	}
 	parts := SplitByTenant(samples.AppendTo(make([]pipeline.Sample, 0, n), 0, n), t.to.Label, t.to.Default)
 	type delivery struct {
+		tenant  string
 		q       *Queue
 		samples []pipeline.Sample
 	}
-	var out []delivery
+	var (
+		out  []delivery
+		errs []error
+	)
 	t.mu.Lock()
 	for _, p := range parts {
 		q, reason, err := t.queueLocked(p.Tenant)
 		if q == nil {
 			t.dropLocked(reason, p.Tenant, len(p.Samples), err)
+			errs = append(errs, fmt.Errorf("tenant %q: %d samples dropped (%s): %w", p.Tenant, len(p.Samples), reason, err))
 			continue
 		}
-		out = append(out, delivery{q, p.Samples})
+		out = append(out, delivery{p.Tenant, q, p.Samples})
 	}
 	t.mu.Unlock()
 	for _, d := range out {
-		d.q.Append(pipeline.SampleSlice(d.samples))
+		if err := d.q.Append(pipeline.SampleSlice(d.samples)); err != nil {
+			errs = append(errs, fmt.Errorf("tenant %q: %w", d.tenant, err))
+		}
 	}
+	return errors.Join(errs...)
+}
+
+// DiskHealthy returns nil while every tenant's on-disk queue can be written
+// and read, and otherwise the errors of those that cannot, by tenant (see
+// Queue.DiskHealthy). Safe for concurrent use.
+func (t *Tenants) DiskHealthy() error {
+	t.mu.Lock()
+	tenants := slices.Sorted(maps.Keys(t.queues))
+	qs := make([]*Queue, len(tenants))
+	for i, tenant := range tenants {
+		qs[i] = t.queues[tenant]
+	}
+	t.mu.Unlock()
+	var errs []error
+	for i, q := range qs {
+		if err := q.DiskHealthy(); err != nil {
+			errs = append(errs, fmt.Errorf("tenant %q: %w", tenants[i], err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // TenantSamples are the samples of one tenant.

@@ -656,3 +656,32 @@ func TestSplitByTenant(t *testing.T) {
 		})
 	}
 }
+
+// TestTenantsDiskHealthy: Tenants reports a disk failing while any
+// tenant's queue does, naming the tenant, and healthy again after.
+func TestTenantsDiskHealthy(t *testing.T) {
+	rc := newReceiver(t)
+	tn := mustTenants(t, testOptions(t, rc), TenantOptions{Label: "team"})
+	if err := tn.Append(teamCycle([]string{"a", "b"}, 2, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tn.DiskHealthy(); err != nil {
+		t.Fatalf("DiskHealthy = %v, want nil", err)
+	}
+	l := tn.snapshot()[1].log // tenant b's
+	l.mu.Lock()
+	l.werr = errors.New("no space left on device")
+	l.mu.Unlock()
+	if err := tn.DiskHealthy(); err == nil || !strings.Contains(err.Error(), `tenant "b": no space left on device`) || strings.Contains(err.Error(), `"a"`) {
+		t.Errorf("DiskHealthy = %v, want tenant b's error alone", err)
+	}
+	l.mu.Lock()
+	l.werr = nil
+	l.mu.Unlock()
+	if err := tn.DiskHealthy(); err != nil {
+		t.Errorf("DiskHealthy after recovery = %v, want nil", err)
+	}
+	if err := tn.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

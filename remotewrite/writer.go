@@ -1,83 +1,61 @@
 package remotewrite
 
 import (
-	"context"
+	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/relabel"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
-// Append queues a cycle's samples for sending and returns at once. The
-// queue reads them later, from its writer: they must not change until
-// Pending no longer counts them (their requests are on disk), and Append
-// never modifies them. Samples of one series must be appended in timestamp
-// order, and one call holds each series at most once; they are sent in that
-// order. If more than Capacity*MaxShards samples wait to be written to
-// disk, the cycle is dropped and counted under reason "append_backlog".
-func (q *Queue) Append(samples pipeline.Samples) {
-	n := int64(samples.Len())
+// Append writes a cycle's samples to the on-disk queue, in the caller's
+// goroutine, and returns once they are in the log: relabeled, spread over
+// the shards, encoded into requests and written to the segment file (not
+// fsynced: they survive the process being killed, not the machine). It
+// blocks on the disk, never on the network, and holds no cycle in memory
+// once it returned; the samples are read while it runs and not after, and
+// never modified. Samples of one series must be appended in timestamp
+// order, and one call holds each series at most once; they are sent in
+// that order. Appends are serialized: concurrent callers wait for each
+// other.
+//
+// The only bounds are the disk's: when the log would exceed MaxDiskBytes,
+// its oldest requests are dropped (reason "queue_full"); a request that
+// cannot be written (a full disk, an I/O error) is dropped (reasons
+// "disk_full", "disk_write_error"), and the queue recovers by itself when
+// the disk does (see DiskHealthy). Append returns nil when every sample of
+// the cycle was written or left out by relabeling, and otherwise an error
+// saying how many were dropped, counted in samples_dropped_total. After
+// Flush started it writes nothing and returns ErrClosed.
+func (q *Queue) Append(samples pipeline.Samples) error {
+	n := samples.Len()
 	if n == 0 {
-		return
+		return nil
 	}
-	if q.inSamples.Load()+n > int64(q.o.Capacity)*int64(q.o.MaxShards) && q.inSamples.Load() > 0 {
-		q.dropAppend(int(n))
-		return
-	}
-	q.inSamples.Add(n)
-	select {
-	case q.in <- samples:
-		q.samplesIn.Add(n)
-	default:
-		q.inSamples.Add(-n)
-		q.dropAppend(int(n))
-	}
-}
-
-func (q *Queue) dropAppend(n int) {
-	q.m.samplesDropped.WithLabelValues(reasonAppendBacklog).Add(float64(n))
-	if ok, suppressed := q.fullLog.allow(q.o.Now()); ok {
-		q.logger.Warn("remote write queue cannot write to disk fast enough, dropped a cycle",
-			"dropped", n, "suppressed_logs", suppressed)
-	}
-}
-
-// writeLoop writes appended cycles to the log until ctx ends.
-func (q *Queue) writeLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case s := <-q.in:
-			q.write(s)
-		}
-	}
-}
-
-// drainIn writes every cycle waiting in memory.
-func (q *Queue) drainIn() {
-	for {
-		select {
-		case s := <-q.in:
-			q.write(s)
-		default:
-			return
-		}
-	}
-}
-
-// write relabels one cycle's samples, spreads them over the shards, encodes
-// and appends the requests to the log. It reads the cycle a request's worth
-// at a time: besides the cycle, which it does not copy, it holds at most one
-// request's worth of samples per shard.
-func (q *Queue) write(samples pipeline.Samples) {
 	q.wmu.Lock()
 	defer q.wmu.Unlock()
+	if q.closed {
+		return ErrClosed
+	}
+	q.samplesIn.Add(int64(n))
+	return q.write(samples)
+}
 
+// ErrClosed is what Append returns after Flush started.
+var ErrClosed = errors.New("remote write queue flushed: appended after shutdown")
+
+// write relabels one cycle's samples, spreads them over the shards, encodes
+// and appends the requests to the log, and returns an error if some of them
+// could not be written. It reads the cycle a request's worth at a time:
+// besides the cycle, which it does not copy, it holds at most one request's
+// worth of samples per shard. q.wmu is held.
+func (q *Queue) write(samples pipeline.Samples) error {
 	n := samples.Len()
 	shards := int(q.shards.Load())
 	q.appendSeq++
@@ -95,6 +73,7 @@ func (q *Queue) write(samples pipeline.Samples) {
 	}
 	pending := q.pending[:shards]
 	per := q.o.MaxSamplesPerSend
+	var w writeErrors
 	for from := 0; from < n; from += per {
 		to := min(from+per, n)
 		q.chunk = samples.AppendTo(q.chunk[:0], from, to)
@@ -110,7 +89,7 @@ func (q *Queue) write(samples pipeline.Samples) {
 			}
 			pending[shard] = append(pending[shard], kept[i])
 			if len(pending[shard]) == per {
-				q.appendRecord(pending[shard], format, shard, shards)
+				w.add(q.appendRecord(pending[shard], format, shard, shards), len(pending[shard]))
 				clear(pending[shard])
 				pending[shard] = pending[shard][:0]
 			}
@@ -119,7 +98,7 @@ func (q *Queue) write(samples pipeline.Samples) {
 	}
 	for shard, part := range pending {
 		if len(part) > 0 {
-			q.appendRecord(part, format, shard, shards)
+			w.add(q.appendRecord(part, format, shard, shards), len(part))
 			clear(part)
 			pending[shard] = part[:0]
 		}
@@ -129,12 +108,39 @@ func (q *Queue) write(samples pipeline.Samples) {
 		q.metadata = meta.families
 		q.metaMu.Unlock()
 	}
-	q.inSamples.Add(-int64(n))
 	q.m.diskBytes.Set(float64(q.log.size()))
 	q.m.pendingSamples.Set(float64(q.Pending()))
+	return w.err(n)
 }
 
-func (q *Queue) appendRecord(batch []pipeline.Sample, format byte, shard, shards int) {
+// writeErrors gathers the failures of one cycle's requests.
+type writeErrors struct {
+	dropped int
+	first   error
+}
+
+func (w *writeErrors) add(err error, n int) {
+	if err == nil {
+		return
+	}
+	w.dropped += n
+	if w.first == nil {
+		w.first = err
+	}
+}
+
+// err says how many of the cycle's n samples were dropped, and the first
+// error; nil if none.
+func (w *writeErrors) err(n int) error {
+	if w.first == nil {
+		return nil
+	}
+	return fmt.Errorf("remote write: %d of %d samples not written to the disk queue: %w", w.dropped, n, w.first)
+}
+
+// appendRecord encodes one request and appends it to the log. The error
+// says the request was dropped, and counted.
+func (q *Queue) appendRecord(batch []pipeline.Sample, format byte, shard, shards int) error {
 	var (
 		body []byte
 		st   encodeStats
@@ -147,7 +153,7 @@ func (q *Queue) appendRecord(batch []pipeline.Sample, format byte, shard, shards
 	}
 	if err != nil {
 		q.drop(reasonEncode, len(batch), err)
-		return
+		return fmt.Errorf("encode: %w", err)
 	}
 	dropped, err := q.log.append(&record{
 		format:     format,
@@ -158,6 +164,7 @@ func (q *Queue) appendRecord(batch []pipeline.Sample, format byte, shard, shards
 		histograms: uint32(st.histograms),
 		highestT:   st.highestT,
 		body:       body,
+		stale:      holdsStaleMarkers(batch),
 	})
 	if dropped > 0 {
 		q.m.samplesDropped.WithLabelValues(reasonQueueFull).Add(float64(dropped))
@@ -168,7 +175,9 @@ func (q *Queue) appendRecord(batch []pipeline.Sample, format byte, shard, shards
 	}
 	if err != nil {
 		q.drop(diskDropReason(err), len(batch), err)
+		return err
 	}
+	return nil
 }
 
 // seriesCache is what relabeling made of a series in the last cycle: the
@@ -265,4 +274,15 @@ func relabelOne(lb *labels.Builder, ls labels.Labels, cfgs []*relabel.Config, ex
 		}
 	})
 	return lb.Labels(), true
+}
+
+// holdsStaleMarkers tells whether batch holds a staleness marker: only then
+// must the disk log read the request back if it drops it unsent.
+func holdsStaleMarkers(batch []pipeline.Sample) bool {
+	for i := range batch {
+		if batch[i].H == nil && batch[i].FH == nil && value.IsStaleNaN(batch[i].V) {
+			return true
+		}
+	}
+	return false
 }

@@ -92,8 +92,9 @@ type scrapeOnly struct{ bridge.Source }
 // recordingSender keeps what a cycle hands to remote write.
 type recordingSender struct{ samples []pipeline.Sample }
 
-func (r *recordingSender) Append(samples pipeline.Samples) {
+func (r *recordingSender) Append(samples pipeline.Samples) error {
 	r.samples = samples.AppendTo(r.samples, 0, samples.Len())
+	return nil
 }
 
 func writeDryRun(out io.Writer, st *bridge.Status, cfg *config.Config, samples []pipeline.Sample) error {

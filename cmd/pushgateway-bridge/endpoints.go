@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
 
+	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	commoncfg "github.com/prometheus/common/config"
 
@@ -23,6 +26,7 @@ type endpoint interface {
 	Run(ctx context.Context) error
 	Flush(ctx context.Context) error
 	Status() remotewrite.QueueStatus
+	DiskHealthy() error
 }
 
 var (
@@ -84,4 +88,45 @@ func newQueue(ep config.RemoteWriteConfig, s *settings, userAgent string, logger
 		return nil, err
 	}
 	return t, nil
+}
+
+// addEndpoints adds to g one actor for every endpoint's queue: it runs them
+// until interrupted, then, once the loop has stopped (loopStopped closed: no
+// cycle appends any more), flushes all of them at once under one shared
+// deadline, so that N endpoints take one deadline at most, not N. Its
+// interrupt returns when the flushes have ended: actors added after it (the
+// web server) stop after them.
+func addEndpoints(g *run.Group, eps []endpoint, loopStopped <-chan struct{}, deadline time.Duration, logger *slog.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	g.Add(func() error {
+		defer close(done)
+		return runEndpoints(ctx, eps, loopStopped, deadline, logger)
+	}, func(error) {
+		cancel()
+		<-done
+	})
+}
+
+// runEndpoints runs every endpoint until ctx ends, then flushes them in
+// parallel once loopStopped is closed, under one deadline.
+func runEndpoints(ctx context.Context, eps []endpoint, loopStopped <-chan struct{}, deadline time.Duration, logger *slog.Logger) error {
+	errs := make([]error, len(eps))
+	var wg sync.WaitGroup
+	for i, ep := range eps {
+		wg.Go(func() { errs[i] = ep.Run(ctx) })
+	}
+	wg.Wait()
+	<-loopStopped
+	fctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	for _, ep := range eps {
+		wg.Go(func() {
+			if err := ep.Flush(fctx); err != nil {
+				logger.Warn("samples left unsent at shutdown", "component", "remotewrite", "remote_name", ep.Status().Name, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -12,7 +12,7 @@
 //	--pushgateway.forward-own-metrics    also forward the gateway's go_*, process_*, pushgateway_*
 //	--remote-write.url                   endpoint to send to (or remote_write in --config.file)
 //	--remote-write.max-samples-per-send  batch size bound of that endpoint (default 10000)
-//	--remote-write.flush-deadline        how long shutdown waits to send what is pending (default 1m)
+//	--remote-write.flush-deadline        how long shutdown waits to send what is pending, all endpoints at once (default 1m)
 //	--storage.path                       on-disk queues and state (default data/)
 //	--storage.queue-max-bytes            bound of each endpoint's (each tenant's) on-disk queue (default 1GiB)
 //	--scrape.interval, --scrape.timeout  cycle interval (15s) and scrape timeout (10s)
@@ -26,7 +26,7 @@
 //
 // Endpoints: / (status page), /api/v1/groups (the groups as JSON), /metrics
 // (self-metrics), /-/healthy, /-/ready (200 after the first complete
-// cycle), /-/reload (POST, with --web.enable-lifecycle), /debug/pprof/.
+// cycle, 503 while an endpoint's on-disk queue is failing), /-/reload (POST, with --web.enable-lifecycle), /debug/pprof/.
 //
 // Metrics on /metrics: pushgateway_bridge_cycle*, _scrape_*, _groups_*,
 // _state_* and _backfill_* of the loop (package bridge);
@@ -97,8 +97,8 @@ func realMain() int {
 }
 
 // serve wires the components and runs them until a signal or a failure.
-// Shutdown goes in order: stop the cycles, flush remote write under the
-// deadline, stop serving HTTP.
+// Shutdown goes in order: stop the cycles, flush every remote-write
+// endpoint at once under one deadline, stop serving HTTP.
 func serve(s *settings, logger *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -178,36 +178,20 @@ func serve(s *settings, logger *slog.Logger) error {
 			return nil
 		}, func(error) { close(cancel) })
 	}
+	loopStopped := make(chan struct{})
 	{
 		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
 		g.Add(func() error {
-			defer close(done)
+			defer close(loopStopped)
 			return br.Run(ctx)
 		}, func(error) {
 			cancel()
-			<-done // no cycle may append after the queues flush
+			<-loopStopped // no cycle may append after the queues flush
 		})
 	}
-	for _, q := range queues {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		g.Add(func() error {
-			err := q.Run(ctx)
-			fctx, fcancel := context.WithTimeout(context.Background(), s.flushDeadline)
-			defer fcancel()
-			if ferr := q.Flush(fctx); ferr != nil {
-				logger.Warn("samples left unsent at shutdown", "component", "remotewrite", "err", ferr)
-			}
-			close(done)
-			return err
-		}, func(error) {
-			cancel()
-			<-done
-		})
-	}
+	addEndpoints(&g, queues, loopStopped, s.flushDeadline, logger)
 	{
-		h := handler(reg, br, endpoints, rl, s.enableLifecycle, logger)
+		h := handler(reg, br, endpoints, readiness(br, queues), rl, s.enableLifecycle, logger)
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		g.Add(func() error {
 			if err := web.ListenAndServe(srv, s.web, logger); !errors.Is(err, http.ErrServerClosed) {
