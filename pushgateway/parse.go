@@ -53,6 +53,7 @@ func parseLimited(body []byte, contentType string, limits Limits) ([]pipeline.Gr
 		lset       labels.Labels
 		b          labels.Builder
 		check      labelCheck
+		extras     extraReader
 		groups     = map[uint64][]*pipeline.Group{}
 		order      []*pipeline.Group
 	)
@@ -122,6 +123,7 @@ func parseLimited(body []byte, contentType string, limits Limits) ([]pipeline.Gr
 		}
 		p.Labels(&lset)
 		s.Labels = dropEmpty(&b, lset)
+		s.Extra = extras.read(p)
 		switch s.Labels.Get(model.MetricNameLabel) {
 		case PushTimeMetric:
 			group(s.Labels).PushTime = s.Value

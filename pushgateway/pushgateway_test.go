@@ -483,3 +483,37 @@ func FuzzParseProtoCache(f *testing.F) {
 		}
 	})
 }
+
+// TestExemplarsAndStartTimestamps scrapes a capture of Debian's Pushgateway
+// 1.5.1 holding a client_golang protobuf push (testdata/exemplars.pb): a
+// counter added to with an exemplar, a histogram observed once with one,
+// and a summary, each with its created timestamp. Every series keeps the
+// exemplars and start timestamp a Prometheus scrape would store, whether
+// parsed afresh or served from the scrape cache.
+func TestExemplarsAndStartTimestamps(t *testing.T) {
+	srv, _ := fakeGateway(t, readFile(t, "exemplars.pb"), protoType, readFile(t, "exemplars_api_v1_metrics.json"))
+	u, _ := url.Parse(srv.URL)
+	c := NewClient(u, srv.Client(), "test", Options{})
+	for i := range 2 { // the second scrape is served from the cache
+		snap, err := c.Scrape(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		for _, g := range snap.Groups {
+			for _, s := range g.Series {
+				if s.Extra == nil {
+					continue
+				}
+				fmt.Fprintf(&buf, "%s st=%d", s, s.Extra.StartTimestamp)
+				for _, e := range s.Extra.Exemplars {
+					fmt.Fprintf(&buf, " # %s %g %d", e.Labels, e.Value, e.Ts)
+				}
+				buf.WriteByte('\n')
+			}
+		}
+		t.Run(fmt.Sprint("scrape", i), func(t *testing.T) {
+			golden.Check(t, filepath.Join("testdata", "exemplars.pb.golden"), buf.Bytes())
+		})
+	}
+}

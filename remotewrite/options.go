@@ -73,6 +73,12 @@ type Options struct {
 	// Metadata configures sending metric metadata with remote write 1.0;
 	// 2.0 carries it in every request.
 	Metadata MetadataOptions
+	// SendExemplars sends the samples' exemplars, as Prometheus'
+	// remote_write send_exemplars does: in 1.0 and 2.0 requests, and
+	// checked in 2.0 against X-Prometheus-Remote-Write-Exemplars-Written.
+	// Off by default, as in Prometheus: a receiver without exemplar
+	// storage may reject or count them as failures.
+	SendExemplars bool
 	// UserAgent is sent with every request, e.g. "pushgateway-bridge/0.1.0".
 	UserAgent string
 	// Logger defaults to discarding.
@@ -205,6 +211,15 @@ func (o *Options) setDefaults() error {
 		o.Now = time.Now
 	}
 	return nil
+}
+
+// encodeOptions are what the encoders need of Options.
+type encodeOptions struct {
+	exemplars bool
+}
+
+func (o *Options) encodeOptions() encodeOptions {
+	return encodeOptions{exemplars: o.SendExemplars}
 }
 
 // DirName turns a queue's name into the name of its directory: characters

@@ -127,8 +127,8 @@ func NewQueue(o Options) (*Queue, error) {
 		fullLog:  throttle{interval: logInterval},
 		// Bounded by samples (Capacity*MaxShards), not by cycles.
 		in:       make(chan pipeline.Samples, 1024),
-		enc:      newEncoder(),
-		encV2:    newEncoderV2(),
+		enc:      newEncoder(o.encodeOptions()),
+		encV2:    newEncoderV2(o.encodeOptions()),
 		highestT: minInt64,
 		// Requests from before a restart are still in the log: new ones
 		// must not pass for parts of the same Append (see mayShareSeries).

@@ -58,6 +58,7 @@ func newQueue(ep config.RemoteWriteConfig, s *settings, userAgent string, logger
 		MinBackoff:        time.Duration(qc.MinBackoff),
 		MaxBackoff:        time.Duration(qc.MaxBackoff),
 		RetryOnHTTP429:    qc.RetryOnHTTP429,
+		SendExemplars:     ep.SendExemplars,
 		Metadata: remotewrite.MetadataOptions{
 			Send:       ep.MetadataConfig.Send,
 			Interval:   time.Duration(ep.MetadataConfig.SendInterval),
