@@ -144,6 +144,11 @@ type RemoteWriteConfig struct {
 	// default, as in Prometheus: a receiver without exemplar storage may
 	// reject them.
 	SendExemplars bool `yaml:"send_exemplars,omitempty"`
+	// MetricNameEscapingScheme escapes UTF-8 metric and label names on
+	// the wire for receivers that need legacy names, with the values
+	// Prometheus' scrape option of this name takes: allow-utf-8 (names as
+	// pushed, the default when empty), underscores, dots or values.
+	MetricNameEscapingScheme string `yaml:"metric_name_escaping_scheme,omitempty"`
 
 	// TenantLabel, TenantHeader, DefaultTenant and MaxTenants are the
 	// bridge's own keys, not Prometheus'. With TenantLabel set, each series

@@ -141,13 +141,20 @@ func (s Series) String() string {
 }
 
 // FormatLabels formats a series' labels as exposition text does:
-// name{label="value", ...}.
+// name{label="value", ...}, or {"name", label="value", ...} for a name that
+// is not a legacy one (a UTF-8 name such as my.dotted.metric).
 func FormatLabels(ls labels.Labels) string {
 	name := ls.Get(model.MetricNameLabel)
 	if name == "" {
 		return ls.String()
 	}
 	rest := labels.NewBuilder(ls).Del(model.MetricNameLabel).Labels()
+	if !model.LegacyValidation.IsValidMetricName(name) {
+		if rest.IsEmpty() {
+			return "{" + strconv.Quote(name) + "}"
+		}
+		return "{" + strconv.Quote(name) + ", " + rest.String()[1:]
+	}
 	if rest.IsEmpty() {
 		return name
 	}

@@ -517,3 +517,46 @@ func TestExemplarsAndStartTimestamps(t *testing.T) {
 		})
 	}
 }
+
+// TestScrapeUTF8Names scrapes captures of Pushgateway 1.11.5, started with
+// --push.enable-utf8-names, holding {"my.dotted.metric","service.name"=
+// "checkout"} pushed to job utf8, in protobuf and in text, as served to the
+// bridge's Accept header. The names come through as pushed.
+func TestScrapeUTF8Names(t *testing.T) {
+	for _, tc := range []struct{ capture, contentType string }{
+		{"utf8.pb", protoType + "; escaping=allow-utf-8"},
+		{"utf8.txt", textType + "; escaping=allow-utf-8"},
+	} {
+		t.Run(tc.capture, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/api/v1/metrics" {
+					_, _ = w.Write(readFile(t, "utf8_api_v1_metrics.json"))
+					return
+				}
+				if a := r.Header.Get("Accept"); strings.Count(a, "escaping=allow-utf-8") != 2 {
+					t.Errorf("Accept %q does not ask for UTF-8 names in protobuf and text", a)
+				}
+				w.Header().Set("Content-Type", tc.contentType)
+				_, _ = w.Write(readFile(t, tc.capture))
+			}))
+			defer srv.Close()
+			u, _ := url.Parse(srv.URL)
+			snap, err := NewClient(u, srv.Client(), "test", Options{}).Scrape(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, g := range snap.Groups {
+				for _, s := range g.Series {
+					if !strings.HasPrefix(s.Labels.Get(model.MetricNameLabel), "push") {
+						got = append(got, s.String())
+					}
+				}
+			}
+			want := []string{`{"my.dotted.metric", job="utf8", "service.name"="checkout"} 3`}
+			if !slices.Equal(got, want) {
+				t.Errorf("series %q, want %q", got, want)
+			}
+		})
+	}
+}

@@ -27,11 +27,14 @@ type encodeStats struct {
 // is valid only until the next call.
 type encoder struct {
 	o      encodeOptions
+	esc    escaper
 	pb     []byte
 	snappy []byte
 }
 
-func newEncoder(o encodeOptions) *encoder { return &encoder{o: o} }
+func newEncoder(o encodeOptions) *encoder {
+	return &encoder{o: o, esc: escaper{scheme: o.escaping}}
+}
 
 // encode marshals the batch as a prompb.WriteRequest, one TimeSeries per
 // run of consecutive samples of a series (a queue's batch holds each series
@@ -96,7 +99,7 @@ func (e *encoder) appendTimeSeries(b []byte, run []pipeline.Sample, st *encodeSt
 	// varint up to 2 MiB and move the content if it needs fewer or more.
 	lenAt := len(b)
 	b = append(b, 0, 0, 0)
-	b = appendLabels(b, run[0].Labels)
+	b = appendLabels(b, e.esc.labels(run[0].Labels))
 	for i := range run {
 		s := &run[i]
 		var h prompb.Histogram
@@ -131,7 +134,7 @@ func (e *encoder) appendTimeSeries(b []byte, run []pipeline.Sample, st *encodeSt
 		if s.Extra != nil && e.o.exemplars {
 			exs := s.Extra.Exemplars
 			for i := range exs {
-				b = appendExemplar(b, &exs[i], s.T)
+				b = e.appendExemplar(b, &exs[i], s.T)
 			}
 			st.exemplars += len(exs)
 		}
@@ -144,7 +147,7 @@ func (e *encoder) appendTimeSeries(b []byte, run []pipeline.Sample, st *encodeSt
 // appendExemplar appends one prompb.TimeSeries exemplars field. An exemplar
 // the exposition gave without a timestamp takes its sample's, as a
 // Prometheus scrape stamps it with the scrape's.
-func appendExemplar(b []byte, ex *exemplar.Exemplar, t int64) []byte {
+func (e *encoder) appendExemplar(b []byte, ex *exemplar.Exemplar, t int64) []byte {
 	if ex.HasTs {
 		t = ex.Ts
 	}
@@ -153,7 +156,7 @@ func appendExemplar(b []byte, ex *exemplar.Exemplar, t int64) []byte {
 	b = append(b, 0)
 	// Exemplar.labels has the field number of TimeSeries.labels: the
 	// Label messages are written alike.
-	b = appendLabels(b, ex.Labels)
+	b = appendLabels(b, e.esc.labels(ex.Labels))
 	b = append(b, fieldExemplarValue<<3|byte(protowire.Fixed64Type))
 	b = protowire.AppendFixed64(b, math.Float64bits(ex.Value))
 	if t != 0 {

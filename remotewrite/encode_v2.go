@@ -30,6 +30,7 @@ const (
 // only until the next call.
 type encoderV2 struct {
 	o       encodeOptions
+	esc     escaper
 	symbols writev2.SymbolsTable
 	series  []writev2.TimeSeries
 	// last is what the newest TimeSeries holds: the next sample joins it if
@@ -65,7 +66,7 @@ type histogramOneofs struct {
 }
 
 func newEncoderV2(o encodeOptions) *encoderV2 {
-	return &encoderV2{o: o, symbols: writev2.NewSymbolTable()}
+	return &encoderV2{o: o, esc: escaper{scheme: o.escaping}, symbols: writev2.NewSymbolTable()}
 }
 
 // encode puts each run of consecutive samples of a series in one
@@ -151,7 +152,7 @@ func (e *encoderV2) newSeries(lset labels.Labels, meta *metadata.Metadata) int {
 		e.series = append(e.series, writev2.TimeSeries{})
 	}
 	ts := &e.series[i]
-	ts.LabelsRefs = e.symbols.SymbolizeLabels(lset, ts.LabelsRefs)
+	ts.LabelsRefs = e.symbols.SymbolizeLabels(e.esc.labels(lset), ts.LabelsRefs)
 	if meta != nil {
 		ts.Metadata = writev2.Metadata{
 			Type:    writev2.FromMetadataType(meta.Type),
@@ -169,7 +170,7 @@ func (e *encoderV2) addExemplars(ts *writev2.TimeSeries, s *pipeline.Sample) {
 	for i := range exs {
 		ex := &exs[i]
 		start := len(e.refs)
-		ex.Labels.Range(func(l labels.Label) {
+		e.esc.labels(ex.Labels).Range(func(l labels.Label) {
 			e.refs = append(e.refs, e.symbols.Symbolize(l.Name), e.symbols.Symbolize(l.Value))
 		})
 		t := s.T
