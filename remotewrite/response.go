@@ -120,9 +120,9 @@ func isUnsupportedMediaType(code int) bool {
 // checkExemplarsWritten compares the exemplars of an acknowledged 2.0 body
 // with the receiver's Exemplars-Written header, which checkV2Response
 // found readable, and counts (and logs, throttled) those not written.
-// Their samples were written, so the request is not failed: a receiver
-// without exemplar storage (Prometheus without exemplar-storage) writes
-// none and says so. The record on disk does not hold the count, so the
+// Their samples were written, so the request is not failed (Prometheus'
+// receiver does not fail a request for exemplars it could not store
+// either). The record on disk does not hold the count, so the
 // body is decoded again: that costs only endpoints with send_exemplars.
 func (q *Queue) checkExemplarsWritten(h http.Header, body []byte) {
 	st, err := countV2(body)
