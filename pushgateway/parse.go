@@ -123,7 +123,11 @@ func parseLimited(body []byte, contentType string, limits Limits) ([]pipeline.Gr
 		}
 		p.Labels(&lset)
 		s.Labels = dropEmpty(&b, lset)
-		s.Extra = extras.read(p)
+		if !checked {
+			// Only the protobuf exposition carries exemplars and created
+			// timestamps (the text one the bridge asks for has neither).
+			s.Extra = extras.read(p)
+		}
 		switch s.Labels.Get(model.MetricNameLabel) {
 		case PushTimeMetric:
 			group(s.Labels).PushTime = s.Value
