@@ -119,7 +119,7 @@ type GlobalConfig struct {
 
 // RemoteWriteConfig is one remote-write endpoint, with the keys and
 // defaults of Prometheus' remote_write items. Keys Prometheus has and the
-// bridge does not implement (sigv4, azuread, google_iam, send_exemplars,
+// bridge does not implement (sigv4, azuread, google_iam,
 // send_native_histograms, round_robin_dns, ...) are unknown keys here.
 type RemoteWriteConfig struct {
 	// URL is where requests go, http or https. Its userinfo, if any, is
@@ -139,6 +139,16 @@ type RemoteWriteConfig struct {
 	WriteRelabelConfigs []*relabel.Config `yaml:"write_relabel_configs,omitempty"`
 	// ProtobufMessage is MessageV1 or MessageV2.
 	ProtobufMessage string `yaml:"protobuf_message,omitempty"`
+	// SendExemplars sends the exemplars pushed with the series (protobuf
+	// pushes of counters and histograms), in 1.0 and 2.0. False by
+	// default, as in Prometheus: a receiver without exemplar storage may
+	// reject them.
+	SendExemplars bool `yaml:"send_exemplars,omitempty"`
+	// MetricNameEscapingScheme escapes UTF-8 metric and label names on
+	// the wire for receivers that need legacy names, with the values
+	// Prometheus' scrape option of this name takes: allow-utf-8 (names as
+	// pushed, the default when empty), underscores, dots or values.
+	MetricNameEscapingScheme string `yaml:"metric_name_escaping_scheme,omitempty"`
 
 	// TenantLabel, TenantHeader, DefaultTenant and MaxTenants are the
 	// bridge's own keys, not Prometheus'. With TenantLabel set, each series

@@ -192,6 +192,7 @@ func TestLoadBad(t *testing.T) {
 		"bad_remote_timeout.bad.yml":   "remote_write[1]: remote_timeout 0s is not positive",
 		"reserved_header.bad.yml":      `remote_write[0]: headers: "content-type" is set by the bridge and must not be changed`,
 		"authorization_header.bad.yml": `remote_write[0]: headers: "Authorization" must be set through basic_auth, authorization or oauth2`,
+		"bad_escaping_scheme.bad.yml":  `remote_write[0]: metric_name_escaping_scheme "dashes" is not one of allow-utf-8, underscores, dots, values`,
 		"bad_protobuf_message.bad.yml": `remote_write[0]: protobuf_message "prometheus.WriteRequestV2" is not prometheus.WriteRequest or io.prometheus.write.v2.Request`,
 		"auth_conflict.bad.yml":        "remote_write[0]: at most one of basic_auth, oauth2 & authorization must be configured",
 		"proxy.bad.yml":                "remote_write[0]: if no_proxy is configured, proxy_url must also be configured",

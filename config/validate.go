@@ -172,6 +172,9 @@ func (rw *RemoteWriteConfig) Validate() error {
 	if err := rw.validateTenants(); err != nil {
 		return err
 	}
+	if _, err := rw.NameEscaping(); err != nil {
+		return err
+	}
 	if rw.ProtobufMessage != MessageV1 && rw.ProtobufMessage != MessageV2 {
 		return fmt.Errorf("protobuf_message %q is not %s or %s", rw.ProtobufMessage, MessageV1, MessageV2)
 	}
@@ -370,4 +373,18 @@ func validatePushgateways(gws []PushgatewayConfig) error {
 		names[gws[i].Name] = i
 	}
 	return nil
+}
+
+// NameEscaping returns the scheme MetricNameEscapingScheme names:
+// model.NoEscaping when it is empty or allow-utf-8.
+func (rw *RemoteWriteConfig) NameEscaping() (model.EscapingScheme, error) {
+	if rw.MetricNameEscapingScheme == "" {
+		return model.NoEscaping, nil
+	}
+	s, err := model.ToEscapingScheme(rw.MetricNameEscapingScheme)
+	if err != nil {
+		return model.NoEscaping, fmt.Errorf("metric_name_escaping_scheme %q is not one of %s, %s, %s, %s",
+			rw.MetricNameEscapingScheme, model.AllowUTF8, model.EscapeUnderscores, model.EscapeDots, model.EscapeValues)
+	}
+	return s, nil
 }

@@ -30,16 +30,17 @@ import (
 
 // Self-metrics of one remote-write endpoint, labelled remote_name.
 const (
-	mPending    = "pushgateway_bridge_remote_write_pending_samples"
-	mSent       = "pushgateway_bridge_remote_write_samples_sent_total"
-	mHistSent   = "pushgateway_bridge_remote_write_histograms_sent_total"
-	mDropped    = "pushgateway_bridge_remote_write_samples_dropped_total"
-	mFailed     = "pushgateway_bridge_remote_write_samples_failed_total"
-	mRetried    = "pushgateway_bridge_remote_write_samples_retried_total"
-	mRequests   = "pushgateway_bridge_remote_write_requests_total"
-	mFallbacks  = "pushgateway_bridge_remote_write_protocol_fallbacks_total"
-	mDiskBytes  = "pushgateway_bridge_remote_write_queue_disk_bytes"
-	mCyclesDone = "pushgateway_bridge_cycles_total"
+	mPending            = "pushgateway_bridge_remote_write_pending_samples"
+	mSent               = "pushgateway_bridge_remote_write_samples_sent_total"
+	mHistSent           = "pushgateway_bridge_remote_write_histograms_sent_total"
+	mDropped            = "pushgateway_bridge_remote_write_samples_dropped_total"
+	mFailed             = "pushgateway_bridge_remote_write_samples_failed_total"
+	mRetried            = "pushgateway_bridge_remote_write_samples_retried_total"
+	mRequests           = "pushgateway_bridge_remote_write_requests_total"
+	mFallbacks          = "pushgateway_bridge_remote_write_protocol_fallbacks_total"
+	mExemplarsUnwritten = "pushgateway_bridge_remote_write_exemplars_unwritten_total"
+	mDiskBytes          = "pushgateway_bridge_remote_write_queue_disk_bytes"
+	mCyclesDone         = "pushgateway_bridge_cycles_total"
 )
 
 const (

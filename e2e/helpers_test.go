@@ -206,6 +206,8 @@ func httpGet(url string) (int, string, error) {
 type pushgateway struct {
 	t        testing.TB
 	port     int
+	bin      string
+	extra    []string // flags beyond the usual ones
 	dataFile string
 	output   *syncBuffer
 	proc     *process
@@ -226,10 +228,23 @@ func startPushgateway(t testing.TB) *pushgateway {
 // startPushgatewayOn is startPushgateway on a given port.
 func startPushgatewayOn(t testing.TB, port int) *pushgateway {
 	t.Helper()
+	return startPushgatewayBin(t, port, pushgatewayBin)
+}
+
+// startPushgatewayBin is startPushgateway running the Pushgateway binary
+// bin on port (0: a free one) with flags added to the usual ones: e.g.
+// pushgateway1115Bin and --push.enable-utf8-names.
+func startPushgatewayBin(t testing.TB, port int, bin string, extra ...string) *pushgateway {
+	t.Helper()
+	if port == 0 {
+		port = freePort(t)
+	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	g := &pushgateway{
 		t:        t,
 		port:     port,
+		bin:      bin,
+		extra:    extra,
 		dataFile: filepath.Join(t.TempDir(), "pushgateway.data"),
 		output:   &syncBuffer{},
 		URL:      "http://" + addr,
@@ -251,11 +266,11 @@ func (g *pushgateway) Start() {
 	if g.proc != nil && !g.proc.exited() {
 		g.t.Fatalf("pushgateway %s: Start while running", g.Addr)
 	}
-	g.proc = startProcess(g.t, "pushgateway", g.output, pushgatewayBin,
-		"--web.listen-address="+g.Addr,
-		"--persistence.file="+g.dataFile,
+	g.proc = startProcess(g.t, "pushgateway", g.output, g.bin, append([]string{
+		"--web.listen-address=" + g.Addr,
+		"--persistence.file=" + g.dataFile,
 		"--log.level=debug",
-	)
+	}, g.extra...)...)
 	waitHTTP200(g.t, g.proc, g.URL+"/-/ready")
 }
 

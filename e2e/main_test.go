@@ -24,6 +24,9 @@ var (
 	// prometheus3Bin is the Prometheus 3 binary scripts/peers.sh builds,
 	// run as a remote-write 2.0 receiver.
 	prometheus3Bin string
+	// pushgateway1115Bin is Pushgateway 1.11.5, which scripts/peers.sh
+	// builds: UTF-8 names with --push.enable-utf8-names.
+	pushgateway1115Bin string
 	// victoriaMetricsBin is the single-node VictoriaMetrics binary (Debian's)
 	// run as receiver.
 	victoriaMetricsBin string
@@ -48,7 +51,8 @@ func runMain(m *testing.M) int {
 	prometheusBin = filepath.Join(bin, "prometheus")
 	prometheus3Bin = filepath.Join(bin, "prometheus3")
 	victoriaMetricsBin = filepath.Join(bin, "victoria-metrics")
-	for _, b := range []string{pushgatewayBin, prometheusBin, prometheus3Bin, victoriaMetricsBin} {
+	pushgateway1115Bin = filepath.Join(bin, "pushgateway-1.11.5")
+	for _, b := range []string{pushgatewayBin, prometheusBin, prometheus3Bin, victoriaMetricsBin, pushgateway1115Bin} {
 		if err := checkExecutable(b); err != nil {
 			fmt.Fprintf(os.Stderr, "e2e: FAIL: peer: %v\n", err)
 			return 1
@@ -57,6 +61,10 @@ func runMain(m *testing.M) int {
 	// bin/prometheus3 is a link into a cache a stale PEERS_BIN may hold an
 	// older build in; the 2.0 receiver tests need a 3.x.
 	if err := checkVersion(prometheus3Bin, "prometheus, version 3."); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: FAIL: peer: %v\n", err)
+		return 1
+	}
+	if err := checkVersion(pushgateway1115Bin, "pushgateway, version 1.11.5 "); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: FAIL: peer: %v\n", err)
 		return 1
 	}

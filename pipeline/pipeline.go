@@ -18,6 +18,7 @@ import (
 	"strconv"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
@@ -36,9 +37,44 @@ type Series struct {
 	// Metadata is the TYPE, HELP and UNIT of the series' metric family,
 	// shared by every series of the family; nil if the exposition gave none.
 	Metadata *metadata.Metadata
+	// Extra holds the series' exemplars and start timestamp; nil if it
+	// has neither, as most series have.
+	Extra *Extra
 	// Hash is Labels.Hash(), or 0 if not computed yet: the scrape cache
 	// computes it once per series, not once per cycle and consumer.
 	Hash uint64
+}
+
+// Extra is what a series may carry besides its value, as a protobuf
+// exposition gives it. It is behind a pointer so that the many series
+// without any cost one word, not the size of these fields: the series of
+// one metric message that have no exemplars share one Extra.
+type Extra struct {
+	// Exemplars are the exemplars the exposition gave with the value (a
+	// counter's, a classic histogram bucket's, or a native histogram's).
+	// They go out with the series' samples, never with its staleness
+	// markers.
+	Exemplars []exemplar.Exemplar
+	// StartTimestamp is when the series started counting (the protobuf
+	// exposition's created_timestamp of a counter, summary or histogram),
+	// in milliseconds since the epoch; 0 if unknown.
+	StartTimestamp int64
+}
+
+// ExemplarsOrNil returns the exemplars of x, nil if x is nil.
+func (x *Extra) ExemplarsOrNil() []exemplar.Exemplar {
+	if x == nil {
+		return nil
+	}
+	return x.Exemplars
+}
+
+// StartTimestampOrZero returns the start timestamp of x, 0 if x is nil.
+func (x *Extra) StartTimestampOrZero() int64 {
+	if x == nil {
+		return 0
+	}
+	return x.StartTimestamp
 }
 
 // LabelsHash returns Labels.Hash(), computed only if Hash is not set.
@@ -105,13 +141,20 @@ func (s Series) String() string {
 }
 
 // FormatLabels formats a series' labels as exposition text does:
-// name{label="value", ...}.
+// name{label="value", ...}, or {"name", label="value", ...} for a name that
+// is not a legacy one (a UTF-8 name such as my.dotted.metric).
 func FormatLabels(ls labels.Labels) string {
 	name := ls.Get(model.MetricNameLabel)
 	if name == "" {
 		return ls.String()
 	}
 	rest := labels.NewBuilder(ls).Del(model.MetricNameLabel).Labels()
+	if !model.LegacyValidation.IsValidMetricName(name) {
+		if rest.IsEmpty() {
+			return "{" + strconv.Quote(name) + "}"
+		}
+		return "{" + strconv.Quote(name) + ", " + rest.String()[1:]
+	}
 	if rest.IsEmpty() {
 		return name
 	}

@@ -19,6 +19,10 @@ type Sample struct {
 	// Meta is the series' metric family metadata (TYPE, HELP, UNIT), shared
 	// between series; nil if unknown.
 	Meta *metadata.Metadata
+	// Extra holds the exemplars that go with the sample and its series'
+	// start timestamp (see Series.Extra); nil for none, and always for a
+	// staleness marker. Shared with the Series: read only.
+	Extra *Extra
 	// Hash is Labels.Hash() if the caller knows it, else 0: the queue then
 	// computes it once for sharding and encoding.
 	Hash uint64

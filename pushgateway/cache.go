@@ -11,6 +11,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/textparse"
@@ -52,6 +53,7 @@ type scrapeCache struct {
 	order    []*family // the families of the last scrape, in order
 	sb       labels.ScratchBuilder
 	slab     seriesSlab // of the family being parsed
+	extras   extraReader
 	// groups are the groups the last full parse found and attributed,
 	// returned again while they are unchanged; valid if attributed.
 	groups     []pipeline.Group
@@ -591,6 +593,7 @@ func (c *scrapeCache) expandWith(name string, typ uint64, help, unit string, m [
 		if withLabels {
 			p.Labels(&ls)
 			s.Labels = dropEmpty(&c.lb, ls)
+			s.Extra = c.extras.read(p)
 		}
 		add(s)
 	}
@@ -598,6 +601,37 @@ func (c *scrapeCache) expandWith(name string, typ uint64, help, unit string, m [
 }
 
 const binaryVarintLen = 10
+
+// extraReader reads what the parser has beyond labels and value for each
+// entry: its start timestamp (the exposition's created timestamp) and its
+// exemplars, as a Prometheus scrape would store them. One is used for the
+// entries of one parser, in order.
+type extraReader struct {
+	ex exemplar.Exemplar // scratch, not to allocate one per entry
+	// shared is the last Extra made without exemplars, handed to the next
+	// entries with the same start timestamp: the series of a histogram or
+	// summary share one.
+	shared *pipeline.Extra
+}
+
+// read returns the current entry's Extra, nil if it has neither.
+func (r *extraReader) read(p textparse.Parser) *pipeline.Extra {
+	st := p.StartTimestamp()
+	var exs []exemplar.Exemplar
+	for p.Exemplar(&r.ex) {
+		exs = append(exs, r.ex)
+		r.ex = exemplar.Exemplar{}
+	}
+	switch {
+	case exs != nil:
+		return &pipeline.Extra{Exemplars: exs, StartTimestamp: st}
+	case st == 0:
+		return nil
+	case r.shared == nil || r.shared.StartTimestamp != st:
+		r.shared = &pipeline.Extra{StartTimestamp: st}
+	}
+	return r.shared
+}
 
 // seriesSlab hands out one-series slices from shared arrays, growing them by
 // doubling up to maxSlabChunk: a family's new series take a few allocations

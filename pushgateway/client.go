@@ -20,9 +20,16 @@ import (
 )
 
 // acceptHeader asks for the protobuf exposition, which carries native
-// histograms, and takes text when that is all there is. It is the header a
-// Prometheus scraping with scrape_protocols [PrometheusProto, PrometheusText0.0.4] sends.
-const acceptHeader = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1"
+// histograms, exemplars and created timestamps, and takes text when that is
+// all there is. Both ask for UTF-8 names unescaped (escaping=allow-utf-8):
+// a Pushgateway started with --push.enable-utf8-names (1.10 on) otherwise
+// escapes them with underscores. Older gateways ignore the parameter, and
+// text version 1.0.0, which Prometheus 3 asks for to get UTF-8 names, for
+// 0.0.4. Prometheus 3's scrape sends the parameter only on text formats; it
+// is put on protobuf too here, since the bridge prefers protobuf and the
+// Pushgateway (1.11.5 checked) honours it there.
+const acceptHeader = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;escaping=allow-utf-8;q=0.5," +
+	"text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.1"
 
 // maxErrorBody bounds how much of an error response ends up in an error.
 const maxErrorBody = 256

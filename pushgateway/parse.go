@@ -53,6 +53,7 @@ func parseLimited(body []byte, contentType string, limits Limits) ([]pipeline.Gr
 		lset       labels.Labels
 		b          labels.Builder
 		check      labelCheck
+		extras     extraReader
 		groups     = map[uint64][]*pipeline.Group{}
 		order      []*pipeline.Group
 	)
@@ -122,6 +123,11 @@ func parseLimited(body []byte, contentType string, limits Limits) ([]pipeline.Gr
 		}
 		p.Labels(&lset)
 		s.Labels = dropEmpty(&b, lset)
+		if !checked {
+			// Only the protobuf exposition carries exemplars and created
+			// timestamps (the text one the bridge asks for has neither).
+			s.Extra = extras.read(p)
+		}
 		switch s.Labels.Get(model.MetricNameLabel) {
 		case PushTimeMetric:
 			group(s.Labels).PushTime = s.Value

@@ -483,3 +483,80 @@ func FuzzParseProtoCache(f *testing.F) {
 		}
 	})
 }
+
+// TestExemplarsAndStartTimestamps scrapes a capture of Debian's Pushgateway
+// 1.5.1 holding a client_golang protobuf push (testdata/exemplars.pb): a
+// counter added to with an exemplar, a histogram observed once with one,
+// and a summary, each with its created timestamp. Every series keeps the
+// exemplars and start timestamp a Prometheus scrape would store, whether
+// parsed afresh or served from the scrape cache.
+func TestExemplarsAndStartTimestamps(t *testing.T) {
+	srv, _ := fakeGateway(t, readFile(t, "exemplars.pb"), protoType, readFile(t, "exemplars_api_v1_metrics.json"))
+	u, _ := url.Parse(srv.URL)
+	c := NewClient(u, srv.Client(), "test", Options{})
+	for i := range 2 { // the second scrape is served from the cache
+		snap, err := c.Scrape(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		for _, g := range snap.Groups {
+			for _, s := range g.Series {
+				if s.Extra == nil {
+					continue
+				}
+				fmt.Fprintf(&buf, "%s st=%d", s, s.Extra.StartTimestamp)
+				for _, e := range s.Extra.Exemplars {
+					fmt.Fprintf(&buf, " # %s %g %d", e.Labels, e.Value, e.Ts)
+				}
+				buf.WriteByte('\n')
+			}
+		}
+		t.Run(fmt.Sprint("scrape", i), func(t *testing.T) {
+			golden.Check(t, filepath.Join("testdata", "exemplars.pb.golden"), buf.Bytes())
+		})
+	}
+}
+
+// TestScrapeUTF8Names scrapes captures of Pushgateway 1.11.5, started with
+// --push.enable-utf8-names, holding {"my.dotted.metric","service.name"=
+// "checkout"} pushed to job utf8, in protobuf and in text, as served to the
+// bridge's Accept header. The names come through as pushed.
+func TestScrapeUTF8Names(t *testing.T) {
+	for _, tc := range []struct{ capture, contentType string }{
+		{"utf8.pb", protoType + "; escaping=allow-utf-8"},
+		{"utf8.txt", textType + "; escaping=allow-utf-8"},
+	} {
+		t.Run(tc.capture, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/api/v1/metrics" {
+					_, _ = w.Write(readFile(t, "utf8_api_v1_metrics.json"))
+					return
+				}
+				if a := r.Header.Get("Accept"); strings.Count(a, "escaping=allow-utf-8") != 2 {
+					t.Errorf("Accept %q does not ask for UTF-8 names in protobuf and text", a)
+				}
+				w.Header().Set("Content-Type", tc.contentType)
+				_, _ = w.Write(readFile(t, tc.capture))
+			}))
+			defer srv.Close()
+			u, _ := url.Parse(srv.URL)
+			snap, err := NewClient(u, srv.Client(), "test", Options{}).Scrape(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, g := range snap.Groups {
+				for _, s := range g.Series {
+					if !strings.HasPrefix(s.Labels.Get(model.MetricNameLabel), "push") {
+						got = append(got, s.String())
+					}
+				}
+			}
+			want := []string{`{"my.dotted.metric", job="utf8", "service.name"="checkout"} 3`}
+			if !slices.Equal(got, want) {
+				t.Errorf("series %q, want %q", got, want)
+			}
+		})
+	}
+}

@@ -89,7 +89,13 @@ func (q *Queue) attempt(ctx context.Context, body []byte, format byte, st encode
 
 	if resp.StatusCode/100 == 2 {
 		if format == formatV2 {
-			return checkV2Response(resp.Header, st)
+			if err := checkV2Response(resp.Header, st); err != nil {
+				return err
+			}
+			if q.o.SendExemplars {
+				q.checkExemplarsWritten(resp.Header, body)
+			}
+			return nil
 		}
 		return nil
 	}

@@ -21,8 +21,8 @@ const maxDecodedLen = 64 << 20
 // turns out to speak only 1.0.
 //
 // Metadata is dropped: 1.0 carries it per metric family in separate
-// requests, and encoder does not send it either. So are exemplars and start
-// timestamps, which 1.0 cannot carry (encoderV2 writes neither). A series
+// requests, and encoder does not send it either. So are start timestamps,
+// which 1.0 cannot carry. Exemplars are kept. A series
 // that encoderV2 split into several TimeSeries (float and histogram samples
 // mixed, or changed metadata) stays split, which keeps its samples in order.
 func convertV2ToV1(body []byte) ([]byte, error) {
@@ -52,6 +52,14 @@ func convertV2ToV1(body []byte) ([]byte, error) {
 			for j, s := range ts.Samples {
 				v1.Samples[j] = prompb.Sample{Value: s.Value, Timestamp: s.Timestamp}
 			}
+		}
+		for j := range ts.Exemplars {
+			ex := &ts.Exemplars[j]
+			el, err := exemplarLabels(req.Symbols, ex.LabelsRefs)
+			if err != nil {
+				return nil, fmt.Errorf("convert remote write 2.0 request: series %d exemplar %d: %w", i, j, err)
+			}
+			v1.Exemplars = append(v1.Exemplars, prompb.Exemplar{Labels: el, Value: ex.Value, Timestamp: ex.Timestamp})
 		}
 		if len(ts.Histograms) > 0 {
 			v1.Histograms = make([]prompb.Histogram, len(ts.Histograms))
@@ -88,6 +96,7 @@ func countV2(body []byte) (encodeStats, error) {
 			st.highestT = max(st.highestT, h.Timestamp)
 		}
 		st.samples += len(ts.Samples) + len(ts.Histograms)
+		st.exemplars += len(ts.Exemplars)
 		st.histograms += len(ts.Histograms)
 	}
 	return st, nil
@@ -111,6 +120,23 @@ func decodeV2(body []byte) (*writev2.Request, error) {
 		return nil, fmt.Errorf("unmarshal remote write 2.0 request: %w", err)
 	}
 	return &req, nil
+}
+
+// exemplarLabels resolves an exemplar's label references.
+func exemplarLabels(symbols []string, refs []uint32) ([]prompb.Label, error) {
+	if len(refs)%2 != 0 {
+		return nil, fmt.Errorf("odd number (%d) of label refs", len(refs))
+	}
+	out := make([]prompb.Label, 0, len(refs)/2)
+	for j := 0; j < len(refs); j += 2 {
+		name, nerr := symbol(symbols, refs[j])
+		value, verr := symbol(symbols, refs[j+1])
+		if err := errors.Join(nerr, verr); err != nil {
+			return nil, err
+		}
+		out = append(out, prompb.Label{Name: name, Value: value})
+	}
+	return out, nil
 }
 
 // symbol looks up ref in a request's symbol table.

@@ -64,11 +64,11 @@ func convertCases() []struct {
 func TestConvertV2ToV1(t *testing.T) {
 	for _, tc := range convertCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			v1, _, err := newEncoder().encode(tc.batch)
+			v1, _, err := newEncoder(encodeOptions{}).encode(tc.batch)
 			if err != nil {
 				t.Fatal(err)
 			}
-			v2, st, err := newEncoderV2().encode(tc.batch)
+			v2, st, err := newEncoderV2(encodeOptions{}).encode(tc.batch)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -180,7 +180,7 @@ func TestConvertV2ToV1Errors(t *testing.T) {
 
 func FuzzConvertV2ToV1(f *testing.F) {
 	for _, tc := range convertCases() {
-		body, _, err := newEncoderV2().encode(tc.batch)
+		body, _, err := newEncoderV2(encodeOptions{}).encode(tc.batch)
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -18,17 +19,22 @@ type encodeStats struct {
 	samples    int   // all samples, histograms included
 	histograms int   // native histogram samples
 	highestT   int64 // highest timestamp in milliseconds
+	exemplars  int   // exemplars sent with the samples
 }
 
 // encoder turns a batch into a remote write 1.0 body. It keeps its buffers
 // between calls, so it is not safe for concurrent use, and the returned body
 // is valid only until the next call.
 type encoder struct {
+	o      encodeOptions
+	esc    escaper
 	pb     []byte
 	snappy []byte
 }
 
-func newEncoder() *encoder { return &encoder{} }
+func newEncoder(o encodeOptions) *encoder {
+	return &encoder{o: o, esc: escaper{scheme: o.escaping}}
+}
 
 // encode marshals the batch as a prompb.WriteRequest, one TimeSeries per
 // run of consecutive samples of a series (a queue's batch holds each series
@@ -45,7 +51,7 @@ func (e *encoder) encode(batch []pipeline.Sample) ([]byte, encodeStats, error) {
 		for j < len(batch) && sameSeries(&batch[j], &batch[i]) {
 			j++
 		}
-		pb, err = appendTimeSeries(pb, batch[i:j], &st)
+		pb, err = e.appendTimeSeries(pb, batch[i:j], &st)
 		i = j
 	}
 	e.pb = pb
@@ -65,7 +71,10 @@ const (
 	fieldWriteRequestTimeseries = 1
 	fieldTimeSeriesLabels       = 1
 	fieldTimeSeriesSamples      = 2
+	fieldTimeSeriesExemplars    = 3
 	fieldTimeSeriesHistograms   = 4
+	fieldExemplarValue          = 2
+	fieldExemplarTimestamp      = 3
 	fieldLabelName              = 1
 	fieldLabelValue             = 2
 	fieldSampleValue            = 1
@@ -82,14 +91,15 @@ func sameSeries(a, b *pipeline.Sample) bool {
 }
 
 // appendTimeSeries appends one prompb.WriteRequest timeseries field: the
-// labels of the run's first sample, then the run's samples and histograms.
-func appendTimeSeries(b []byte, run []pipeline.Sample, st *encodeStats) ([]byte, error) {
+// labels of the run's first sample, then the run's samples and histograms,
+// each followed by its exemplars if they are sent.
+func (e *encoder) appendTimeSeries(b []byte, run []pipeline.Sample, st *encodeStats) ([]byte, error) {
 	b = protowire.AppendTag(b, fieldWriteRequestTimeseries, protowire.BytesType)
 	// The size is written once the content is: reserve the bytes of a
 	// varint up to 2 MiB and move the content if it needs fewer or more.
 	lenAt := len(b)
 	b = append(b, 0, 0, 0)
-	b = appendLabels(b, run[0].Labels)
+	b = appendLabels(b, e.esc.labels(run[0].Labels))
 	for i := range run {
 		s := &run[i]
 		var h prompb.Histogram
@@ -121,10 +131,39 @@ func appendTimeSeries(b []byte, run []pipeline.Sample, st *encodeStats) ([]byte,
 			b = b[:len(b)+n]
 			st.histograms++
 		}
+		if s.Extra != nil && e.o.exemplars {
+			exs := s.Extra.Exemplars
+			for i := range exs {
+				b = e.appendExemplar(b, &exs[i], s.T)
+			}
+			st.exemplars += len(exs)
+		}
 		st.samples++
 		st.highestT = max(st.highestT, s.T)
 	}
 	return putSize(b, lenAt, 3), nil
+}
+
+// appendExemplar appends one prompb.TimeSeries exemplars field. An exemplar
+// the exposition gave without a timestamp takes its sample's, as a
+// Prometheus scrape stamps it with the scrape's.
+func (e *encoder) appendExemplar(b []byte, ex *exemplar.Exemplar, t int64) []byte {
+	if ex.HasTs {
+		t = ex.Ts
+	}
+	b = protowire.AppendTag(b, fieldTimeSeriesExemplars, protowire.BytesType)
+	lenAt := len(b)
+	b = append(b, 0)
+	// Exemplar.labels has the field number of TimeSeries.labels: the
+	// Label messages are written alike.
+	b = appendLabels(b, e.esc.labels(ex.Labels))
+	b = append(b, fieldExemplarValue<<3|byte(protowire.Fixed64Type))
+	b = protowire.AppendFixed64(b, math.Float64bits(ex.Value))
+	if t != 0 {
+		b = append(b, fieldExemplarTimestamp<<3|byte(protowire.VarintType))
+		b = protowire.AppendVarint(b, uint64(t))
+	}
+	return putSize(b, lenAt, 1)
 }
 
 // putSize writes the size of what follows the reserved bytes at b[at:] as

@@ -27,7 +27,7 @@ func TestEncode(t *testing.T) {
 	c := labels.FromStrings("__name__", "c", "job", "x", "zone", "z")
 	// Label messages of exactly 127 bytes (the last one-byte size) and more.
 	long := labels.FromStrings("__name__", "d", "job", strings.Repeat("j", 120), "path", strings.Repeat("p", 200))
-	e := newEncoder()
+	e := newEncoder(encodeOptions{})
 	// The encoder is reused across cases on purpose: leftovers from an
 	// earlier, bigger request must not leak into a later one.
 	for _, tc := range []struct {
@@ -104,7 +104,7 @@ func BenchmarkEncode(b *testing.B) {
 			V: float64(i),
 		})
 	}
-	e := newEncoder()
+	e := newEncoder(encodeOptions{})
 	b.ReportAllocs()
 	var size int
 	for b.Loop() {

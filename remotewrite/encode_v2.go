@@ -29,6 +29,8 @@ const (
 // calls, so it is not safe for concurrent use, and the returned body is valid
 // only until the next call.
 type encoderV2 struct {
+	o       encodeOptions
+	esc     escaper
 	symbols writev2.SymbolsTable
 	series  []writev2.TimeSeries
 	// last is what the newest TimeSeries holds: the next sample joins it if
@@ -39,6 +41,8 @@ type encoderV2 struct {
 	// not allocate per histogram as writev2.FromIntHistogram does.
 	oneofs []histogramOneofs
 	spans  []writev2.BucketSpan
+	// refs is the arena of the exemplars' label references.
+	refs []uint32
 
 	pb     []byte
 	snappy []byte
@@ -61,8 +65,8 @@ type histogramOneofs struct {
 	zeroCountFloat writev2.Histogram_ZeroCountFloat
 }
 
-func newEncoderV2() *encoderV2 {
-	return &encoderV2{symbols: writev2.NewSymbolTable()}
+func newEncoderV2(o encodeOptions) *encoderV2 {
+	return &encoderV2{o: o, esc: escaper{scheme: o.escaping}, symbols: writev2.NewSymbolTable()}
 }
 
 // encode puts each run of consecutive samples of a series in one
@@ -70,26 +74,36 @@ func newEncoderV2() *encoderV2 {
 // help and unit interned in the request's symbol table, then marshals and
 // snappy block-compresses the request. Metadata comes from Sample.Meta; a
 // series without it is sent with type unspecified and empty help and unit.
+// A sample's start timestamp goes in its Sample's or Histogram's
+// start_timestamp, and its exemplars, if they are sent, in its TimeSeries.
 func (e *encoderV2) encode(batch []pipeline.Sample) ([]byte, encodeStats, error) {
 	st := encodeStats{highestT: minInt64}
 	e.series = e.series[:0]
 	e.last = v2Series{}
 	e.oneofs = e.oneofs[:0]
 	e.spans = e.spans[:0]
+	e.refs = e.refs[:0]
 
 	for i := range batch {
 		s := &batch[i]
 		isHist := s.H != nil || s.FH != nil
 		ts := e.seriesFor(s, isHist)
+		start := s.Extra.StartTimestampOrZero()
 		switch {
 		case s.H != nil:
 			ts.Histograms = append(ts.Histograms, e.intHistogram(s.T, s.H))
+			ts.Histograms[len(ts.Histograms)-1].StartTimestamp = start
 			st.histograms++
 		case s.FH != nil:
 			ts.Histograms = append(ts.Histograms, e.floatHistogram(s.T, s.FH))
+			ts.Histograms[len(ts.Histograms)-1].StartTimestamp = start
 			st.histograms++
 		default:
-			ts.Samples = append(ts.Samples, writev2.Sample{Value: s.V, Timestamp: s.T})
+			ts.Samples = append(ts.Samples, writev2.Sample{Value: s.V, Timestamp: s.T, StartTimestamp: start})
+		}
+		if s.Extra != nil && e.o.exemplars {
+			e.addExemplars(ts, s)
+			st.exemplars += len(s.Extra.Exemplars)
 		}
 		st.samples++
 		st.highestT = max(st.highestT, s.T)
@@ -132,12 +146,13 @@ func (e *encoderV2) newSeries(lset labels.Labels, meta *metadata.Metadata) int {
 			LabelsRefs: old.LabelsRefs[:0],
 			Samples:    old.Samples[:0],
 			Histograms: old.Histograms[:0],
+			Exemplars:  old.Exemplars[:0],
 		}
 	} else {
 		e.series = append(e.series, writev2.TimeSeries{})
 	}
 	ts := &e.series[i]
-	ts.LabelsRefs = e.symbols.SymbolizeLabels(lset, ts.LabelsRefs)
+	ts.LabelsRefs = e.symbols.SymbolizeLabels(e.esc.labels(lset), ts.LabelsRefs)
 	if meta != nil {
 		ts.Metadata = writev2.Metadata{
 			Type:    writev2.FromMetadataType(meta.Type),
@@ -146,6 +161,24 @@ func (e *encoderV2) newSeries(lset labels.Labels, meta *metadata.Metadata) int {
 		}
 	}
 	return i
+}
+
+// addExemplars adds the exemplars of s to ts, their label references in
+// the encoder's arena (capped, as bucketSpans' are). An exemplar without a timestamp takes its sample's.
+func (e *encoderV2) addExemplars(ts *writev2.TimeSeries, s *pipeline.Sample) {
+	exs := s.Extra.Exemplars
+	for i := range exs {
+		ex := &exs[i]
+		start := len(e.refs)
+		e.esc.labels(ex.Labels).Range(func(l labels.Label) {
+			e.refs = append(e.refs, e.symbols.Symbolize(l.Name), e.symbols.Symbolize(l.Value))
+		})
+		t := s.T
+		if ex.HasTs {
+			t = ex.Ts
+		}
+		ts.Exemplars = append(ts.Exemplars, writev2.Exemplar{LabelsRefs: e.refs[start:len(e.refs):len(e.refs)], Value: ex.Value, Timestamp: t})
+	}
 }
 
 func sameMetadata(a, b *metadata.Metadata) bool {

@@ -11,10 +11,12 @@ import (
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/internal/rwtest"
@@ -127,7 +129,7 @@ func TestEncodeV2(t *testing.T) {
 	gauge := &metadata.Metadata{Type: model.MetricTypeGauge, Help: "A gauge.", Unit: "seconds"}
 	gaugeCopy := *gauge
 	counter := &metadata.Metadata{Type: model.MetricTypeCounter, Help: "A counter."}
-	e := newEncoderV2()
+	e := newEncoderV2(encodeOptions{})
 	// The encoder is reused across cases on purpose: leftovers from an
 	// earlier, bigger request must not leak into a later one.
 	for _, tc := range []struct {
@@ -200,7 +202,7 @@ func TestEncodeV2Symbols(t *testing.T) {
 		{Labels: labels.FromStrings("__name__", "up", "job", "x"), T: 1, V: 1},
 		{Labels: labels.FromStrings("__name__", "up", "job", "y"), T: 1, V: 0, Meta: &metadata.Metadata{Type: model.MetricTypeGauge, Help: "x"}},
 	}
-	body, _, err := newEncoderV2().encode(batch)
+	body, _, err := newEncoderV2(encodeOptions{}).encode(batch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +240,7 @@ func TestEncodeV2Values(t *testing.T) {
 		{Labels: hlset, T: 2, FH: testFloatHistogram},
 		{Labels: hlset, T: 3, H: &histogram.Histogram{}}, // all zero
 	}
-	body, _, err := newEncoderV2().encode(batch)
+	body, _, err := newEncoderV2(encodeOptions{}).encode(batch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +287,7 @@ func TestEncodeV2Values(t *testing.T) {
 // TestEncodeV2Reuse checks that a body copied by the caller survives the
 // next encode, and that the encoder keeps nothing of the batch it encoded.
 func TestEncodeV2Reuse(t *testing.T) {
-	e := newEncoderV2()
+	e := newEncoderV2(encodeOptions{})
 	first := []pipeline.Sample{
 		{Labels: labels.FromStrings("__name__", "first", "job", "x"), T: 1, V: 1, Meta: &metadata.Metadata{Type: model.MetricTypeGauge, Help: "First."}},
 		{Labels: labels.FromStrings("__name__", "hist", "job", "x"), T: 1, H: testIntHistogram},
@@ -341,7 +343,7 @@ func TestEncodeV2Allocs(t *testing.T) {
 		{"native histograms", native, float64(2 * ints)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEncoderV2()
+			e := newEncoderV2(encodeOptions{})
 			if _, _, err := e.encode(tc.batch); err != nil { // grow the buffers
 				t.Fatal(err)
 			}
@@ -364,11 +366,11 @@ func TestEncodedSize(t *testing.T) {
 		"realistic":         realisticBatch(),
 		"native histograms": nativeHistogramBatch(),
 	} {
-		v1, _, err := newEncoder().encode(batch)
+		v1, _, err := newEncoder(encodeOptions{}).encode(batch)
 		if err != nil {
 			t.Fatal(err)
 		}
-		v2, _, err := newEncoderV2().encode(batch)
+		v2, _, err := newEncoderV2(encodeOptions{}).encode(batch)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -462,7 +464,7 @@ func BenchmarkEncodeV2(b *testing.B) {
 			V: float64(i),
 		})
 	}
-	e := newEncoderV2()
+	e := newEncoderV2(encodeOptions{})
 	if _, _, err := e.encode(batch); err != nil { // grow the buffers
 		b.Fatal(err)
 	}
@@ -493,8 +495,8 @@ func BenchmarkEncodeShapes(b *testing.B) {
 			name   string
 			encode func([]pipeline.Sample) ([]byte, encodeStats, error)
 		}{
-			{"v1", newEncoder().encode},
-			{"v2", newEncoderV2().encode},
+			{"v1", newEncoder(encodeOptions{}).encode},
+			{"v2", newEncoderV2(encodeOptions{}).encode},
 		} {
 			b.Run(shape.name+"/"+enc.name, func(b *testing.B) {
 				if _, _, err := enc.encode(shape.batch); err != nil { // grow the buffers
@@ -513,4 +515,127 @@ func BenchmarkEncodeShapes(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestEncodeExemplarsAndStartTimestamps checks, for both messages, that
+// exemplars go out with their samples only when SendExemplars is on, an
+// exemplar without a timestamp takes its sample's, staleness markers carry
+// none, and start timestamps reach 2.0's samples and histograms.
+func TestEncodeExemplarsAndStartTimestamps(t *testing.T) {
+	c := labels.FromStrings("__name__", "jobs_total", "job", "x")
+	hl := labels.FromStrings("__name__", "latency", "job", "x")
+	exs := []exemplar.Exemplar{
+		{Labels: labels.FromStrings("trace_id", "abc"), Value: 1, Ts: 900, HasTs: true},
+		{Labels: labels.FromStrings("span_id", "s", "trace_id", "def"), Value: 2},
+	}
+	h := &histogram.Histogram{Count: 1, Sum: 1, Schema: 0, PositiveSpans: []histogram.Span{{Offset: 0, Length: 1}}, PositiveBuckets: []int64{1}}
+	batch := []pipeline.Sample{
+		{Labels: c, T: 1000, V: 5, Extra: &pipeline.Extra{Exemplars: exs, StartTimestamp: 500}},
+		{Labels: c, T: 2000, V: math.Float64frombits(value.StaleNaN)},
+		{Labels: hl, T: 1000, H: h, Extra: &pipeline.Extra{Exemplars: exs[:1], StartTimestamp: 400}},
+	}
+	const (
+		wantOn  = "jobs_total: {trace_id=\"abc\"} 1 @900, {span_id=\"s\", trace_id=\"def\"} 2 @1000\nlatency: {trace_id=\"abc\"} 1 @900\n"
+		wantOff = "jobs_total:\nlatency:\n"
+	)
+	for _, send := range []bool{false, true} {
+		want := wantOff
+		if send {
+			want = wantOn
+		}
+		t.Run(fmt.Sprint("v1/send=", send), func(t *testing.T) {
+			body, st, err := newEncoder(encodeOptions{exemplars: send}).encode(batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			for _, ts := range decode(t, body).Timeseries {
+				fmt.Fprintf(&b, "%s:", labelValue(ts.Labels, "__name__"))
+				for i, e := range ts.Exemplars {
+					sep := ","
+					if i == 0 {
+						sep = ""
+					}
+					fmt.Fprintf(&b, "%s %s %g @%d", sep, labels.New(rwtestLabels(e.Labels)...), e.Value, e.Timestamp)
+				}
+				b.WriteByte('\n')
+			}
+			if b.String() != want {
+				t.Errorf("got\n%swant\n%s", b.String(), want)
+			}
+			if wantN := map[bool]int{false: 0, true: 3}[send]; st.exemplars != wantN {
+				t.Errorf("stats count %d exemplars, want %d", st.exemplars, wantN)
+			}
+		})
+		t.Run(fmt.Sprint("v2/send=", send), func(t *testing.T) {
+			e := newEncoderV2(encodeOptions{exemplars: send})
+			for range 2 { // a reused encoder gives the same request
+				body, st, err := e.encode(batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req := decodeReqV2(t, body)
+				var b strings.Builder
+				var sts []int64
+				for _, ts := range req.Timeseries {
+					lset, _ := ts.ToLabels(&labels.ScratchBuilder{}, req.Symbols)
+					fmt.Fprintf(&b, "%s:", lset.Get("__name__"))
+					for i, ex := range ts.Exemplars {
+						sep := ","
+						if i == 0 {
+							sep = ""
+						}
+						el, err := exemplarLabels(req.Symbols, ex.LabelsRefs)
+						if err != nil {
+							t.Fatal(err)
+						}
+						fmt.Fprintf(&b, "%s %s %g @%d", sep, labels.New(rwtestLabels(el)...), ex.Value, ex.Timestamp)
+					}
+					b.WriteByte('\n')
+					for _, s := range ts.Samples {
+						sts = append(sts, s.StartTimestamp)
+					}
+					for _, h := range ts.Histograms {
+						sts = append(sts, h.StartTimestamp)
+					}
+				}
+				if b.String() != want {
+					t.Errorf("got\n%swant\n%s", b.String(), want)
+				}
+				if !slices.Equal(sts, []int64{500, 0, 400}) {
+					t.Errorf("start timestamps %v, want [500 0 400]", sts)
+				}
+				if c, err := countV2(body); err != nil || c.exemplars != st.exemplars {
+					t.Errorf("countV2 finds %d exemplars (err %v), encode reported %d", c.exemplars, err, st.exemplars)
+				}
+				if send {
+					// A fallback to 1.0 keeps them.
+					v1, err := convertV2ToV1(body)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if n := len(decode(t, v1).Timeseries[0].Exemplars); n != 2 {
+						t.Errorf("converted to 1.0: %d exemplars on the counter, want 2", n)
+					}
+				}
+			}
+		})
+	}
+}
+
+func labelValue(ls []prompb.Label, name string) string {
+	for _, l := range ls {
+		if l.Name == name {
+			return l.Value
+		}
+	}
+	return ""
+}
+
+func rwtestLabels(ls []prompb.Label) []labels.Label {
+	out := make([]labels.Label, len(ls))
+	for i, l := range ls {
+		out[i] = labels.Label{Name: l.Name, Value: l.Value}
+	}
+	return out
 }

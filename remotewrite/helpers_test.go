@@ -178,14 +178,15 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	rc.mu.Unlock()
 
 	if isV2 && written {
-		floats, hists := 0, 0
+		floats, hists, exs := 0, 0, 0
 		for _, ts := range got.v2.Timeseries {
 			floats += len(ts.Samples)
 			hists += len(ts.Histograms)
+			exs += len(ts.Exemplars)
 		}
 		w.Header().Set(headerSamplesWritten, strconv.Itoa(floats))
 		w.Header().Set(headerHistogramsWritten, strconv.Itoa(hists))
-		w.Header().Set(headerExemplarsWritten, "0")
+		w.Header().Set(headerExemplarsWritten, strconv.Itoa(exs))
 	}
 	rec := &statusRecorder{ResponseWriter: w}
 	resp(rec, r.WithContext(context.WithValue(r.Context(), gotKey{}, got)))

@@ -94,6 +94,9 @@ func (q *Queue) sendMetadata(ctx context.Context) {
 	q.metaMu.Lock()
 	all := make([]prompb.MetricMetadata, 0, len(q.metadata))
 	for _, m := range q.metadata {
+		if q.o.NameEscaping != model.NoEscaping {
+			m.MetricFamilyName = model.EscapeName(m.MetricFamilyName, q.o.NameEscaping)
+		}
 		all = append(all, m)
 	}
 	q.metaMu.Unlock()

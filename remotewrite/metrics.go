@@ -60,6 +60,9 @@ type metrics struct {
 	fallbacks       prometheus.Counter
 	metadataSent    prometheus.Counter
 	metadataDropped prometheus.Counter
+	// exemplarsUnwritten counts exemplars of acknowledged 2.0 requests
+	// that the receiver's Exemplars-Written header did not count.
+	exemplarsUnwritten prometheus.Counter
 }
 
 // samplesDroppedHelp is the help of samples_dropped_total, which Tenants
@@ -92,6 +95,8 @@ func newMetrics(reg prometheus.Registerer, remoteName, tenant string) (*metrics,
 			"Samples in send attempts that failed; each is then retried or dropped."),
 		samplesRetried: counter("samples_retried_total",
 			"Samples sent again after a recoverable failure (network error, timeout, 5xx, 429)."),
+		exemplarsUnwritten: counter("exemplars_unwritten_total",
+			"Exemplars of acknowledged remote write 2.0 requests that the receiver did not write, by its X-Prometheus-Remote-Write-Exemplars-Written header; their samples were written. Counted only with send_exemplars."),
 		samplesDropped: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: subsystem, Name: "samples_dropped_total", ConstLabels: cl,
 			Help: samplesDroppedHelp,
@@ -163,7 +168,7 @@ func register(reg prometheus.Registerer, cs []prometheus.Collector) error {
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
-		m.samplesSent, m.histogramsSent, m.samplesFailed, m.samplesRetried, m.samplesDropped,
+		m.samplesSent, m.histogramsSent, m.samplesFailed, m.samplesRetried, m.samplesDropped, m.exemplarsUnwritten,
 		m.requests, m.requestDuration, m.pendingSamples, m.highestSent, m.sentBytes,
 		m.shards, m.diskBytes, m.diskFailing, m.diskCorruptions, m.fallbacks, m.metadataSent, m.metadataDropped,
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
 )
@@ -76,6 +77,19 @@ type Options struct {
 	// Metadata configures sending metric metadata with remote write 1.0;
 	// 2.0 carries it in every request.
 	Metadata MetadataOptions
+	// SendExemplars sends the samples' exemplars, as Prometheus'
+	// remote_write send_exemplars does: in 1.0 and 2.0 requests, and
+	// checked in 2.0 against X-Prometheus-Remote-Write-Exemplars-Written.
+	// Off by default, as in Prometheus: a receiver without exemplar
+	// storage may reject or count them as failures.
+	SendExemplars bool
+	// NameEscaping escapes metric and label names (exemplars' included)
+	// in what is sent, for receivers that need legacy names:
+	// model.UnderscoreEscaping, DotsEscaping or ValueEncodingEscaping.
+	// The zero value, model.NoEscaping, sends UTF-8 names as they are,
+	// as Prometheus 3 stores them. Relabeling and tenants see the names
+	// unescaped.
+	NameEscaping model.EscapingScheme
 	// UserAgent is sent with every request, e.g. "pushgateway-bridge/0.1.0".
 	UserAgent string
 	// Logger defaults to discarding.
@@ -188,6 +202,11 @@ func (o *Options) setDefaults() error {
 			*n.v = n.def
 		}
 	}
+	switch o.NameEscaping {
+	case model.NoEscaping, model.UnderscoreEscaping, model.DotsEscaping, model.ValueEncodingEscaping:
+	default:
+		return fmt.Errorf("remote write options for %q: unknown NameEscaping %d", o.Name, o.NameEscaping)
+	}
 	if o.MaxDiskBytes < 0 {
 		return fmt.Errorf("remote write options for %q: MaxDiskBytes must not be negative, got %d", o.Name, o.MaxDiskBytes)
 	}
@@ -207,6 +226,16 @@ func (o *Options) setDefaults() error {
 		o.Now = time.Now
 	}
 	return nil
+}
+
+// encodeOptions are what the encoders need of Options.
+type encodeOptions struct {
+	exemplars bool
+	escaping  model.EscapingScheme
+}
+
+func (o *Options) encodeOptions() encodeOptions {
+	return encodeOptions{exemplars: o.SendExemplars, escaping: o.NameEscaping}
 }
 
 // DirName turns a queue's name into the name of its directory: characters

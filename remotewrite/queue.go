@@ -133,8 +133,8 @@ func NewQueue(o Options) (*Queue, error) {
 		retryLog: throttle{interval: logInterval},
 		dropLog:  throttle{interval: logInterval},
 		fullLog:  throttle{interval: logInterval},
-		enc:      newEncoder(),
-		encV2:    newEncoderV2(),
+		enc:      newEncoder(o.encodeOptions()),
+		encV2:    newEncoderV2(o.encodeOptions()),
 		highestT: minInt64,
 		// Requests from before a restart are still in the log: new ones
 		// must not pass for parts of the same Append (see mayShareSeries).

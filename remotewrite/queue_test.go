@@ -1232,7 +1232,7 @@ func TestPrepareRemembersSeries(t *testing.T) {
 		for _, ls := range cycle {
 			samples = append(samples, pipeline.Sample{Labels: ls, T: int64(i), V: float64(i)})
 		}
-		want, _, err := newEncoder().encode(Relabel(slices.Clone(samples), cfgs, external))
+		want, _, err := newEncoder(encodeOptions{}).encode(Relabel(slices.Clone(samples), cfgs, external))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1395,6 +1395,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	want := []string{
+		"pushgateway_bridge_remote_write_exemplars_unwritten_total",
 		"pushgateway_bridge_remote_write_highest_sent_timestamp_seconds",
 		"pushgateway_bridge_remote_write_histograms_sent_total",
 		"pushgateway_bridge_remote_write_metadata_dropped_total",

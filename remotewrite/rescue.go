@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/golang/snappy"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/prompb"
@@ -52,6 +53,10 @@ func (m *markerRescuer) markers(dst []pipeline.Sample, r *record) []pipeline.Sam
 	return dst
 }
 
+// rescueEncoding encodes rescued markers: their names were escaped when
+// they were first encoded, and markers carry no exemplars.
+var rescueEncoding = encodeOptions{escaping: model.NoEscaping}
+
 // record encodes markers in the format the queue sends now. The record may
 // hold any series: its shard count of 0 matches no spread, so it is sent
 // after every request before it that is not yet acknowledged, and every
@@ -69,12 +74,12 @@ func (m *markerRescuer) record(markers []pipeline.Sample) *record {
 	)
 	if format == formatV2 {
 		if m.encV2 == nil {
-			m.encV2 = newEncoderV2()
+			m.encV2 = newEncoderV2(rescueEncoding)
 		}
 		body, st, err = m.encV2.encode(markers)
 	} else {
 		if m.enc == nil {
-			m.enc = newEncoder()
+			m.enc = newEncoder(rescueEncoding)
 		}
 		body, st, err = m.enc.encode(markers)
 	}

@@ -116,3 +116,30 @@ func checkV2Response(h http.Header, st encodeStats) error {
 func isUnsupportedMediaType(code int) bool {
 	return code == http.StatusUnsupportedMediaType
 }
+
+// checkExemplarsWritten compares the exemplars of an acknowledged 2.0 body
+// with the receiver's Exemplars-Written header, which checkV2Response
+// found readable, and counts (and logs, throttled) those not written.
+// Their samples were written, so the request is not failed (Prometheus'
+// receiver does not fail a request for exemplars it could not store
+// either). The record on disk does not hold the count, so the
+// body is decoded again: that costs only endpoints with send_exemplars.
+func (q *Queue) checkExemplarsWritten(h http.Header, body []byte) {
+	st, err := countV2(body)
+	if err != nil || st.exemplars == 0 {
+		return
+	}
+	var written int64
+	if v := h.Get(headerExemplarsWritten); v != "" {
+		written, _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	}
+	missing := int64(st.exemplars) - written
+	if missing <= 0 {
+		return
+	}
+	q.m.exemplarsUnwritten.Add(float64(missing))
+	if ok, suppressed := q.dropLog.allow(q.o.Now()); ok {
+		q.logger.Warn("remote write endpoint did not write every exemplar sent",
+			"exemplars", st.exemplars, "written", written, "suppressed_logs", suppressed)
+	}
+}

@@ -5,6 +5,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/prometheus/model/exemplar"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
 )
 
 func TestCheckV2Response(t *testing.T) {
@@ -163,5 +169,38 @@ func TestIsUnsupportedMediaType(t *testing.T) {
 		if got := isUnsupportedMediaType(code); got != want {
 			t.Errorf("isUnsupportedMediaType(%d) = %v, want %v", code, got, want)
 		}
+	}
+}
+
+// TestExemplarsWritten sends a counter's exemplar in 2.0 to a receiver that
+// writes it, then to one that writes its sample but not its exemplar: the
+// sample counts as sent either way, the unwritten exemplar is counted.
+func TestExemplarsWritten(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		resp          response
+		wantUnwritten float64
+	}{
+		{"written", status(http.StatusNoContent), 0},
+		{"not written", status(http.StatusNoContent, headerExemplarsWritten, "0"), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := newReceiver(t)
+			rc.setFallback(tc.resp)
+			rc.setWritten(true)
+			o := testOptions(t, rc)
+			o.Message, o.SendExemplars = MessageV2, true
+			q := mustQueue(t, o)
+			run(t, q)
+			ex := []exemplar.Exemplar{{Labels: labels.FromStrings("trace_id", "abc"), Value: 1, Ts: 900, HasTs: true}}
+			q.Append(pipeline.SampleSlice{{Labels: labels.FromStrings("__name__", "jobs_total"), T: 1000, V: 1, Extra: &pipeline.Extra{Exemplars: ex}}})
+			waitFor(t, "sample sent", func() bool { return testutil.ToFloat64(q.m.samplesSent) == 1 })
+			if got := testutil.ToFloat64(q.m.exemplarsUnwritten); got != tc.wantUnwritten {
+				t.Errorf("exemplars_unwritten_total = %g, want %g", got, tc.wantUnwritten)
+			}
+			if n := len(rc.deliveredGot()[0].v2.Timeseries[0].Exemplars); n != 1 {
+				t.Errorf("request held %d exemplars, want 1", n)
+			}
+		})
 	}
 }

@@ -4,7 +4,8 @@
 # Debian's prometheus-pushgateway, prometheus (2.x) and victoria-metrics
 # (apt-get download + dpkg -x), and Prometheus 3 built from the Go module proxy
 # into its own folder, linked as bin/prometheus3 so that it does not clash with
-# Debian's prometheus. The first Prometheus 3 build takes several minutes;
+# Debian's prometheus, and the newest Pushgateway the same way, linked as
+# bin/pushgateway-1.11.5. The first Prometheus 3 build takes several minutes;
 # later runs reuse it.
 #
 # Debian's chromium, for the status page's browser test, and podman, which
@@ -89,6 +90,24 @@ if ! "$PROM3_DIR/prometheus" --version 2>/dev/null | grep -q "^prometheus, versi
 fi
 ln -sfn "$PROM3_DIR/prometheus" "$BIN/prometheus3"
 
+# The newest Pushgateway, for what Debian's 1.5.1 lacks (UTF-8 names with
+# --push.enable-utf8-names), built the same way into its own folder and
+# linked as bin/pushgateway-$PGW_VERSION.
+PGW_PKG=github.com/prometheus/pushgateway
+PGW_VERSION=1.11.5
+PGW_DIR="$PEERS_DIR/pushgateway-$PGW_VERSION"
+if ! "$PGW_DIR/pushgateway" --version 2>&1 | grep -q "^pushgateway, version $PGW_VERSION "; then
+  command -v go >/dev/null || { echo "peers: go is needed to build pushgateway $PGW_VERSION" >&2; exit 1; }
+  echo "peers: building pushgateway $PGW_VERSION ($PGW_PKG@v$PGW_VERSION)" >&2
+  mkdir -p "$PGW_DIR"
+  (cd "$PGW_DIR" && GOBIN="$PGW_DIR" GOWORK=off GOFLAGS=-buildvcs=false CGO_ENABLED=0 \
+    go install -ldflags "-X github.com/prometheus/common/version.Version=$PGW_VERSION" \
+    "$PGW_PKG@v$PGW_VERSION" >&2)
+  "$PGW_DIR/pushgateway" --version 2>&1 | grep -q "^pushgateway, version $PGW_VERSION " ||
+    { echo "peers: $PGW_DIR/pushgateway does not report version $PGW_VERSION" >&2; exit 1; }
+fi
+ln -sfn "$PGW_DIR/pushgateway" "$BIN/pushgateway-$PGW_VERSION"
+
 # install_system_wide installs Debian's package $1 with apt-get as root unless
 # its command $1 is on PATH, and links bin/$1 to it.
 install_system_wide() {
@@ -111,7 +130,7 @@ install_system_wide podman
 fi
 
 bins=()
-[ "$MODE" = demo ] || bins+=(prometheus3 chromium podman)
+[ "$MODE" = demo ] || bins+=(prometheus3 "pushgateway-$PGW_VERSION" chromium podman)
 for pkg in "${!PKG_BINS[@]}"; do
   for b in ${PKG_BINS[$pkg]}; do bins+=("$b"); done
 done

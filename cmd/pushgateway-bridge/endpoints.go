@@ -44,6 +44,10 @@ func newQueue(ep config.RemoteWriteConfig, s *settings, userAgent string, logger
 		return nil, fmt.Errorf("HTTP client: %w", err)
 	}
 	qc := ep.QueueConfig
+	escaping, err := ep.NameEscaping()
+	if err != nil {
+		return nil, err
+	}
 	o := remotewrite.Options{
 		URL:               ep.URL.URL,
 		Name:              ep.Name,
@@ -62,6 +66,8 @@ func newQueue(ep config.RemoteWriteConfig, s *settings, userAgent string, logger
 		MinBackoff:        time.Duration(qc.MinBackoff),
 		MaxBackoff:        time.Duration(qc.MaxBackoff),
 		RetryOnHTTP429:    qc.RetryOnHTTP429,
+		SendExemplars:     ep.SendExemplars,
+		NameEscaping:      escaping,
 		Metadata: remotewrite.MetadataOptions{
 			Send:       ep.MetadataConfig.Send,
 			Interval:   time.Duration(ep.MetadataConfig.SendInterval),
