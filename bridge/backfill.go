@@ -13,7 +13,10 @@ import (
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
-// Backfill fills the gap a bridge restart leaves. A group's series are
+// Backfill fills the gaps a bridge restart leaves, and those a late cycle
+// leaves (a cycle that took longer than the interval, such as the first one
+// after a restart that filled a long gap, or a slow scrape: the ticker does
+// not catch up). A group's series are
 // constant between pushes, so at every interval tick the bridge missed, the
 // gateway would have served exactly what it serves now for every group
 // whose last push is older than the tick: those are the samples a running
@@ -75,8 +78,8 @@ func backfillTicks(last, now time.Time, interval, maxWindow time.Duration) []tim
 	return ticks
 }
 
-// backfill sends what the missed ticks would have sent, given the groups of
-// the first complete cycle after the start.
+// backfill sends what the ticks missed since the last complete cycle would
+// have sent, given the groups of this complete cycle.
 func (b *Bridge) backfill(now time.Time, groups []pipeline.Group, so synth.Options) {
 	ticks := backfillTicks(b.carried.lastCycle, now, b.o.Interval, b.o.BackfillMaxWindow)
 	if len(ticks) == 0 {
@@ -134,6 +137,6 @@ func (b *Bridge) backfill(now time.Time, groups []pipeline.Group, so synth.Optio
 	if failed > 0 {
 		b.o.Logger.Error("backfill could not write every missed tick", "ticks_failed", failed, "ticks", len(ticks), "err", lastErr)
 	}
-	b.o.Logger.Info("filled the gap since the last cycle before the restart",
+	b.o.Logger.Info("filled the ticks missed since the last cycle",
 		"from", ticks[0], "to", ticks[len(ticks)-1], "ticks", len(ticks)-failed, "groups", len(filled), "samples", samples)
 }

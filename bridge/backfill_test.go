@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -156,3 +157,50 @@ func TestSendConcurrently(t *testing.T) {
 type senderFunc func(pipeline.Samples) error
 
 func (f senderFunc) Append(s pipeline.Samples) error { return f(s) }
+
+// TestBackfillLateCycle: a cycle that comes late (the one before took
+// longer than the interval) fills the ticks missed since the last complete
+// cycle, on its grid, before its own samples; after an incomplete cycle
+// (an outage without hold) nothing is filled.
+func TestBackfillLateCycle(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	a := group(float64(t0.Add(-time.Hour).Unix()), []pipeline.Series{series("done", 1, "job", "a")}, "job", "a")
+	now := t0
+	rec := &recorder{}
+	br, err := New(Options{
+		Gateways: []Gateway{{Name: "pgw", Source: &fakeSource{script: []func() (*pipeline.Snapshot, error){
+			snap(a), snap(a), unreachable, snap(a),
+		}}}},
+		Interval:          15 * time.Second,
+		Senders:           []Sender{rec},
+		BackfillMaxWindow: time.Hour,
+		Now:               func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stamps []string
+	for _, at := range []time.Duration{0, 50 * time.Second, 65 * time.Second, 200 * time.Second} {
+		now = t0.Add(at)
+		from := len(rec.cycles)
+		br.Cycle(context.Background())
+		var got []string
+		for _, c := range rec.cycles[from:] {
+			for _, s := range c {
+				if s.Labels.Get("__name__") == "done" {
+					got = append(got, time.UnixMilli(s.T).UTC().Format("04:05"))
+				}
+			}
+		}
+		stamps = append(stamps, strings.Join(got, " "))
+	}
+	want := []string{
+		"00:00",             // the first cycle
+		"00:15 00:30 00:50", // late: 00:15 and 00:30 filled (00:45 is closer to 00:50 than half an interval)
+		"",                  // incomplete: nothing of the group
+		"03:20",             // after an outage without hold: nothing filled
+	}
+	if !slices.Equal(stamps, want) {
+		t.Errorf("done's sample times per cycle = %q, want %q", stamps, want)
+	}
+}

@@ -122,8 +122,10 @@ type carried struct {
 	series *seriesState
 	// gateways holds, per gateway, what the loop knows of it.
 	gateways []gatewayState
-	// lastCycle is the time of the last cycle sent before this process
-	// started, until the first complete cycle filled the gap since.
+	// lastCycle is the time of the last complete cycle sent, by this
+	// process or, at a start, by the one before (from disk): a complete
+	// cycle fills the ticks missed since (see backfill.go). Zero after an
+	// incomplete cycle: an outage without hold is not filled.
 	lastCycle time.Time
 	// exports is what the groups' series are forwarded as: a pushed series
 	// named like a synthesized one is renamed.

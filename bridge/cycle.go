@@ -162,13 +162,23 @@ func (b *Bridge) diff(c *cycle) {
 	}
 }
 
-// deliver hands the cycle to every sender: first, in the first complete
-// cycle after a start, the ticks missed while the bridge was down (older,
-// so they must go first: a series' samples leave in timestamp order), then
-// the cycle's series and staleness markers, stamped with its time.
+// deliver hands the cycle to every sender: first the ticks missed since
+// the last complete cycle, if any (after a restart, or after a cycle that
+// took longer than the interval, such as the first one after a restart that
+// filled a long gap; they are older, so they must go first: a series'
+// samples leave in timestamp order), then the cycle's series and staleness
+// markers, stamped with its time.
 func (b *Bridge) deliver(c *cycle) {
-	if c.complete && !b.carried.lastCycle.IsZero() {
-		b.backfill(c.now, c.in.Groups, c.so)
+	switch {
+	case c.complete:
+		if !b.carried.lastCycle.IsZero() {
+			b.backfill(c.now, c.in.Groups, c.so)
+		}
+		b.carried.lastCycle = c.now
+	case b.ready.Load():
+		// An outage without hold forwards nothing, and is not filled
+		// afterwards. (Before the first complete cycle, the time of the
+		// one before the restart is kept.)
 		b.carried.lastCycle = time.Time{}
 	}
 	// A sender that could not keep samples counted and logged them.
