@@ -98,10 +98,13 @@ backfilled, drops, t0, t_ready, t_drained = (float(a) for a in sys.argv[7:12])
 cycles = sorted(stats["cycles"] or [], key=lambda c: c["timestamp_ms"])
 fill = [c for c in cycles if last_ms < c["timestamp_ms"] < t0 * 1000]
 live = [c for c in cycles if c["timestamp_ms"] >= t0 * 1000]
-live_whole = sum(1 for c in live if c["samples"] == per_tick + 1)
 # A filled tick holds what a live cycle does (expected_bridge) but
 # pushgateway_up: the gateway's reachability then is unknown.
 per_tick = load["expected_bridge"] - 1
+# Since the start: live cycles (with pushgateway_up) and ticks filled after
+# a late live cycle (without it).
+live_whole = sum(1 for c in live if c["samples"] == per_tick + 1)
+late_fill = sum(1 for c in live if c["samples"] == per_tick)
 want_ticks = len(range(new_ms + interval * 1000, int(t0 * 1000) - interval * 500, interval * 1000))
 whole = sum(1 for c in fill if c["samples"] == per_tick)
 dups = sum(1 for c in fill if c["samples"] > per_tick)
@@ -118,6 +121,6 @@ print(f"| samples filled (pushgateway_bridge_backfill_samples_total) | {backfill
 print(f"| samples dropped (pushgateway_bridge_remote_write_samples_dropped_total) | {drops:.0f} |")
 print(f"| start to ready (fill and first live cycle handed over) | {t_ready - t0:.1f} s |")
 print(f"| start to everything sent | {t_drained - t0:.1f} s |")
-print(f"| live cycles since the start, whole | {len(live)}, {live_whole} |")
-print(f"| live cycle spacing: min, max | {min(gaps, default=0):.3f} s, {max(gaps, default=0):.3f} s |")
+print(f"| ticks since the start: live cycles whole, ticks filled after a late cycle, other | {live_whole}, {late_fill}, {len(live) - live_whole - late_fill} |")
+print(f"| spacing of the ticks since the start: min, max | {min(gaps, default=0):.3f} s, {max(gaps, default=0):.3f} s |")
 EOF
