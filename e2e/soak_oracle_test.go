@@ -1,0 +1,528 @@
+package e2e
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/value"
+)
+
+// The soak's oracle (issue 19, "A fault soak with an oracle"): from the
+// driver's own log of what it did and when, and the samples the receiver got
+// in arrival order, it finds what was lost, invented, duplicated or
+// reordered. It is pure, so that it has a table test on synthetic logs
+// (TestSoakOracle) apart from the soak that feeds it real runs.
+
+// Kinds of soakOp.
+const (
+	opPost        = "POST"   // a push merging by metric family
+	opPut         = "PUT"    // a push replacing the group
+	opDelete      = "DELETE" // the group deleted
+	opBridgeStart = "bridge-start"
+	opBridgeKill  = "bridge-kill"
+	opFault       = "fault"   // a fault began
+	opRecover     = "recover" // the fault of the same name ended
+)
+
+// soakOp is one entry of the driver's log. Start is when the driver began
+// the action and End when it returned: the effect happened in between.
+type soakOp struct {
+	Kind       string
+	Start, End time.Time
+	// Group is the grouping key as formatMetric renders labels,
+	// `instance="g1",job="soak"`, for pushes and deletes.
+	Group string
+	// Series are the pushed series (formatMetric keys) and their values.
+	Series map[string]float64
+	// Fault names the fault of opFault and opRecover.
+	Fault string
+}
+
+// soakSample is one sample the receiver got, in arrival order.
+type soakSample struct {
+	Key string // formatMetric of its labels
+	T   int64  // milliseconds
+	V   float64
+}
+
+// soakParams are what the oracle allows on top of the log.
+type soakParams struct {
+	// Interval is the bridge's --scrape.interval.
+	Interval time.Duration
+	// Slack is how late after its tick a cycle may scrape, and how late its
+	// samples may be stamped compared with the ideal grid.
+	Slack time.Duration
+	// Until closes the checks: series live then are expected up to it.
+	Until time.Time
+	// GroupSeries returns the series the bridge adds to a group, with their
+	// value (NaN: not checked).
+	GroupSeries func(group string) map[string]float64
+}
+
+// soakReport holds the oracle's figures and a few examples of each
+// violation class.
+type soakReport struct {
+	Faults           map[string]int // by kind
+	Series           int            // distinct series the driver pushed or the bridge adds
+	TicksExpected    int            // series × ticks the receiver should have: delivered + lost
+	TicksDelivered   int            // samples received in the stretches they were expected
+	TicksLost        int            // missing in the gaps
+	LostByFault      map[string]int // lost ticks by the fault during or just before them
+	Duplicates       int            // samples received again with a timestamp already seen
+	OutOfOrder       int            // new samples older than one received before
+	Ghosts           int            // samples of a series while it was not pushed
+	WrongValues      int            // samples whose value was not pushed at their time
+	MarkersExpected  int            // series that went away while the bridge could see it
+	MarkersDelivered int            // distinct staleness markers received (some may be optional)
+	MarkersMissing   int            // series gone without a marker
+	MarkersExtra     int            // further markers for a series gone once
+	MarkersFalse     int            // markers for a series still pushed
+	Examples         map[string][]string
+}
+
+// Violation classes, as Examples keys.
+const (
+	vLost      = "lost ticks"
+	vOrder     = "samples out of order"
+	vGhost     = "samples of a series not pushed"
+	vValue     = "wrong values"
+	vMissing   = "missing staleness markers"
+	vExtra     = "duplicated staleness markers"
+	vFalse     = "false staleness markers"
+	maxExample = 5
+)
+
+// soakViolations lists the classes in the order they are reported.
+var soakViolations = []string{vLost, vOrder, vGhost, vValue, vMissing, vExtra, vFalse}
+
+// count returns the figure of a violation class.
+func (r *soakReport) count(class string) int {
+	return map[string]int{
+		vLost: r.TicksLost, vOrder: r.OutOfOrder, vGhost: r.Ghosts, vValue: r.WrongValues,
+		vMissing: r.MarkersMissing, vExtra: r.MarkersExtra, vFalse: r.MarkersFalse,
+	}[class]
+}
+
+func (r *soakReport) example(class, format string, args ...any) {
+	if len(r.Examples[class]) < maxExample {
+		r.Examples[class] = append(r.Examples[class], fmt.Sprintf(format, args...))
+	}
+}
+
+// String renders the figures as a table.
+func (r *soakReport) String() string {
+	var sb strings.Builder
+	kinds := slices.Sorted(mapKeys(r.Faults))
+	var faults []string
+	total := 0
+	for _, k := range kinds {
+		faults = append(faults, fmt.Sprintf("%s %d", k, r.Faults[k]))
+		total += r.Faults[k]
+	}
+	fmt.Fprintf(&sb, "faults             %d: %s\n", total, strings.Join(faults, ", "))
+	fmt.Fprintf(&sb, "series             %d\n", r.Series)
+	fmt.Fprintf(&sb, "ticks expected     %d\n", r.TicksExpected)
+	fmt.Fprintf(&sb, "ticks delivered    %d\n", r.TicksDelivered)
+	var lost []string
+	for _, k := range slices.Sorted(mapKeys(r.LostByFault)) {
+		lost = append(lost, fmt.Sprintf("%s %d", k, r.LostByFault[k]))
+	}
+	fmt.Fprintf(&sb, "ticks lost         %d (by fault: %s)\n", r.TicksLost, strings.Join(lost, ", "))
+	fmt.Fprintf(&sb, "duplicates         %d\n", r.Duplicates)
+	fmt.Fprintf(&sb, "out of order       %d\n", r.OutOfOrder)
+	fmt.Fprintf(&sb, "not pushed         %d\n", r.Ghosts)
+	fmt.Fprintf(&sb, "wrong values       %d\n", r.WrongValues)
+	fmt.Fprintf(&sb, "markers expected   %d\n", r.MarkersExpected)
+	fmt.Fprintf(&sb, "markers delivered  %d\n", r.MarkersDelivered)
+	fmt.Fprintf(&sb, "markers missing    %d\n", r.MarkersMissing)
+	fmt.Fprintf(&sb, "markers duplicated %d\n", r.MarkersExtra)
+	fmt.Fprintf(&sb, "markers false      %d\n", r.MarkersFalse)
+	return sb.String()
+}
+
+func mapKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// soakSpan is one stretch of a series' life on the gateway: added by one
+// op, removed by another (or still there at Until).
+type soakSpan struct {
+	addStart, addEnd time.Time
+	rmStart, rmEnd   time.Time // zero: never removed
+	group            string
+	versions         []soakVersion
+}
+
+// soakVersion is a value set by one op.
+type soakVersion struct {
+	start, end time.Time
+	v          float64
+}
+
+// period is a time interval [from, to).
+type period struct{ from, to time.Time }
+
+// faultSpan is a fault's kind and when it held.
+type faultSpan struct {
+	kind string
+	period
+}
+
+// checkSoak runs the oracle over the driver's log and what the receiver got.
+func checkSoak(ops []soakOp, got []soakSample, p soakParams) *soakReport {
+	r := &soakReport{Faults: map[string]int{}, LostByFault: map[string]int{}, Examples: map[string][]string{}}
+	ops = slices.Clone(ops)
+	slices.SortStableFunc(ops, func(a, b soakOp) int { return a.Start.Compare(b.Start) })
+
+	// Replay the log: the series' spans, the bridge's up periods and
+	// downtimes, the pushes per group, the faults.
+	spans := map[string][]*soakSpan{}
+	state := map[string]map[string]float64{} // group → series → value
+	pushes := map[string][]soakOp{}
+	var ups, downs []period
+	var faults []faultSpan
+	open := map[string]int{} // fault kind → index in faults
+	for _, op := range ops {
+		switch op.Kind {
+		case opPost, opPut, opDelete:
+			old := state[op.Group]
+			var now map[string]float64
+			if op.Kind != opDelete {
+				now = map[string]float64{}
+				if op.Kind == opPost {
+					fams := map[string]bool{}
+					for k := range op.Series {
+						fams[family(k)] = true
+					}
+					for k, v := range old {
+						if !fams[family(k)] {
+							now[k] = v
+						}
+					}
+				}
+				for k, v := range p.GroupSeries(op.Group) {
+					now[k] = v
+				}
+				for k, v := range op.Series {
+					now[k] = v
+				}
+				pushes[op.Group] = append(pushes[op.Group], op)
+			}
+			for k := range old {
+				if _, ok := now[k]; !ok {
+					s := spans[k][len(spans[k])-1]
+					s.rmStart, s.rmEnd = op.Start, op.End
+				}
+			}
+			for k, v := range now {
+				if _, ok := old[k]; !ok {
+					spans[k] = append(spans[k], &soakSpan{addStart: op.Start, addEnd: op.End, group: op.Group})
+				}
+				s := spans[k][len(spans[k])-1]
+				s.versions = append(s.versions, soakVersion{op.Start, op.End, v})
+			}
+			state[op.Group] = now
+		case opBridgeStart:
+			ups = append(ups, period{op.End, p.Until})
+			if n := len(downs); n > 0 && downs[n-1].to.IsZero() {
+				downs[n-1].to = op.End
+			}
+		case opBridgeKill:
+			if n := len(ups); n > 0 {
+				ups[n-1].to = op.Start
+			}
+			downs = append(downs, period{from: op.Start})
+		case opFault:
+			r.Faults[op.Fault]++
+			open[op.Fault] = len(faults)
+			faults = append(faults, faultSpan{op.Fault, period{op.Start, p.Until}})
+		case opRecover:
+			if i, ok := open[op.Fault]; ok {
+				faults[i].to = op.End
+				delete(open, op.Fault)
+			}
+		}
+	}
+	for i := range downs {
+		if downs[i].to.IsZero() {
+			downs[i].to = p.Until
+		}
+	}
+	upTime := func(from, to time.Time) time.Duration {
+		var d time.Duration
+		for _, u := range ups {
+			if a, b := later(u.from, from), earlier(u.to, to); b.After(a) {
+				d += b.Sub(a)
+			}
+		}
+		return d
+	}
+	// faultAt names the fault a violation at t most likely comes from: one
+	// holding at t, else the last one that ended less than 30s before.
+	faultAt := func(t time.Time) string {
+		best := "none"
+		var bestEnd time.Time
+		for _, f := range faults {
+			if !t.Before(f.from.Add(-p.Interval)) && t.Before(f.to.Add(30*time.Second)) && f.to.After(bestEnd) {
+				best, bestEnd = f.kind, f.to
+			}
+		}
+		return best
+	}
+
+	// What arrived, per series in arrival order.
+	bySeries := map[string][]soakSample{}
+	for _, s := range got {
+		bySeries[s.Key] = append(bySeries[s.Key], s)
+	}
+	r.Series = len(spans)
+	interval := p.Interval
+	maxGap := interval*3/2 + p.Slack
+	settle := interval + p.Slack
+	for _, key := range slices.Sorted(mapKeys(spans)) {
+		ss := spans[key]
+		// Order and duplicates, per arrival; then the distinct samples
+		// and markers by timestamp.
+		seen := map[int64]bool{}
+		var newest int64 = math.MinInt64
+		var samples, markers []int64
+		vals := map[int64]float64{}
+		for _, s := range bySeries[key] {
+			if seen[s.T] {
+				r.Duplicates++
+				continue
+			}
+			if s.T < newest {
+				r.OutOfOrder++
+				r.example(vOrder, "%s: %s arrived after %s", key, fmtMs(s.T), fmtMs(newest))
+			}
+			seen[s.T], newest = true, max(newest, s.T)
+			vals[s.T] = s.V
+			if value.IsStaleNaN(s.V) {
+				markers = append(markers, s.T)
+			} else {
+				samples = append(samples, s.T)
+			}
+		}
+		slices.Sort(samples)
+		slices.Sort(markers)
+		r.MarkersDelivered += len(markers)
+
+		// Samples: pushed at their time, with a value pushed then.
+		for _, ts := range samples {
+			t := time.UnixMilli(ts)
+			i := slices.IndexFunc(ss, func(s *soakSpan) bool {
+				return !s.addStart.After(t.Add(p.Slack)) && (s.rmEnd.IsZero() || s.rmEnd.After(t))
+			})
+			if i < 0 {
+				r.Ghosts++
+				r.example(vGhost, "%s at %s (%s)", key, fmtMs(ts), faultAt(t))
+				continue
+			}
+			if !valuePossible(ss[i].versions, t, p.Slack, vals[ts]) {
+				r.WrongValues++
+				r.example(vValue, "%s at %s = %v, pushed then: %s (%s)", key, fmtMs(ts), vals[ts], fmtVersions(ss[i].versions, t, p.Slack), faultAt(t))
+			}
+		}
+
+		// Ticks: in every stretch the series was pushed and the bridge ran
+		// or filled, no gap longer than maxGap.
+		for _, s := range ss {
+			for _, w := range expectedWindows(s, pushes[s.group], ups, downs, settle, p.Until) {
+				var in []int64
+				for _, ts := range samples {
+					if t := time.UnixMilli(ts); !t.Before(w.from) && t.Before(w.to) {
+						in = append(in, ts)
+					}
+				}
+				r.TicksDelivered += len(in)
+				gap := func(from, to time.Time, edge bool) {
+					g := to.Sub(from)
+					if g <= maxGap {
+						return
+					}
+					n := int(math.Round(float64(g)/float64(interval))) - 1
+					if edge {
+						n = int(g / interval)
+					}
+					n = max(n, 1)
+					r.TicksLost += n
+					f := faultAt(from)
+					r.LostByFault[f] += n
+					r.example(vLost, "%s: %d ticks in %s–%s (%s)", key, n, fmtMs(from.UnixMilli()), fmtMs(to.UnixMilli()), f)
+				}
+				if len(in) == 0 {
+					gap(w.from, w.to, true)
+					continue
+				}
+				gap(w.from, time.UnixMilli(in[0]), true)
+				for j := 1; j < len(in); j++ {
+					gap(time.UnixMilli(in[j-1]), time.UnixMilli(in[j]), false)
+				}
+				gap(time.UnixMilli(in[len(in)-1]), w.to, true)
+			}
+		}
+
+		// Markers: none while the series is certainly on the gateway,
+		// exactly one after each removal the bridge could see.
+		attributed := make([]int, len(ss))
+		for _, ts := range markers {
+			t := time.UnixMilli(ts)
+			owner := -1
+			for i, s := range ss {
+				if !t.Before(s.addEnd) && (s.rmStart.IsZero() || t.Add(p.Slack).Before(s.rmStart)) {
+					owner = -2 // certainly live
+					break
+				}
+				if !s.rmStart.IsZero() && !t.Before(s.rmStart.Add(-p.Slack)) {
+					owner = i
+				}
+			}
+			if owner < 0 {
+				r.MarkersFalse++
+				r.example(vFalse, "%s at %s (%s)", key, fmtMs(ts), faultAt(t))
+				continue
+			}
+			attributed[owner]++
+		}
+		for i, s := range ss {
+			if s.rmStart.IsZero() || !s.rmStart.Before(p.Until) {
+				continue
+			}
+			next := p.Until
+			if i+1 < len(ss) {
+				next = ss[i+1].addStart
+			}
+			// The bridge may never have sent the series, or never seen
+			// it gone: zero or one marker.
+			optional := upTime(s.addEnd, s.rmStart) < settle || upTime(s.rmEnd, next) < settle
+			switch n := attributed[i]; {
+			case n > 1:
+				r.MarkersExtra += n - 1
+				r.example(vExtra, "%s: %d markers after it went at %s (%s)", key, n, fmtMs(s.rmStart.UnixMilli()), faultAt(s.rmStart))
+			case n == 0 && !optional:
+				r.MarkersMissing++
+				r.example(vMissing, "%s went at %s (%s)", key, fmtMs(s.rmStart.UnixMilli()), faultAt(s.rmStart))
+			}
+			if !optional {
+				r.MarkersExpected++
+			}
+		}
+	}
+	r.TicksExpected = r.TicksDelivered + r.TicksLost
+	return r
+}
+
+// expectedWindows returns the stretches of s in which every tick must have
+// arrived: from a tick after it appeared (and after the bridge first ran)
+// until it went, except, for each downtime of the bridge, from the kill to
+// the group's last push during the downtime (backfill fills a group from
+// its last push only) or, for a series gone during the downtime, to its end
+// (backfill cannot know it).
+func expectedWindows(s *soakSpan, pushes []soakOp, ups, downs []period, settle time.Duration, until time.Time) []period {
+	if len(ups) == 0 {
+		return nil
+	}
+	from := later(s.addEnd, ups[0].from).Add(settle)
+	to := until
+	if !s.rmStart.IsZero() && s.rmStart.Before(until) {
+		to = s.rmStart
+	}
+	if !to.After(from) {
+		return nil
+	}
+	var holes []period
+	for _, d := range downs {
+		if !d.to.After(from) || !d.from.Before(to) {
+			continue
+		}
+		if to.Before(d.to) {
+			holes = append(holes, period{d.from, to})
+			continue
+		}
+		var last time.Time
+		for _, op := range pushes {
+			if !op.Start.Before(d.from) && op.Start.Before(d.to) {
+				last = op.End
+			}
+		}
+		if !last.IsZero() {
+			holes = append(holes, period{d.from, last})
+		}
+	}
+	sort.Slice(holes, func(i, j int) bool { return holes[i].from.Before(holes[j].from) })
+	var out []period
+	cur := from
+	for _, h := range holes {
+		if h.from.After(cur) {
+			out = append(out, period{cur, earlier(h.from, to)})
+		}
+		cur = later(cur, h.to)
+	}
+	if to.After(cur) {
+		out = append(out, period{cur, to})
+	}
+	return out
+}
+
+// valuePossible reports whether v is a value the gateway could have served
+// to a cycle of tick t, scraping within slack after it: a version set no
+// later than that and not certainly replaced before t.
+func valuePossible(vs []soakVersion, t time.Time, slack time.Duration, v float64) bool {
+	for i, ver := range vs {
+		if ver.start.After(t.Add(slack)) {
+			break
+		}
+		if i+1 < len(vs) && vs[i+1].end.Before(t) {
+			continue
+		}
+		if math.IsNaN(ver.v) || ver.v == v {
+			return true
+		}
+	}
+	return false
+}
+
+func fmtVersions(vs []soakVersion, t time.Time, slack time.Duration) string {
+	var parts []string
+	for i, ver := range vs {
+		if ver.start.After(t.Add(slack)) {
+			break
+		}
+		if i+1 < len(vs) && vs[i+1].end.Before(t) {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%v at %s", ver.v, fmtMs(ver.start.UnixMilli())))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// family returns the metric name of a formatMetric key.
+func family(key string) string {
+	name, _, _ := strings.Cut(key, "{")
+	return name
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
