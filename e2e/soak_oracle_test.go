@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/model/value"
@@ -53,9 +55,13 @@ type soakSample struct {
 type soakParams struct {
 	// Interval is the bridge's --scrape.interval.
 	Interval time.Duration
-	// Slack is how late after its tick a cycle may scrape, and how late its
-	// samples may be stamped compared with the ideal grid.
+	// Slack is how late after its tick a cycle may scrape.
 	Slack time.Duration
+	// Jitter is how far apart from whole intervals two ticks of one grid
+	// may be stamped. Between the grid of a backfill and the next live
+	// cycle's, up to 1.5 intervals; so a gap longer than 1.5 intervals +
+	// Jitter lost a tick.
+	Jitter time.Duration
 	// Until closes the checks: series live then are expected up to it.
 	Until time.Time
 	// GroupSeries returns the series the bridge adds to a group, with their
@@ -116,7 +122,7 @@ func (r *soakReport) example(class, format string, args ...any) {
 // String renders the figures as a table.
 func (r *soakReport) String() string {
 	var sb strings.Builder
-	kinds := slices.Sorted(mapKeys(r.Faults))
+	kinds := slices.Sorted(maps.Keys(r.Faults))
 	var faults []string
 	total := 0
 	for _, k := range kinds {
@@ -128,7 +134,7 @@ func (r *soakReport) String() string {
 	fmt.Fprintf(&sb, "ticks expected     %d\n", r.TicksExpected)
 	fmt.Fprintf(&sb, "ticks delivered    %d\n", r.TicksDelivered)
 	var lost []string
-	for _, k := range slices.Sorted(mapKeys(r.LostByFault)) {
+	for _, k := range slices.Sorted(maps.Keys(r.LostByFault)) {
 		lost = append(lost, fmt.Sprintf("%s %d", k, r.LostByFault[k]))
 	}
 	fmt.Fprintf(&sb, "ticks lost         %d (by fault: %s)\n", r.TicksLost, strings.Join(lost, ", "))
@@ -144,15 +150,7 @@ func (r *soakReport) String() string {
 	return sb.String()
 }
 
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
+func mapKeys[V any](m map[string]V) func(func(string) bool) { return maps.Keys(m) }
 
 // soakSpan is one stretch of a series' life on the gateway: added by one
 // op, removed by another (or still there at Until).
@@ -287,9 +285,9 @@ func checkSoak(ops []soakOp, got []soakSample, p soakParams) *soakReport {
 	}
 	r.Series = len(spans)
 	interval := p.Interval
-	maxGap := interval*3/2 + p.Slack
+	maxGap := interval*3/2 + p.Jitter
 	settle := interval + p.Slack
-	for _, key := range slices.Sorted(mapKeys(spans)) {
+	for _, key := range slices.Sorted(maps.Keys(spans)) {
 		ss := spans[key]
 		// Order and duplicates, per arrival; then the distinct samples
 		// and markers by timestamp.
@@ -525,4 +523,188 @@ func earlier(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// soakSynth builds a synthetic driver log and what a receiver got, for
+// TestSoakOracle: ticks every second at t0+k s+100ms.
+type soakSynth struct {
+	t0  time.Time
+	ops []soakOp
+	got []soakSample
+}
+
+const synthGroup = `instance="g0",job="soak"`
+
+func (s *soakSynth) at(sec float64) time.Time {
+	return s.t0.Add(time.Duration(sec * float64(time.Second)))
+}
+
+func (s *soakSynth) tick(k int) int64 { return s.at(float64(k) + 0.1).UnixMilli() }
+
+// op logs an op lasting 10ms from sec.
+func (s *soakSynth) op(kind string, sec float64, series map[string]float64) {
+	s.ops = append(s.ops, soakOp{Kind: kind, Start: s.at(sec), End: s.at(sec + 0.01), Group: synthGroup, Series: series})
+}
+
+// send appends the samples of ticks [from, to] of series with value v; the
+// group's series go along when group is set.
+func (s *soakSynth) send(from, to int, series map[string]float64, group bool) {
+	all := map[string]float64{}
+	maps.Copy(all, series)
+	if group {
+		for k, v := range soakGroupSeries(synthGroup) {
+			if math.IsNaN(v) {
+				v = 1
+			}
+			all[k] = v
+		}
+	}
+	for k := from; k <= to; k++ {
+		for _, key := range slices.Sorted(maps.Keys(all)) {
+			s.got = append(s.got, soakSample{Key: key, T: s.tick(k), V: all[key]})
+		}
+	}
+}
+
+// TestSoakOracle feeds the oracle synthetic logs, each with one kind of
+// flaw or an allowance, and checks the figures it finds.
+func TestSoakOracle(t *testing.T) {
+	a0 := `soak_a{` + synthGroup + `,s="0"}`
+	a1 := `soak_a{` + synthGroup + `,s="1"}`
+	b0 := `soak_b{` + synthGroup + `,s="0"}`
+	one := map[string]float64{a0: 1}
+	stale := math.Float64frombits(value.StaleNaN)
+	groupN := len(soakGroupSeries(synthGroup))
+	// base: the bridge from 0s, a PUT at 0.2s, every tick 1..19 delivered.
+	base := func(s *soakSynth) {
+		s.op(opBridgeStart, -0.1, nil)
+		s.op(opPut, 0.2, one)
+	}
+	for _, c := range []struct {
+		name  string
+		build func(s *soakSynth)
+		want  map[string]int // violation class → count; others 0
+		dups  int
+	}{
+		{"clean", func(s *soakSynth) { base(s); s.send(1, 19, one, true) }, nil, 0},
+		{"lost tick", func(s *soakSynth) {
+			base(s)
+			s.send(1, 9, one, true)
+			s.send(10, 10, nil, true)
+			s.send(11, 19, one, true)
+		}, map[string]int{vLost: 1}, 0},
+		{"lost tail", func(s *soakSynth) { base(s); s.send(1, 15, one, true) }, map[string]int{vLost: 4 * (1 + groupN)}, 0},
+		{"duplicate is counted, not a violation", func(s *soakSynth) {
+			base(s)
+			s.send(1, 19, one, true)
+			s.send(5, 5, one, false)
+		}, nil, 1},
+		{"out of order", func(s *soakSynth) {
+			base(s)
+			s.send(1, 7, one, true)
+			s.send(9, 9, one, false)
+			s.send(8, 8, one, false)
+			s.send(8, 9, nil, true)
+			s.send(10, 19, one, true)
+		}, map[string]int{vOrder: 1}, 0},
+		{"wrong value", func(s *soakSynth) {
+			base(s)
+			s.send(1, 4, one, true)
+			s.send(5, 5, map[string]float64{a0: 2}, true)
+			s.send(6, 19, one, true)
+		}, map[string]int{vValue: 1}, 0},
+		{"new value at the next tick", func(s *soakSynth) {
+			base(s)
+			s.op(opPost, 8.5, map[string]float64{a0: 2})
+			s.send(1, 8, one, true)
+			s.send(9, 19, map[string]float64{a0: 2}, true)
+		}, nil, 0},
+		{"delete with one marker each", func(s *soakSynth) {
+			base(s)
+			s.op(opDelete, 12.5, nil)
+			s.send(1, 12, one, true)
+			for k := range soakGroupSeries(synthGroup) {
+				s.got = append(s.got, soakSample{Key: k, T: s.tick(13), V: stale})
+			}
+			s.got = append(s.got, soakSample{Key: a0, T: s.tick(13), V: stale})
+		}, nil, 0},
+		{"delete without markers", func(s *soakSynth) {
+			base(s)
+			s.op(opDelete, 12.5, nil)
+			s.send(1, 12, one, true)
+		}, map[string]int{vMissing: 1 + groupN}, 0},
+		{"two markers, a false one, a sample after the delete", func(s *soakSynth) {
+			base(s)
+			s.op(opDelete, 12.5, nil)
+			s.send(1, 12, one, true)
+			for k := range soakGroupSeries(synthGroup) {
+				s.got = append(s.got, soakSample{Key: k, T: s.tick(13), V: stale})
+			}
+			s.got = append(s.got,
+				soakSample{Key: a0, T: s.tick(6) + 300, V: stale},
+				soakSample{Key: a0, T: s.tick(13), V: stale},
+				soakSample{Key: a0, T: s.tick(14), V: stale},
+				soakSample{Key: a0, T: s.tick(16), V: 1})
+		}, map[string]int{vFalse: 1, vExtra: 1, vGhost: 1, vOrder: 1}, 0},
+		{"a POST replaces its family only", func(s *soakSynth) {
+			s.op(opBridgeStart, -0.1, nil)
+			s.op(opPut, 0.2, map[string]float64{a0: 1, b0: 2})
+			s.op(opPost, 8.5, map[string]float64{a1: 3})
+			s.send(1, 8, map[string]float64{a0: 1, b0: 2}, true)
+			s.got = append(s.got, soakSample{Key: a0, T: s.tick(9), V: stale})
+			s.send(9, 19, map[string]float64{a1: 3, b0: 2}, true)
+		}, nil, 0},
+		{"removed and back within a tick needs no marker", func(s *soakSynth) {
+			base(s)
+			s.op(opPut, 8.3, map[string]float64{b0: 2})
+			s.op(opPut, 8.6, one)
+			s.send(1, 19, one, true)
+		}, nil, 0},
+		{"kill: filled from the push during the downtime", func(s *soakSynth) {
+			base(s)
+			s.op(opBridgeKill, 8.5, nil)
+			s.op(opPut, 10.3, map[string]float64{a0: 2})
+			s.ops = append(s.ops, soakOp{Kind: opBridgeStart, Start: s.at(13.5), End: s.at(14.0)})
+			s.send(1, 8, one, true)
+			s.send(11, 19, map[string]float64{a0: 2}, true)
+		}, nil, 0},
+		{"kill: ticks not filled", func(s *soakSynth) {
+			base(s)
+			s.op(opBridgeKill, 8.5, nil)
+			s.ops = append(s.ops, soakOp{Kind: opBridgeStart, Start: s.at(13.5), End: s.at(14.0)})
+			s.send(1, 8, one, true)
+			s.send(14, 19, one, true)
+		}, map[string]int{vLost: 5 * (1 + groupN)}, 0},
+		{"kill: a series gone meanwhile gets its marker at the restart", func(s *soakSynth) {
+			base(s)
+			s.op(opPut, 0.3, map[string]float64{a0: 1, b0: 2})
+			s.op(opBridgeKill, 8.5, nil)
+			s.op(opPut, 10.3, one)
+			s.ops = append(s.ops, soakOp{Kind: opBridgeStart, Start: s.at(13.5), End: s.at(14.0)})
+			s.send(1, 8, map[string]float64{a0: 1, b0: 2}, true)
+			s.send(11, 13, one, true)
+			s.got = append(s.got, soakSample{Key: b0, T: s.tick(14), V: stale})
+			s.send(14, 19, one, true)
+		}, nil, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := &soakSynth{t0: time.UnixMilli(1_700_000_000_000)}
+			c.build(s)
+			r := checkSoak(s.ops, s.got, soakParams{Interval: time.Second, Slack: 500 * time.Millisecond, Jitter: 250 * time.Millisecond, Until: s.at(19.5), GroupSeries: soakGroupSeries})
+			for _, class := range soakViolations {
+				if got, want := r.count(class), c.want[class]; got != want {
+					t.Errorf("%s: %d, want %d; examples: %q", class, got, want, r.Examples[class])
+				}
+			}
+			if r.Duplicates != c.dups {
+				t.Errorf("duplicates: %d, want %d", r.Duplicates, c.dups)
+			}
+			if r.TicksExpected != r.TicksDelivered+r.TicksLost {
+				t.Errorf("ticks expected %d != delivered %d + lost %d", r.TicksExpected, r.TicksDelivered, r.TicksLost)
+			}
+			if t.Failed() {
+				t.Logf("figures:\n%s", r)
+			}
+		})
+	}
 }

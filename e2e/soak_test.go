@@ -58,6 +58,7 @@ const soakCIFaults = "rw-down,rw-503,rw-429,rw-slow,gw-down"
 const (
 	soakInterval = time.Second            // the bridge's --scrape.interval
 	soakSlack    = 500 * time.Millisecond // a cycle's lateness the oracle allows
+	soakJitter   = 250 * time.Millisecond // a tick's distance from its grid the oracle allows
 	soakQuiet    = 20 * time.Second       // no fault and no push at the end, so everything drains
 	soakTmpfs    = "64m"                  // size of the bridge's storage filesystem
 )
@@ -105,7 +106,7 @@ func TestSoak(t *testing.T) {
 	for _, e := range errs {
 		t.Errorf("undecodable request: %s", e)
 	}
-	rep := checkSoak(d.log, got, soakParams{Interval: soakInterval, Slack: soakSlack, Until: until, GroupSeries: soakGroupSeries})
+	rep := checkSoak(d.log, got, soakParams{Interval: soakInterval, Slack: soakSlack, Jitter: soakJitter, Until: until, GroupSeries: soakGroupSeries})
 	t.Logf("seed %d, %v, %d groups, faults %s:\n%s", seed, *soakDuration, *soakGroups, strings.Join(faults, ","), indent(rep.String()))
 	for _, class := range soakViolations {
 		if n := rep.count(class); n > 0 {
