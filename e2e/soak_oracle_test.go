@@ -88,6 +88,7 @@ type soakReport struct {
 	MarkersExtra     int            // further markers for a series gone once
 	MarkersFalse     int            // markers for a series still pushed
 	Examples         map[string][]string
+	shown            map[string]int // examples by class and fault context
 }
 
 // Violation classes, as Examples keys.
@@ -99,7 +100,7 @@ const (
 	vMissing   = "missing staleness markers"
 	vExtra     = "duplicated staleness markers"
 	vFalse     = "false staleness markers"
-	maxExample = 5
+	maxExample = 8
 )
 
 // soakViolations lists the classes in the order they are reported.
@@ -113,10 +114,18 @@ func (r *soakReport) count(class string) int {
 	}[class]
 }
 
+// example keeps a few examples of a violation: at most two per fault
+// context (the last field of args), so that every context shows.
 func (r *soakReport) example(class, format string, args ...any) {
-	if len(r.Examples[class]) < maxExample {
-		r.Examples[class] = append(r.Examples[class], fmt.Sprintf(format, args...))
+	ctx := fmt.Sprint(args[len(args)-1])
+	if r.shown == nil {
+		r.shown = map[string]int{}
 	}
+	if r.shown[class+"|"+ctx] >= 2 || len(r.Examples[class]) >= maxExample {
+		return
+	}
+	r.shown[class+"|"+ctx]++
+	r.Examples[class] = append(r.Examples[class], fmt.Sprintf(format, args...))
 }
 
 // String renders the figures as a table.
@@ -265,17 +274,21 @@ func checkSoak(ops []soakOp, got []soakSample, p soakParams) *soakReport {
 		}
 		return d
 	}
-	// faultAt names the fault a violation at t most likely comes from: one
-	// holding at t, else the last one that ended less than 30s before.
+	// faultAt names the fault a violation at t happened in: "during" one
+	// holding at t (or starting within an interval), else "after" the
+	// last one that ended before t, else "no fault". A fault whose harm
+	// outlasts it shows as "after" the faults that follow it.
 	faultAt := func(t time.Time) string {
-		best := "none"
-		var bestEnd time.Time
+		ctx := "no fault"
 		for _, f := range faults {
-			if !t.Before(f.from.Add(-p.Interval)) && t.Before(f.to.Add(30*time.Second)) && f.to.After(bestEnd) {
-				best, bestEnd = f.kind, f.to
+			switch {
+			case !t.Before(f.from.Add(-p.Interval)) && t.Before(f.to):
+				return "during " + f.kind
+			case !t.Before(f.to):
+				ctx = "after " + f.kind
 			}
 		}
-		return best
+		return ctx
 	}
 
 	// What arrived, per series in arrival order.

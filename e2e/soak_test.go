@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +34,7 @@ var (
 	soakSeed     = flag.Uint64("soak.seed", 0, "seed of TestSoak's choices; 0 picks one (printed)")
 	soakFaults   = flag.String("soak.faults", soakCIFaults, "comma-separated faults TestSoak injects: "+strings.Join(soakAllFaults, ",")+"; all for every one; none for none")
 	soakGroups   = flag.Int("soak.groups", 6, "groups TestSoak's driver pushes to")
+	soakDump     = flag.String("soak.dump", "", "file TestSoak writes the driver's log and the samples received to, as JSON, for a look after the run")
 )
 
 // Fault kinds.
@@ -105,6 +107,18 @@ func TestSoak(t *testing.T) {
 	got, errs := recv.samples()
 	for _, e := range errs {
 		t.Errorf("undecodable request: %s", e)
+	}
+	if *soakDump != "" {
+		b, err := json.Marshal(struct {
+			Ops     []soakOp
+			Samples []soakSample
+		}{d.log, got})
+		if err == nil {
+			err = os.WriteFile(*soakDump, b, 0o644)
+		}
+		if err != nil {
+			t.Errorf("-soak.dump: %v", err)
+		}
 	}
 	rep := checkSoak(d.log, got, soakParams{Interval: soakInterval, Slack: soakSlack, Jitter: soakJitter, Until: until, GroupSeries: soakGroupSeries})
 	t.Logf("seed %d, %v, %d groups, faults %s:\n%s", seed, *soakDuration, *soakGroups, strings.Join(faults, ","), indent(rep.String()))
