@@ -159,8 +159,6 @@ func (r *soakReport) String() string {
 	return sb.String()
 }
 
-func mapKeys[V any](m map[string]V) func(func(string) bool) { return maps.Keys(m) }
-
 // soakSpan is one stretch of a series' life on the gateway: added by one
 // op, removed by another (or still there at Until).
 type soakSpan struct {
