@@ -327,11 +327,13 @@ func checkSoak(ops []soakOp, got []soakSample, p soakParams) *soakReport {
 		slices.Sort(markers)
 		r.MarkersDelivered += len(markers)
 
-		// Samples: pushed at their time, with a value pushed then.
+		// Samples: pushed at their time, with a value pushed then. The
+		// Pushgateway applies a DELETE after answering 202: Jitter allows
+		// for that.
 		for _, ts := range samples {
 			t := time.UnixMilli(ts)
 			i := slices.IndexFunc(ss, func(s *soakSpan) bool {
-				return !s.addStart.After(t.Add(p.Slack)) && (s.rmEnd.IsZero() || s.rmEnd.After(t))
+				return !s.addStart.After(t.Add(p.Slack)) && (s.rmEnd.IsZero() || s.rmEnd.Add(p.Jitter).After(t))
 			})
 			if i < 0 {
 				r.Ghosts++
