@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/value"
 )
 
 // The fault soak (issue 19): the real bridge between a real Pushgateway
@@ -34,7 +35,8 @@ var (
 	soakSeed     = flag.Uint64("soak.seed", 0, "seed of TestSoak's choices; 0 picks one (printed)")
 	soakFaults   = flag.String("soak.faults", soakCIFaults, "comma-separated faults TestSoak injects: "+strings.Join(soakAllFaults, ",")+"; all for every one; none for none")
 	soakGroups   = flag.Int("soak.groups", 6, "groups TestSoak's driver pushes to")
-	soakDump     = flag.String("soak.dump", "", "file TestSoak writes the driver's log and the samples received to, as JSON, for a look after the run")
+	soakDump     = flag.String("soak.dump", "", "file TestSoak writes the driver's log and the samples received to, as JSON, for TestSoakReplay")
+	soakReplay   = flag.String("soak.replay", "", "file of -soak.dump TestSoakReplay checks again")
 )
 
 // Fault kinds.
@@ -108,39 +110,113 @@ func TestSoak(t *testing.T) {
 	for _, e := range errs {
 		t.Errorf("undecodable request: %s", e)
 	}
+	run := soakRun{Seed: seed, Faults: faults, Until: until, Ops: d.log}
 	if *soakDump != "" {
-		// Values as their bits: JSON has no NaN, and a staleness marker
-		// is one NaN among others.
-		type dumped struct {
-			Key  string
-			T    int64
-			Bits uint64
-		}
-		samples := make([]dumped, 0, len(got))
-		for _, s := range got {
-			samples = append(samples, dumped{s.Key, s.T, math.Float64bits(s.V)})
-		}
-		b, err := json.Marshal(struct {
-			Ops     []soakOp
-			Samples []dumped
-		}{d.log, samples})
-		if err == nil {
-			err = os.WriteFile(*soakDump, b, 0o644)
-		}
-		if err != nil {
+		if err := run.write(*soakDump, got); err != nil {
 			t.Errorf("-soak.dump: %v", err)
 		}
 	}
-	rep := checkSoak(d.log, got, soakParams{Interval: soakInterval, Slack: soakSlack, Jitter: soakJitter, Until: until, GroupSeries: soakGroupSeries})
-	t.Logf("seed %d, %v, %d groups, faults %s:\n%s", seed, *soakDuration, *soakGroups, strings.Join(faults, ","), indent(rep.String()))
+	reportSoak(t, run, got)
+	if t.Failed() {
+		t.Logf("reproduce with: %s", reproduce)
+	}
+}
+
+// TestSoakReplay runs the oracle again over a run -soak.dump wrote, named
+// by -soak.replay: to look at a failing run again, or at an old run with a
+// newer oracle. Without -soak.replay it checks that a dump reads back.
+func TestSoakReplay(t *testing.T) {
+	path := *soakReplay
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "run.json")
+		want := []soakSample{{Key: "a", T: 1, V: 2}, {Key: "a", T: 2, V: math.Float64frombits(value.StaleNaN)}}
+		if err := (&soakRun{Seed: 1, Ops: []soakOp{{Kind: opPut}}}).write(path, want); err != nil {
+			t.Fatal(err)
+		}
+		run, got, err := readSoakRun(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Seed != 1 || len(run.Ops) != 1 || len(got) != 2 || got[0] != want[0] || !value.IsStaleNaN(got[1].V) {
+			t.Errorf("read back %+v, %v; want seed 1, one op, samples %v", run, got, want)
+		}
+		return
+	}
+	run, got, err := readSoakRun(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reportSoak(t, *run, got)
+}
+
+// reportSoak runs the oracle over a run and reports its figures and each
+// class of violation.
+func reportSoak(t *testing.T, run soakRun, got []soakSample) {
+	t.Helper()
+	rep := checkSoak(run.Ops, got, soakParams{Interval: soakInterval, Slack: soakSlack, Jitter: soakJitter, Until: run.Until, GroupSeries: soakGroupSeries})
+	t.Logf("seed %d, faults %s:\n%s", run.Seed, strings.Join(run.Faults, ","), indent(rep.String()))
 	for _, class := range soakViolations {
 		if n := rep.count(class); n > 0 {
 			t.Errorf("%s: %d, e.g.:\n%s", class, n, indent(strings.Join(rep.Examples[class], "\n")))
 		}
 	}
-	if t.Failed() {
-		t.Logf("reproduce with: %s", reproduce)
+}
+
+// soakRun is what -soak.dump writes: the driver's log and the end of the
+// checks, next to the samples received.
+type soakRun struct {
+	Seed   uint64
+	Faults []string
+	Until  time.Time
+	Ops    []soakOp
+}
+
+// dumpedSample is a soakSample with its value as bits: JSON has no NaN,
+// and a staleness marker is one NaN among others.
+type dumpedSample struct {
+	Key  string
+	T    int64
+	Bits uint64
+}
+
+func (r *soakRun) write(path string, got []soakSample) error {
+	samples := make([]dumpedSample, 0, len(got))
+	for _, s := range got {
+		samples = append(samples, dumpedSample{s.Key, s.T, math.Float64bits(s.V)})
 	}
+	b, err := json.Marshal(struct {
+		*soakRun
+		Samples []dumpedSample
+	}{r, samples})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+func readSoakRun(path string) (*soakRun, []soakSample, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var d struct {
+		soakRun
+		Samples []dumpedSample
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if d.Until.IsZero() { // a dump from before Until was kept
+		for _, op := range d.Ops {
+			d.Until = later(d.Until, op.End)
+		}
+		d.Until = d.Until.Add(soakQuiet - 3*soakInterval)
+	}
+	got := make([]soakSample, 0, len(d.Samples))
+	for _, s := range d.Samples {
+		got = append(got, soakSample{s.Key, s.T, math.Float64frombits(s.Bits)})
+	}
+	return &d.soakRun, got, nil
 }
 
 // parseSoakFaults parses -soak.faults.
