@@ -9,6 +9,8 @@
 #   scripts/soak.sh                       # 30 minutes, every fault, a new seed
 #   SOAK_DURATION=1h SOAK_SEED=42 scripts/soak.sh
 #   SOAK_FAULTS=kill,rw-503 scripts/soak.sh
+#   SOAK_DUMP=/tmp/run.json scripts/soak.sh  # keep the run; check it again with
+#     go test ./e2e/ -run TestSoakReplay -v -soak.replay=/tmp/run.json
 #
 # Runs as root (it mounts a small tmpfs for the bridge's storage). The short
 # version, with the faults the bridge survives today, is part of
@@ -24,4 +26,5 @@ exec go test -count=1 -timeout=0 -run '^TestSoak$' -v ./e2e/ \
   -soak.duration="$duration" \
   -soak.seed="${SOAK_SEED:-0}" \
   -soak.faults="${SOAK_FAULTS:-all}" \
-  -soak.groups="${SOAK_GROUPS:-6}"
+  -soak.groups="${SOAK_GROUPS:-6}" \
+  -soak.dump="${SOAK_DUMP:-}"
