@@ -79,7 +79,7 @@ func TestSoak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reproduce := fmt.Sprintf("go test -count=1 -run TestSoak -v ./e2e/ -soak.duration=%v -soak.seed=%d -soak.faults=%s -soak.groups=%d",
+	reproduce := fmt.Sprintf("go test -count=1 -run 'TestSoak$' -v ./e2e/ -soak.duration=%v -soak.seed=%d -soak.faults=%s -soak.groups=%d",
 		*soakDuration, seed, strings.Join(faults, ","), *soakGroups)
 	t.Logf("seed %d; reproduce with: %s", seed, reproduce)
 	if *soakDuration < 2*soakQuiet {
