@@ -295,10 +295,10 @@ func checkSoak(ops []soakOp, got []soakSample, p soakParams) *soakReport {
 		return d
 	}
 	// faultAt names the fault a violation at t happened in: "during" one
-	// holding at t (or starting within 3 intervals: a gap starts at the last
-	// tick delivered), else "after" the
-	// last one that ended before t, else "no fault". A fault whose harm
-	// outlasts it shows as "after" the faults that follow it.
+	// holding at t or starting within 3 intervals after it (a gap starts
+	// at the last tick delivered), else "after" the last one that ended
+	// before t, else "no fault". A fault whose harm outlasts it shows as
+	// "after" the faults that follow it.
 	faultAt := func(t time.Time) string {
 		ctx := "no fault"
 		for _, f := range faults {
