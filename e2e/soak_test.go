@@ -512,8 +512,9 @@ func (r *soakReceiver) listen() {
 	if err != nil {
 		r.t.Fatalf("soak receiver: listen on %s: %v", r.addr, err)
 	}
-	r.srv = &http.Server{Handler: http.HandlerFunc(r.serve)}
-	go func() { _ = r.srv.Serve(l) }()
+	srv := &http.Server{Handler: http.HandlerFunc(r.serve)}
+	r.srv = srv
+	go func() { _ = srv.Serve(l) }()
 }
 
 func (r *soakReceiver) serve(w http.ResponseWriter, req *http.Request) {
