@@ -355,17 +355,24 @@ func checkSoak(ops []soakOp, got []soakSample, p soakParams) *soakReport {
 		// for that.
 		for _, ts := range samples {
 			t := time.UnixMilli(ts)
-			i := slices.IndexFunc(ss, func(s *soakSpan) bool {
-				return !s.addStart.After(t.Add(p.Slack)) && (s.rmEnd.IsZero() || s.rmEnd.Add(p.Jitter).After(t))
-			})
-			if i < 0 {
+			var live []soakVersion // of every span that may hold t (two around a quick delete and re-push)
+			for _, s := range ss {
+				if !s.addStart.After(t.Add(p.Slack)) && (s.rmEnd.IsZero() || s.rmEnd.Add(p.Jitter).After(t)) {
+					live = append(live, possibleVersions(s.versions, t, p.Slack)...)
+				}
+			}
+			if live == nil {
 				r.Ghosts++
 				r.example(vGhost, "%s at %s (%s)", key, fmtMs(ts), faultAt(t))
 				continue
 			}
-			if !valuePossible(ss[i].versions, t, p.Slack, vals[ts]) {
+			if !slices.ContainsFunc(live, func(v soakVersion) bool { return math.IsNaN(v.v) || v.v == vals[ts] }) {
 				r.WrongValues++
-				r.example(vValue, "%s at %s = %v, pushed then: %s (%s)", key, fmtMs(ts), vals[ts], fmtVersions(ss[i].versions, t, p.Slack), faultAt(t))
+				var pushed []string
+				for _, v := range live {
+					pushed = append(pushed, fmt.Sprintf("%v at %s", v.v, fmtMs(v.start.UnixMilli())))
+				}
+				r.example(vValue, "%s at %s = %v, pushed then: %s (%s)", key, fmtMs(ts), vals[ts], strings.Join(pushed, ", "), faultAt(t))
 			}
 		}
 
@@ -509,10 +516,12 @@ func expectedWindows(s *soakSpan, pushes []soakOp, ups, downs []period, settle t
 	return out
 }
 
-// valuePossible reports whether v is a value the gateway could have served
-// to a cycle of tick t, scraping within slack after it: a version set no
-// later than that and not certainly replaced before t.
-func valuePossible(vs []soakVersion, t time.Time, slack time.Duration, v float64) bool {
+// possibleVersions returns the versions the gateway could have served to
+// a cycle of tick t, scraping within slack after it: those set no later
+// than that and not certainly replaced before t. Empty means the span had
+// no version yet.
+func possibleVersions(vs []soakVersion, t time.Time, slack time.Duration) []soakVersion {
+	var out []soakVersion
 	for i, ver := range vs {
 		if ver.start.After(t.Add(slack)) {
 			break
@@ -520,25 +529,9 @@ func valuePossible(vs []soakVersion, t time.Time, slack time.Duration, v float64
 		if i+1 < len(vs) && vs[i+1].end.Before(t) {
 			continue
 		}
-		if math.IsNaN(ver.v) || ver.v == v {
-			return true
-		}
+		out = append(out, ver)
 	}
-	return false
-}
-
-func fmtVersions(vs []soakVersion, t time.Time, slack time.Duration) string {
-	var parts []string
-	for i, ver := range vs {
-		if ver.start.After(t.Add(slack)) {
-			break
-		}
-		if i+1 < len(vs) && vs[i+1].end.Before(t) {
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("%v at %s", ver.v, fmtMs(ver.start.UnixMilli())))
-	}
-	return strings.Join(parts, ", ")
+	return out
 }
 
 // family returns the metric name of a formatMetric key.
@@ -704,6 +697,16 @@ func TestSoakOracle(t *testing.T) {
 				soakOp{Kind: opRecover, Fault: faultGWDown, Start: s.at(11.5), End: s.at(12.0)})
 			s.send(1, 11, one, true)
 			s.send(12, 19, map[string]float64{a0: 2}, true)
+		}, nil, 0},
+		{"gateway down: deleted just before the stop, pushed again after the restart", func(s *soakSynth) {
+			base(s)
+			s.op(opDelete, 7.9, nil)
+			s.ops = append(s.ops,
+				soakOp{Kind: opFault, Fault: faultGWDown, Start: s.at(8.5), End: s.at(8.6)},
+				soakOp{Kind: opRecover, Fault: faultGWDown, Start: s.at(10.5), End: s.at(11.0)})
+			s.op(opPost, 11.0, map[string]float64{a0: 2})
+			s.send(1, 10, one, true)
+			s.send(11, 19, map[string]float64{a0: 2}, true)
 		}, nil, 0},
 		{"kill: filled from the push during the downtime", func(s *soakSynth) {
 			base(s)
