@@ -53,11 +53,10 @@ const (
 // soakAllFaults is every fault kind, in the order the seed picks from.
 var soakAllFaults = []string{faultKill, faultRWDown, faultRW503, faultRW429, faultRWSlow, faultGWDown, faultDiskFull}
 
-// soakCIFaults are the faults of the default (CI) run: those the bridge
-// survives today. kill and disk-full break known paths of issue 19 (4, 5:
-// cycles lost at kill -9; 1: the disk queue stops for good); add them with
-// -soak.faults=all once those are fixed.
-const soakCIFaults = "rw-down,rw-503,rw-429,rw-slow,gw-down"
+// soakCIFaults are the faults of the default (CI) run: all but disk-full,
+// which stops the disk queue for good today (issue 19, point 1); add it
+// (-soak.faults=all) once that is fixed.
+const soakCIFaults = "kill,rw-down,rw-503,rw-429,rw-slow,gw-down"
 
 const (
 	soakInterval = time.Second            // the bridge's --scrape.interval
