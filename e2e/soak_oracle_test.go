@@ -100,7 +100,7 @@ const (
 	vMissing   = "missing staleness markers"
 	vExtra     = "duplicated staleness markers"
 	vFalse     = "false staleness markers"
-	maxExample = 8
+	maxExample = 16
 )
 
 // soakViolations lists the classes in the order they are reported.
