@@ -53,13 +53,13 @@ const (
 // soakAllFaults is every fault kind, in the order the seed picks from.
 var soakAllFaults = []string{faultKill, faultRWDown, faultRW503, faultRW429, faultRWSlow, faultGWDown, faultDiskFull}
 
-// soakCIFaults are the faults of the default (CI) run: those the bridge
-// survives today. disk-full stops the disk queue for good (issue 19, point
-// 1); kill passes most runs, but a kill right after a cycle can lose that
-// cycle and its staleness markers (point 4: seen twice in 26 kills of a
-// 30-minute run), which would make CI flaky. Add them (-soak.faults=all)
-// once those are fixed.
-const soakCIFaults = "rw-down,rw-503,rw-429,rw-slow,gw-down"
+// soakCIFaults are the faults of the default (CI) run: all but disk-full,
+// which stops the disk queue for good today (issue 19, point 1); add it
+// (-soak.faults=all) once that is fixed. The losses a 30-minute run with
+// every fault showed right before 2 of 26 kills came from a queue a
+// disk-full had stopped earlier; 19 kills in 25 minutes without disk-full
+// lost nothing.
+const soakCIFaults = "kill,rw-down,rw-503,rw-429,rw-slow,gw-down"
 
 const (
 	soakInterval = time.Second            // the bridge's --scrape.interval
