@@ -19,6 +19,12 @@
 // CI runs; E2E_OUTAGE=1m shortens that for a local run. The tests run in
 // parallel, 12 at a time unless -parallel says otherwise.
 //
+// TestSoak is the fault soak: -soak.duration (2m), -soak.seed (0: a new one,
+// printed), -soak.faults (by default those the bridge survives today; all
+// for every kind) and -soak.groups; scripts/soak.sh runs it for 30 minutes.
+// It mounts a tmpfs, so it runs as root. -soak.dump keeps a run, and
+// TestSoakReplay with -soak.replay checks it again.
+//
 // Every process the tests start listens on 127.0.0.1 on a free port and is
 // stopped when its test ends; its output is printed when the test fails.
 package e2e
