@@ -79,19 +79,21 @@ func backfillTicks(last, now time.Time, interval, maxWindow time.Duration) []tim
 }
 
 // backfill sends what the ticks missed since the last complete cycle would
-// have sent, given the groups of this complete cycle.
-func (b *Bridge) backfill(now time.Time, groups []pipeline.Group, so synth.Options) {
+// have sent, given the groups of this complete cycle. It reports whether
+// every tick was kept; it stops at the first a sender could not keep (its
+// disk full or failing): the ticks after it would go out before it, and the
+// next cycle tries again from the same last cycle.
+func (b *Bridge) backfill(now time.Time, groups []pipeline.Group, so synth.Options) bool {
 	ticks := backfillTicks(b.carried.lastCycle, now, b.o.Interval, b.o.BackfillMaxWindow)
 	if len(ticks) == 0 {
-		return
+		return true
 	}
 	var (
-		samples  int
-		failed   int
-		lastErr  error
-		filled   = map[uint64]bool{}
-		verdicts []synth.Verdict
-		tickIn   []pipeline.Group
+		samples     int
+		filledTicks int
+		filled      = map[uint64]bool{}
+		verdicts    []synth.Verdict
+		tickIn      []pipeline.Group
 		// later holds the groups pushed after the tick: what they held at
 		// the tick is unknown, so they get nothing then, not even the
 		// verdict "missing" of an expected group.
@@ -127,16 +129,19 @@ func (b *Bridge) backfill(now time.Time, groups []pipeline.Group, so synth.Optio
 		// Each tick is on disk when send returns: the disk paces the
 		// backfill, and only what every sender kept counts as filled.
 		if err := b.send(t, [][]pipeline.Series{series}, nil); err != nil {
-			failed++
-			lastErr = err
-			continue
+			// The sender counted and logged (throttled) what it
+			// dropped; the next cycle starts again from this tick.
+			b.o.Logger.Debug("a missed tick was not kept, filling again next cycle", "tick", t, "err", err)
+			break
 		}
+		filledTicks++
+		b.carried.lastCycle = t
 		samples += len(series)
 		b.m.backfillSamples.Add(float64(len(series)))
 	}
-	if failed > 0 {
-		b.o.Logger.Error("backfill could not write every missed tick", "ticks_failed", failed, "ticks", len(ticks), "err", lastErr)
+	if filledTicks > 0 {
+		b.o.Logger.Info("filled the ticks missed since the last cycle",
+			"from", ticks[0], "to", ticks[filledTicks-1], "ticks", filledTicks, "groups", len(filled), "samples", samples)
 	}
-	b.o.Logger.Info("filled the ticks missed since the last cycle",
-		"from", ticks[0], "to", ticks[len(ticks)-1], "ticks", len(ticks)-failed, "groups", len(filled), "samples", samples)
+	return filledTicks == len(ticks)
 }

@@ -84,16 +84,18 @@ func TestBackfillAfterRestart(t *testing.T) {
 
 // TestBackfillCountsWritten: backfill_samples_total counts the samples of
 // the ticks every sender wrote, not those a sender refused (an endpoint
-// whose disk queue failed, say), and the ticks after a refused one are
-// still filled.
+// whose disk queue failed, say). The fill stops at a refused tick and the
+// cycle is not sent (it would go out before the tick it left unfilled): the
+// next cycle fills from the refused tick on, then sends itself.
 func TestBackfillCountsWritten(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	path := filepath.Join(t.TempDir(), "state")
 	a := group(float64(t0.Add(-100*time.Second).Unix()), []pipeline.Series{series("done", 1, "job", "a")}, "job", "a")
 	refused := t0.Add(30 * time.Second).UnixMilli()
-	start := func(now time.Time, senders ...Sender) *Bridge {
+	now := t0
+	start := func(senders ...Sender) *Bridge {
 		br, err := New(Options{
-			Gateways:          []Gateway{{Name: "pgw", Source: &fakeSource{script: []func() (*pipeline.Snapshot, error){snap(a)}}}},
+			Gateways:          []Gateway{{Name: "pgw", Source: &fakeSource{script: []func() (*pipeline.Snapshot, error){snap(a), snap(a)}}}},
 			Interval:          15 * time.Second,
 			Senders:           senders,
 			StatePath:         path,
@@ -105,21 +107,35 @@ func TestBackfillCountsWritten(t *testing.T) {
 		}
 		return br
 	}
-	start(t0, &recorder{}).Cycle(context.Background())
+	start(&recorder{}).Cycle(context.Background())
 
 	ok := &recorder{}
+	refuse := true
 	failing := &recorder{fail: func(s pipeline.Samples) bool {
-		return s.AppendTo(nil, 0, 1)[0].T == refused
+		return refuse && s.AppendTo(nil, 0, 1)[0].T == refused
 	}}
-	br := start(t0.Add(60*time.Second), ok, failing)
+	now = t0.Add(60 * time.Second)
+	br := start(ok, failing)
 	br.Cycle(context.Background())
-	// Ticks at +15s, +30s and +45s, then the live cycle.
-	if len(ok.cycles) != 4 || len(failing.cycles) != 3 {
-		t.Fatalf("senders kept %d and %d cycles, want 4 and 3 (the tick at +30s refused)", len(ok.cycles), len(failing.cycles))
+	// The tick at +15s, then +30s, refused by one sender: no live cycle.
+	if len(ok.cycles) != 2 || len(failing.cycles) != 1 {
+		t.Fatalf("senders kept %d and %d cycles, want 2 and 1 (the tick at +30s refused, the cycle held back)", len(ok.cycles), len(failing.cycles))
 	}
 	perTick := len(ok.cycles[0])
-	if got, want := testutil.ToFloat64(br.m.backfillSamples), float64(2*perTick); got != want {
-		t.Errorf("backfill_samples_total = %v, want %v (two ticks of %d samples)", got, want, perTick)
+	if got, want := testutil.ToFloat64(br.m.backfillSamples), float64(perTick); got != want {
+		t.Errorf("backfill_samples_total = %v, want %v (one tick of %d samples)", got, want, perTick)
+	}
+	// The disk takes samples again: +30s, +45s, +60s (the held-back
+	// cycle's tick) and +75s, the live cycle.
+	refuse = false
+	now = t0.Add(75 * time.Second)
+	br.Cycle(context.Background())
+	var got []string
+	for _, c := range failing.cycles[1:] {
+		got = append(got, time.UnixMilli(c[0].T).UTC().Format("04:05"))
+	}
+	if want := []string{"00:30", "00:45", "01:00", "01:15"}; !slices.Equal(got, want) {
+		t.Errorf("after the disk recovered, ticks sent %q, want %q", got, want)
 	}
 }
 
@@ -202,5 +218,50 @@ func TestBackfillLateCycle(t *testing.T) {
 	}
 	if !slices.Equal(stamps, want) {
 		t.Errorf("done's sample times per cycle = %q, want %q", stamps, want)
+	}
+}
+
+// TestRefusedCycleKeepsMarkers: a cycle a sender refuses (its disk full)
+// takes neither its ticks nor its staleness markers with it: the next cycle
+// fills its tick and sends the markers of what is still gone, and none for
+// what came back.
+func TestRefusedCycleKeepsMarkers(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	pt := float64(t0.Add(-time.Hour).Unix())
+	a := group(pt, []pipeline.Series{series("done", 1, "job", "a")}, "job", "a")
+	b := group(pt, []pipeline.Series{series("bytes", 5, "job", "b")}, "job", "b")
+	c := group(pt, []pipeline.Series{series("rows", 7, "job", "c")}, "job", "c")
+	now := t0
+	refuse := false
+	rec := &recorder{fail: func(pipeline.Samples) bool { return refuse }}
+	br, err := New(Options{
+		Gateways: []Gateway{{Name: "pgw", Source: &fakeSource{script: []func() (*pipeline.Snapshot, error){
+			snap(a, b, c), snap(a), snap(a, c),
+		}}}},
+		Interval:          15 * time.Second,
+		Senders:           []Sender{rec},
+		BackfillMaxWindow: time.Hour,
+		Now:               func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	br.Cycle(context.Background()) // a, b, c
+	now, refuse = t0.Add(15*time.Second), true
+	br.Cycle(context.Background()) // b and c gone, refused
+	now, refuse = t0.Add(30*time.Second), false
+	br.Cycle(context.Background()) // c back: the tick at +15s filled, then b's markers
+	if len(rec.cycles) != 3 {
+		t.Fatalf("%d cycles kept, want 3 (the first, the tick filled at +15s, the cycle at +30s)", len(rec.cycles))
+	}
+	filled, live := lines(rec.cycles[1]), lines(rec.cycles[2])
+	if !strings.Contains(filled, `done{job="a"} 1 @10:00:15`) {
+		t.Errorf("the refused tick was not filled:\n%s", filled)
+	}
+	if !strings.Contains(live, `bytes{job="b"} stale @10:00:30`) || !strings.Contains(live, `up{job="b"} stale @10:00:30`) {
+		t.Errorf("b's staleness markers were lost with the refused cycle:\n%s", live)
+	}
+	if strings.Contains(live, `rows{job="c"} stale`) || !strings.Contains(live, `rows{job="c"} 7 @10:00:30`) {
+		t.Errorf("c came back: a sample, no marker, want:\n%s", live)
 	}
 }

@@ -168,11 +168,25 @@ func (b *Bridge) diff(c *cycle) {
 // filled a long gap; they are older, so they must go first: a series'
 // samples leave in timestamp order), then the cycle's series and staleness
 // markers, stamped with its time.
+//
+// A complete cycle that a sender could not keep whole (its disk full or
+// failing; the sender counted and logged what it dropped) is made up for
+// like downtime: the time of the last cycle sent stays where it was, so the
+// next cycle that is kept fills the ticks since, and its staleness markers
+// are judged again with the next cycle, so that none is lost with it.
 func (b *Bridge) deliver(c *cycle) {
 	switch {
 	case c.complete:
-		if !b.carried.lastCycle.IsZero() {
-			b.backfill(c.now, c.in.Groups, c.so)
+		if !b.carried.lastCycle.IsZero() && !b.backfill(c.now, c.in.Groups, c.so) {
+			// The disk refused a missed tick: this cycle would be
+			// refused too, and would go out before the ticks it
+			// left unfilled. Try again, with both, next cycle.
+			b.carried.series.reconsider(c.stale)
+			return
+		}
+		if err := b.send(c.now, c.parts, c.stale); err != nil {
+			b.carried.series.reconsider(c.stale)
+			return
 		}
 		b.carried.lastCycle = c.now
 	case b.ready.Load():
@@ -180,9 +194,10 @@ func (b *Bridge) deliver(c *cycle) {
 		// afterwards. (Before the first complete cycle, the time of the
 		// one before the restart is kept.)
 		b.carried.lastCycle = time.Time{}
+		_ = b.send(c.now, c.parts, c.stale)
+	default:
+		_ = b.send(c.now, c.parts, c.stale)
 	}
-	// A sender that could not keep samples counted and logged them.
-	_ = b.send(c.now, c.parts, c.stale)
 }
 
 // follow carries out, after delivery, what the cycle's result asks for:
@@ -193,7 +208,7 @@ func (b *Bridge) follow(ctx context.Context, c *cycle) {
 		return
 	}
 	b.deleteExpired(ctx, c.deletions)
-	if b.o.StatePath != "" {
+	if b.o.StatePath != "" && b.carried.lastCycle.Equal(c.now) {
 		if err := saveLastCycle(b.lastCyclePath(), c.now); err != nil {
 			b.o.Logger.Error("save last cycle time", "err", err)
 		}

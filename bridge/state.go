@@ -237,6 +237,14 @@ func (c *candidates) appendLeft(stale []pipeline.Series) []pipeline.Series {
 // advance compares them with what it has.
 func (s *seriesState) load(series []pipeline.Series) { s.loaded = series }
 
+// reconsider hands back staleness markers that could not be sent: the next
+// advance judges them again, like series loaded after a restart, so a
+// series that is still gone gets its marker then, and one that came back
+// gets none.
+func (s *seriesState) reconsider(stale []pipeline.Series) {
+	s.loaded = append(s.loaded, stale...)
+}
+
 // len is the number of series the state holds.
 func (s *seriesState) len() int {
 	n := len(s.loaded)
