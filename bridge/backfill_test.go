@@ -222,9 +222,8 @@ func TestBackfillLateCycle(t *testing.T) {
 }
 
 // TestRefusedCycleKeepsMarkers: a cycle a sender refuses (its disk full)
-// takes neither its ticks nor its staleness markers with it: the next cycle
-// fills its tick and sends the markers of what is still gone, and none for
-// what came back.
+// takes neither its samples nor its staleness markers with it: it is held
+// and sent, as it was, before the next cycle.
 func TestRefusedCycleKeepsMarkers(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	pt := float64(t0.Add(-time.Hour).Unix())
@@ -249,19 +248,24 @@ func TestRefusedCycleKeepsMarkers(t *testing.T) {
 	br.Cycle(context.Background()) // a, b, c
 	now, refuse = t0.Add(15*time.Second), true
 	br.Cycle(context.Background()) // b and c gone, refused
+	if got := testutil.ToFloat64(br.m.heldCycles); got != 1 {
+		t.Errorf("held cycles = %v, want 1", got)
+	}
 	now, refuse = t0.Add(30*time.Second), false
-	br.Cycle(context.Background()) // c back: the tick at +15s filled, then b's markers
+	br.Cycle(context.Background()) // c back: the held cycle, then this one
 	if len(rec.cycles) != 3 {
-		t.Fatalf("%d cycles kept, want 3 (the first, the tick filled at +15s, the cycle at +30s)", len(rec.cycles))
+		t.Fatalf("%d cycles kept, want 3 (the first, the held one at +15s, the cycle at +30s)", len(rec.cycles))
 	}
-	filled, live := lines(rec.cycles[1]), lines(rec.cycles[2])
-	if !strings.Contains(filled, `done{job="a"} 1 @10:00:15`) {
-		t.Errorf("the refused tick was not filled:\n%s", filled)
+	held, live := lines(rec.cycles[1]), lines(rec.cycles[2])
+	for _, want := range []string{`done{job="a"} 1 @10:00:15`, `bytes{job="b"} stale @10:00:15`, `up{job="b"} stale @10:00:15`, `rows{job="c"} stale @10:00:15`} {
+		if !strings.Contains(held, want) {
+			t.Errorf("the held cycle lacks %s:\n%s", want, held)
+		}
 	}
-	if !strings.Contains(live, `bytes{job="b"} stale @10:00:30`) || !strings.Contains(live, `up{job="b"} stale @10:00:30`) {
-		t.Errorf("b's staleness markers were lost with the refused cycle:\n%s", live)
+	if strings.Contains(live, "stale") || !strings.Contains(live, `rows{job="c"} 7 @10:00:30`) {
+		t.Errorf("c came back: a sample and no marker at +30s, got:\n%s", live)
 	}
-	if strings.Contains(live, `rows{job="c"} stale`) || !strings.Contains(live, `rows{job="c"} 7 @10:00:30`) {
-		t.Errorf("c came back: a sample, no marker, want:\n%s", live)
+	if got := testutil.ToFloat64(br.m.heldCycles); got != 0 {
+		t.Errorf("held cycles = %v, want 0", got)
 	}
 }

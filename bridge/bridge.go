@@ -127,6 +127,9 @@ type carried struct {
 	// cycle fills the ticks missed since (see backfill.go). Zero after an
 	// incomplete cycle: an outage without hold is not filled.
 	lastCycle time.Time
+	// held are complete cycles a sender refused, oldest first, to be sent
+	// again before any later one.
+	held []heldCycle
 	// exports is what the groups' series are forwarded as: a pushed series
 	// named like a synthesized one is renamed.
 	exports exports

@@ -163,32 +163,23 @@ func (b *Bridge) diff(c *cycle) {
 }
 
 // deliver hands the cycle to every sender: first the ticks missed since
-// the last complete cycle, if any (after a restart, or after a cycle that
-// took longer than the interval, such as the first one after a restart that
+// the last cycle kept, if any (after a restart, or after a cycle that took
+// longer than the interval, such as the first one after a restart that
 // filled a long gap; they are older, so they must go first: a series'
 // samples leave in timestamp order), then the cycle's series and staleness
 // markers, stamped with its time.
 //
 // A complete cycle that a sender could not keep whole (its disk full or
-// failing; the sender counted and logged what it dropped) is made up for
-// like downtime: the time of the last cycle sent stays where it was, so the
-// next cycle that is kept fills the ticks since, and its staleness markers
-// are judged again with the next cycle, so that none is lost with it.
+// failing; the sender counted and logged what it dropped) is held, with its
+// staleness markers, and sent again, oldest first, before every later
+// cycle, until the disk takes it. At most maxHeld cycles are held: beyond,
+// the oldest goes, its markers are judged again with the next cycle, and
+// its tick is filled like downtime once the disk takes samples again.
 func (b *Bridge) deliver(c *cycle) {
 	switch {
 	case c.complete:
-		if !b.carried.lastCycle.IsZero() && !b.backfill(c.now, c.in.Groups, c.so) {
-			// The disk refused a missed tick: this cycle would be
-			// refused too, and would go out before the ticks it
-			// left unfilled. Try again, with both, next cycle.
-			b.carried.series.reconsider(c.stale)
-			return
-		}
-		if err := b.send(c.now, c.parts, c.stale); err != nil {
-			b.carried.series.reconsider(c.stale)
-			return
-		}
-		b.carried.lastCycle = c.now
+		b.carried.held = append(b.carried.held, heldCycle{t: c.now, parts: c.parts, stale: c.stale})
+		b.sendHeld(c.in.Groups, c.so)
 	case b.ready.Load():
 		// An outage without hold forwards nothing, and is not filled
 		// afterwards. (Before the first complete cycle, the time of the
@@ -200,6 +191,46 @@ func (b *Bridge) deliver(c *cycle) {
 	}
 }
 
+// maxHeld bounds the cycles held while the disk refuses them: about five
+// minutes at the default interval. A held cycle keeps its parts alive (the
+// synthesized series, and groups pushed again since).
+const maxHeld = 20
+
+// heldCycle is a complete cycle not yet kept by every sender.
+type heldCycle struct {
+	t     time.Time
+	parts [][]pipeline.Series
+	stale []pipeline.Series
+}
+
+// sendHeld sends the held cycles oldest first, each after the ticks missed
+// before it, and stops at the first that is refused.
+func (b *Bridge) sendHeld(groups []pipeline.Group, so synth.Options) {
+	held := b.carried.held
+	kept := 0
+	for _, h := range held {
+		if !b.carried.lastCycle.IsZero() && !b.backfill(h.t, groups, so) {
+			break
+		}
+		if err := b.send(h.t, h.parts, h.stale); err != nil {
+			break
+		}
+		b.carried.lastCycle = h.t
+		kept++
+	}
+	if over := len(held) - kept - maxHeld; over > 0 {
+		for _, h := range held[kept : kept+over] {
+			b.carried.series.reconsider(h.stale)
+		}
+		b.o.Logger.Warn("remote write refused cycles for too long: the oldest held are dropped, their ticks will be filled when it takes samples again",
+			"dropped_cycles", over, "held", maxHeld)
+		kept += over
+	}
+	clear(held[:kept])
+	b.carried.held = append(held[:0], held[kept:]...)
+	b.m.heldCycles.Set(float64(len(b.carried.held)))
+}
+
 // follow carries out, after delivery, what the cycle's result asks for:
 // deleting expired groups from the gateways that hold them, then saving the
 // cycle's time and the series state.
@@ -208,8 +239,8 @@ func (b *Bridge) follow(ctx context.Context, c *cycle) {
 		return
 	}
 	b.deleteExpired(ctx, c.deletions)
-	if b.o.StatePath != "" && b.carried.lastCycle.Equal(c.now) {
-		if err := saveLastCycle(b.lastCyclePath(), c.now); err != nil {
+	if b.o.StatePath != "" && !b.carried.lastCycle.IsZero() {
+		if err := saveLastCycle(b.lastCyclePath(), b.carried.lastCycle); err != nil {
 			b.o.Logger.Error("save last cycle time", "err", err)
 		}
 	}

@@ -77,7 +77,13 @@ func (b *Bridge) saveState(now time.Time, force bool) {
 		return
 	}
 	start := time.Now()
-	if err := saveState(b.o.StatePath, b.carried.series, now); err != nil {
+	// The markers of held cycles are not written yet: saved with the
+	// state, a restart still writes them.
+	gone := make([][]pipeline.Series, 0, len(b.carried.held))
+	for _, h := range b.carried.held {
+		gone = append(gone, h.stale)
+	}
+	if err := saveState(b.o.StatePath, b.carried.series, now, gone...); err != nil {
 		b.o.Logger.Error("save state", "err", err)
 		return
 	}

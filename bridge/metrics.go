@@ -22,6 +22,7 @@ type metrics struct {
 	stateLoadFailures prometheus.Counter
 	stateSaveDuration prometheus.Histogram
 	backfillSamples   prometheus.Counter
+	heldCycles        prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -77,6 +78,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name:    "pushgateway_bridge_state_save_duration_seconds",
 			Help:    "Time writing the series state to --storage.path took.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
+		}),
+		heldCycles: f.NewGauge(prometheus.GaugeOpts{
+			Name: "pushgateway_bridge_held_cycles",
+			Help: "Complete cycles a remote-write queue refused (its disk full or failing), held to be written again before later ones.",
 		}),
 		backfillSamples: f.NewCounter(prometheus.CounterOpts{
 			Name: "pushgateway_bridge_backfill_samples_total",

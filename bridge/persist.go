@@ -43,8 +43,10 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// saveState writes the series of s and the cycle time to path.
-func saveState(path string, s *seriesState, cycle time.Time) error {
+// saveState writes the series of s, then those of gone (series whose
+// staleness markers are not written yet: a restart still owes them one),
+// and the cycle time to path.
+func saveState(path string, s *seriesState, cycle time.Time, gone ...[]pipeline.Series) error {
 	err := atomicfile.Write(path, true, func(f io.Writer) error {
 		crc := crc32.New(castagnoli)
 		w := bufio.NewWriterSize(io.MultiWriter(f, crc), 1<<20)
@@ -54,7 +56,11 @@ func saveState(path string, s *seriesState, cycle time.Time) error {
 
 		_, _ = w.WriteString(stateMagic)
 		_, _ = w.Write(buf[:binary.PutVarint(buf[:], cycle.UnixMilli())])
-		uvarint(uint64(s.len()))
+		n := s.len()
+		for _, g := range gone {
+			n += len(g)
+		}
+		uvarint(uint64(n))
 		write := func(s *pipeline.Series) {
 			uvarint(uint64(s.Labels.Len()))
 			s.Labels.Range(func(l labels.Label) { str(l.Name); str(l.Value) })
@@ -66,6 +72,11 @@ func saveState(path string, s *seriesState, cycle time.Time) error {
 			str(unit)
 		}
 		s.each(write)
+		for _, g := range gone {
+			for i := range g {
+				write(&g[i])
+			}
+		}
 		if err := w.Flush(); err != nil {
 			return err
 		}
