@@ -269,3 +269,56 @@ func TestRefusedCycleKeepsMarkers(t *testing.T) {
 		t.Errorf("held cycles = %v, want 0", got)
 	}
 }
+
+// TestHeldCyclesBounded: while the disk refuses every cycle, at most
+// maxHeld are held; the oldest beyond go, and once the disk takes samples
+// again their ticks are filled like downtime, before the held cycles, in
+// order, each tick once.
+func TestHeldCyclesBounded(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	a := group(float64(t0.Add(-time.Hour).Unix()), []pipeline.Series{series("done", 1, "job", "a")}, "job", "a")
+	now := t0
+	refuse := false
+	rec := &recorder{fail: func(pipeline.Samples) bool { return refuse }}
+	const refused = maxHeld + 5
+	script := make([]func() (*pipeline.Snapshot, error), refused+2)
+	for i := range script {
+		script[i] = snap(a)
+	}
+	br, err := New(Options{
+		Gateways:          []Gateway{{Name: "pgw", Source: &fakeSource{script: script}}},
+		Interval:          15 * time.Second,
+		Senders:           []Sender{rec},
+		BackfillMaxWindow: time.Hour,
+		Now:               func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	br.Cycle(context.Background())
+	refuse = true
+	for i := 1; i <= refused; i++ {
+		now = t0.Add(time.Duration(i) * 15 * time.Second)
+		br.Cycle(context.Background())
+	}
+	if got := testutil.ToFloat64(br.m.heldCycles); got != maxHeld {
+		t.Fatalf("held cycles = %v, want %d", got, maxHeld)
+	}
+	refuse = false
+	now = t0.Add((refused + 1) * 15 * time.Second)
+	br.Cycle(context.Background())
+	var got []int64
+	for _, c := range rec.cycles {
+		got = append(got, (c[0].T-t0.UnixMilli())/15000)
+	}
+	want := make([]int64, refused+2)
+	for i := range want {
+		want[i] = int64(i)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ticks kept, in intervals since the first: %v, want %v", got, want)
+	}
+	if got := testutil.ToFloat64(br.m.heldCycles); got != 0 {
+		t.Errorf("held cycles = %v, want 0", got)
+	}
+}
