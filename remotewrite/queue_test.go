@@ -1573,9 +1573,12 @@ func TestQueueFullKeepsStaleMarkers(t *testing.T) {
 			const nseries, cycles = 20, 60
 			series := seriesSet(nseries)
 			stale := math.Float64frombits(value.StaleNaN)
+			// The markers' metadata goes with them (2.0 carries it), also
+			// when they are rescued from a dropped request.
+			goneMeta := &metadata.Metadata{Type: model.MetricTypeCounter, Unit: "bytes"}
 			for c := range cycles {
 				s := cycle(series, int64(c))
-				s = append(s, pipeline.Sample{Labels: labels.FromStrings("__name__", "gone", "cycle", strconv.Itoa(c)), T: int64(c), V: stale})
+				s = append(s, pipeline.Sample{Labels: labels.FromStrings("__name__", "gone", "cycle", strconv.Itoa(c)), T: int64(c), V: stale, Meta: goneMeta})
 				if err := q.Append(s); err != nil {
 					t.Fatal(err)
 				}
@@ -1606,6 +1609,16 @@ func TestQueueFullKeepsStaleMarkers(t *testing.T) {
 			for c := range cycles {
 				if n := markers[strconv.Itoa(c)]; n != 1 {
 					t.Errorf("staleness marker of cycle %d delivered %d times, want once", c, n)
+				}
+			}
+			if msg == MessageV2 {
+				for _, g := range rc.deliveredGot() {
+					for _, ts := range g.v2.Timeseries {
+						m, err := ts.ToMetadata(g.v2.Symbols)
+						if n := ts.LabelsRefs; len(n) > 1 && g.v2.Symbols[n[1]] == "gone" && (err != nil || m.Type != model.MetricTypeCounter || m.Unit != "bytes") {
+							t.Errorf("a marker of gone arrived with metadata %+v (%v), want counter in bytes", m, err)
+						}
+					}
 				}
 			}
 			if delivered+dropped != total {

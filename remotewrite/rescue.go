@@ -6,6 +6,7 @@ import (
 	"github.com/golang/snappy"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/prompb"
 
@@ -139,10 +140,16 @@ func markersV2(dst []pipeline.Sample, body []byte) ([]pipeline.Sample, error) {
 	if err != nil {
 		return dst, err
 	}
-	var b labels.ScratchBuilder
+	var (
+		b     labels.ScratchBuilder
+		metas = map[metadata.Metadata]*metadata.Metadata{}
+	)
 	for i := range req.Timeseries {
 		ts := &req.Timeseries[i]
-		var ls labels.Labels
+		var (
+			ls   labels.Labels
+			meta *metadata.Metadata
+		)
 		for _, s := range ts.Samples {
 			if !value.IsStaleNaN(s.Value) {
 				continue
@@ -162,8 +169,17 @@ func markersV2(dst []pipeline.Sample, body []byte) ([]pipeline.Sample, error) {
 					b.Add(name, val)
 				}
 				ls = b.Labels()
+				// The series' metadata goes with its marker: where it is
+				// part of the identity (type-and-unit labels), the marker
+				// must reach the same series.
+				if m, err := ts.ToMetadata(req.Symbols); err == nil && (m.Type != model.MetricTypeUnknown || m.Unit != "" || m.Help != "") {
+					if metas[m] == nil {
+						metas[m] = &m
+					}
+					meta = metas[m]
+				}
 			}
-			dst = append(dst, pipeline.Sample{Labels: ls, T: s.Timestamp, V: s.Value})
+			dst = append(dst, pipeline.Sample{Labels: ls, T: s.Timestamp, V: s.Value, Meta: meta})
 		}
 	}
 	return dst, nil
