@@ -132,7 +132,9 @@ func (b *Bridge) report(i int, err error) {
 	b.m.scrapes.WithLabelValues(name).Inc()
 	switch {
 	case err != nil && !b.carried.gateways[i].failing:
-		b.o.Logger.Warn("pushgateway cannot be scraped; forwarding its last state is paused, no staleness markers are written", "gateway", name, "err", err)
+		// What happens to its groups meanwhile depends on the hold
+		// (held): say that, not more.
+		b.o.Logger.Warn("pushgateway cannot be scraped; no staleness markers are written for its groups", "gateway", name, "hold", b.o.OutageHold, "err", err)
 	case err != nil:
 		b.o.Logger.Debug("pushgateway still cannot be scraped", "gateway", name, "err", err)
 	case b.carried.gateways[i].failing:
