@@ -18,6 +18,7 @@ import (
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/internal/golden"
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
@@ -104,8 +105,11 @@ func TestCycles(t *testing.T) {
 		snap(a()),    // b was deleted while the gateway was down
 		snap(a()),    // nothing changes: nothing stale
 		func() (*pipeline.Snapshot, error) { return nil, context.DeadlineExceeded },
+		func() (*pipeline.Snapshot, error) { // over a limit: as unreachable
+			return nil, fmt.Errorf("scrape: %w", &pushgateway.LimitError{Reason: pushgateway.ReasonSampleLimit, Limit: 1, Seen: 2})
+		},
 	}}
-	wantComplete := []bool{true, true, false, true, true, false}
+	wantComplete := []bool{true, true, false, true, true, false, false}
 
 	now := t0
 	rec := &recorder{}
@@ -140,8 +144,10 @@ func TestCycles(t *testing.T) {
 	if got := testutil.ToFloat64(br.m.staleMarkers); got != 9 {
 		t.Errorf("stale markers counted = %v, want 9", got)
 	}
-	if got := testutil.ToFloat64(br.m.scrapeFailures.WithLabelValues("pgw")); got != 2 {
-		t.Errorf("scrape failures = %v, want 2", got)
+	for reason, want := range map[string]float64{"error": 2, "sample_limit": 1} {
+		if got := testutil.ToFloat64(br.m.scrapeFailures.WithLabelValues("pgw", reason)); got != want {
+			t.Errorf("scrape failures {reason=%q} = %v, want %v", reason, got, want)
+		}
 	}
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
 		t.Errorf("metrics lint: %v %v", problems, err)

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -132,14 +133,30 @@ func (b *Bridge) report(i int, err error) {
 	b.m.scrapes.WithLabelValues(name).Inc()
 	switch {
 	case err != nil && !b.carried.gateways[i].failing:
-		b.o.Logger.Warn("pushgateway cannot be scraped; forwarding its last state is paused, no staleness markers are written", "gateway", name, "err", err)
+		b.o.Logger.Warn("pushgateway cannot be scraped; forwarding its last state is paused, no staleness markers are written", "gateway", name, "reason", failureReason(err), "err", err)
 	case err != nil:
-		b.o.Logger.Debug("pushgateway still cannot be scraped", "gateway", name, "err", err)
+		b.o.Logger.Debug("pushgateway still cannot be scraped", "gateway", name, "reason", failureReason(err), "err", err)
 	case b.carried.gateways[i].failing:
 		b.o.Logger.Info("pushgateway can be scraped again", "gateway", name)
 	}
 	if err != nil {
-		b.m.scrapeFailures.WithLabelValues(name).Inc()
+		b.m.scrapeFailures.WithLabelValues(name, failureReason(err)).Inc()
 	}
 	b.carried.gateways[i].failing = err != nil
+}
+
+// reasoned is an error that names why a scrape failed, such as a source's
+// error for a scrape over one of its limits.
+type reasoned interface {
+	error
+	ScrapeFailureReason() string
+}
+
+// failureReason is the reason label of a failed scrape: the one its error
+// names, "error" if it names none.
+func failureReason(err error) string {
+	if r, ok := errors.AsType[reasoned](err); ok {
+		return r.ScrapeFailureReason()
+	}
+	return "error"
 }

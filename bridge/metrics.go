@@ -59,8 +59,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"gateway"}),
 		scrapeFailures: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "pushgateway_bridge_scrape_failures_total",
-			Help: "Scrapes of a Pushgateway that failed: refused, timed out, non-2xx or unparsable.",
-		}, []string{"gateway"}),
+			Help: "Scrapes of a Pushgateway that failed, by reason: body_size_limit or sample_limit for a scrape over the gateway's limit, error for any other (refused, timed out, non-2xx or unparsable).",
+		}, []string{"gateway", "reason"}),
 		scrapeDuration: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "pushgateway_bridge_scrape_duration_seconds",
 			Help:    "Time a scrape of a Pushgateway took, parsing included.",

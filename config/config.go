@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/alecthomas/units"
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
@@ -291,6 +292,12 @@ type PushgatewayConfig struct {
 	LabelLimit            int `yaml:"label_limit,omitempty"`
 	LabelNameLengthLimit  int `yaml:"label_name_length_limit,omitempty"`
 	LabelValueLengthLimit int `yaml:"label_value_length_limit,omitempty"`
+	// BodySizeLimit and SampleLimit bound a scrape of the gateway, as in a
+	// Prometheus scrape config ("10MB"; a count of series); 0 (or unset)
+	// is no limit. A scrape over one fails: the gateway is treated as
+	// unreachable (its last state held), not as empty.
+	BodySizeLimit units.Base2Bytes `yaml:"body_size_limit,omitempty"`
+	SampleLimit   int              `yaml:"sample_limit,omitempty"`
 }
 
 // Limits returns the gateway's label limits.

@@ -350,6 +350,12 @@ func (p *PushgatewayConfig) Validate() error {
 	if err := p.Limits().Validate(); err != nil {
 		return err
 	}
+	if p.BodySizeLimit < 0 {
+		return fmt.Errorf("body_size_limit: %s is negative", p.BodySizeLimit)
+	}
+	if p.SampleLimit < 0 {
+		return fmt.Errorf("sample_limit: %d is negative", p.SampleLimit)
+	}
 	if p.Name == "" {
 		p.Name = p.URL.Host
 	}

@@ -3,8 +3,15 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestLabelLimitsOversizedValue pushes to a real Pushgateway, which accepts
@@ -45,4 +52,114 @@ func TestLabelLimitsOversizedValue(t *testing.T) {
 	if b.proc.exited() {
 		t.Fatal("bridge exited")
 	}
+}
+
+// TestBodySizeLimitHoldsGateway puts a proxy in front of a real Pushgateway
+// that, once switched, answers /metrics with a 1 GB exposition made on the
+// fly, as after a mistaken push of millions of series. With body_size_limit
+// 1MB the bridge treats the gateway as unreachable: pushgateway_up 0, the
+// reason counted and logged, the groups it last held kept at the receiver
+// with no staleness marker, and its peak memory far below the body.
+func TestBodySizeLimitHoldsGateway(t *testing.T) {
+	t.Parallel()
+	g := startPushgateway(t)
+	r := startPrometheusReceiver(t, 0)
+	target, err := url.Parse(g.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	const bodySize = 1 << 30
+	var huge atomic.Bool
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if !huge.Load() || req.URL.Path != "/metrics" {
+			proxy.ServeHTTP(w, req)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		w.Header().Set("Content-Length", strconv.Itoa(bodySize))
+		var line []byte
+		for n, i := 0, 0; n < bodySize; i++ {
+			line = fmt.Appendf(line[:0], "e2e_huge_%09d{job=\"huge\"} 1\n", i)
+			line = line[:min(len(line), bodySize-n)]
+			k, err := w.Write(line)
+			n += k
+			served.Add(int64(k))
+			if err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+
+	cfg := writeConfig(t, fmt.Sprintf(`
+pushgateways:
+- name: limited
+  url: %s
+  body_size_limit: 1MB
+`, srv.URL))
+	b := startBridge(t, "--config.file="+cfg, "--remote-write.url="+r.WriteURL, "--scrape.interval=1s", "--log.level=debug")
+
+	mustPush(t, g.URL, http.MethodPut, groupPath("held"), "e2e_held_gauge 7\n")
+	eventually(t, arrive, func() error {
+		if err := expectVector(r.URL, `e2e_held_gauge`, `e2e_held_gauge{job="held"} 7`+"\n"); err != nil {
+			return err
+		}
+		return expectVector(r.URL, `pushgateway_up`, `pushgateway_up{gateway="limited"} 1`+"\n")
+	})
+
+	huge.Store(true)
+	eventually(t, arrive, func() error {
+		if v, _, err := b.Metric("pushgateway_bridge_scrape_failures_total", "gateway", "limited", "reason", "body_size_limit"); err != nil || v < 2 {
+			return fmt.Errorf("scrape failures for body_size_limit = %v (%v), want at least 2", v, err)
+		}
+		return expectVector(r.URL, `pushgateway_up`, `pushgateway_up{gateway="limited"} 0`+"\n")
+	})
+	// Held as in an outage: the group's series have no staleness marker
+	// (an instant query would come back empty), and keep their value.
+	consistently(t, 3*time.Second, func() error {
+		return expectVector(r.URL, `{job="held",__name__=~"e2e_held_gauge|up"}`, "e2e_held_gauge{job=\"held\"} 7\nup{job=\"held\"} 1\n")
+	})
+	if out := b.Output(); !strings.Contains(out, "reason=body_size_limit") || !strings.Contains(out, "body_size_limit of 1048576 bytes") {
+		t.Errorf("no log line naming body_size_limit")
+	}
+	peak, err := peakRSS(b.proc.cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("bridge peak RSS %d MiB; the fake gateway served %d MiB of its %d MiB body", peak>>20, served.Load()>>20, bodySize>>20)
+	if peak > 200<<20 {
+		t.Errorf("bridge peak RSS %d MiB, want under 200 MiB", peak>>20)
+	}
+	if s := served.Load(); s > 64<<20 {
+		t.Errorf("the bridge read %d MiB of the body, want it stopped near the 1 MiB limit", s>>20)
+	}
+
+	// Back under the limit: the gateway is up again, the group as it was.
+	huge.Store(false)
+	eventually(t, arrive, func() error {
+		return expectVector(r.URL, `pushgateway_up`, `pushgateway_up{gateway="limited"} 1`+"\n")
+	})
+	if err := expectVector(r.URL, `e2e_held_gauge`, `e2e_held_gauge{job="held"} 7`+"\n"); err != nil {
+		t.Error(err)
+	}
+}
+
+// peakRSS is VmHWM, the peak resident set of process pid, in bytes.
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("VmHWM %q: %w", v, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
 }
