@@ -12,6 +12,7 @@ type metrics struct {
 	cycleDuration     prometheus.Histogram
 	lastComplete      prometheus.Gauge
 	groups            prometheus.Gauge
+	groupsOverLimit   prometheus.Gauge
 	series            prometheus.Gauge
 	staleMarkers      prometheus.Counter
 	scrapes           *prometheus.CounterVec
@@ -44,6 +45,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		groups: f.NewGauge(prometheus.GaugeOpts{
 			Name: "pushgateway_bridge_cycle_groups",
 			Help: "Groups found in the last complete cycle.",
+		}),
+		groupsOverLimit: f.NewGauge(prometheus.GaugeOpts{
+			Name: "pushgateway_bridge_cycle_groups_over_limit",
+			Help: "Groups over their rule's series_limit in the last complete cycle: status over_limit, none of their series forwarded.",
 		}),
 		series: f.NewGauge(prometheus.GaugeOpts{
 			Name: "pushgateway_bridge_cycle_series",

@@ -82,10 +82,15 @@ type GroupRule struct {
 	// DeleteExpired also deletes an expired group from the Pushgateway. It
 	// needs ExpireAfter.
 	DeleteExpired bool `yaml:"delete_expired,omitempty"`
+	// SeriesLimit, if set, is the most series a group may hold (its
+	// push_time_seconds and push_failure_time_seconds included) and still
+	// be forwarded: a group with more is over_limit, none of its series is
+	// forwarded and its up is 0.
+	SeriesLimit int `yaml:"series_limit,omitempty"`
 
-	// maxAgeSet and expireAfterSet tell a key written with 0 from a key
-	// left out, which both decode to 0: the first is an error.
-	maxAgeSet, expireAfterSet bool
+	// maxAgeSet, expireAfterSet and seriesLimitSet tell a key written with
+	// 0 from a key left out, which both decode to 0: the first is an error.
+	maxAgeSet, expireAfterSet, seriesLimitSet bool
 }
 
 // groupRule names GroupRule where a local type of that same name is
@@ -107,6 +112,7 @@ func (r *GroupRule) UnmarshalYAML(unmarshal func(any) error) error {
 	}
 	_, r.maxAgeSet = keys["max_age"]
 	_, r.expireAfterSet = keys["expire_after"]
+	_, r.seriesLimitSet = keys["series_limit"]
 	return nil
 }
 

@@ -25,6 +25,7 @@ func (c *Config) SynthRules() []synth.Rule {
 			MaxAge:        time.Duration(r.MaxAge),
 			ExpireAfter:   time.Duration(r.ExpireAfter),
 			DeleteExpired: r.DeleteExpired,
+			SeriesLimit:   r.SeriesLimit,
 		}
 		for _, name := range slices.Sorted(maps.Keys(r.Match)) {
 			rules[i].Matchers = append(rules[i].Matchers, synth.Matcher{Name: name, Regexp: r.Match[name]})

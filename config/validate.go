@@ -105,6 +105,9 @@ func (r *GroupRule) validate() error {
 	if r.ExpireAfter > 0 && r.MaxAge > 0 && r.ExpireAfter <= r.MaxAge {
 		return fmt.Errorf("expire_after %s must be greater than max_age %s", r.ExpireAfter, r.MaxAge)
 	}
+	if (r.seriesLimitSet || r.SeriesLimit != 0) && r.SeriesLimit <= 0 {
+		return errors.New("series_limit must be positive")
+	}
 	if r.DeleteExpired && r.ExpireAfter <= 0 {
 		return errors.New("delete_expired needs expire_after")
 	}

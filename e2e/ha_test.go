@@ -420,9 +420,9 @@ e2e_rep{__replica__="r2",cluster="e2e",instance="x",job="rep"} 1`)
 	for _, rep := range replicas {
 		t.Logf("replica %s: %d requests, %d distinct series, every one with cluster=\"e2e\",__replica__=%q", rep, count[rep], len(distinct[rep]), rep)
 	}
-	// The group's 2 pushed series, its 2 push times, up, age and 5 status
+	// The group's 2 pushed series, its 2 push times, up, age and 6 status
 	// series, and pushgateway_up.
-	const groupSeries = 11
+	const groupSeries = 12
 	for _, rep := range replicas {
 		if n := len(distinct[rep]); n != groupSeries+1 {
 			t.Errorf("replica %s: %d distinct series, want %d: the group's %d and pushgateway_up", rep, n, groupSeries+1, groupSeries)

@@ -163,3 +163,81 @@ func peakRSS(pid int) (int64, error) {
 	}
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
 }
+
+// TestSeriesLimit pushes to a real Pushgateway groups under a rule with
+// series_limit 4 (every series a group holds counts, its two push times
+// included): one within it, then over it, then back; one over it from its
+// first push; one under no limit. Over the limit a group's series are not
+// forwarded (those sent before get staleness markers), its up is 0 and its
+// status over_limit, and it is counted; the other groups are unaffected.
+func TestSeriesLimit(t *testing.T) {
+	t.Parallel()
+	g, r, b := rulesSetup(t, `
+group_rules:
+- match: {job: limited_.*}
+  series_limit: 4
+`)
+	mustPush(t, g.URL, http.MethodPut, groupPath("limited_a"), "e2e_sl_one 1\ne2e_sl_two 2\n")
+	mustPush(t, g.URL, http.MethodPut, groupPath("limited_b"), "e2e_sl_one 1\ne2e_sl_two 2\ne2e_sl_three 3\n")
+	mustPush(t, g.URL, http.MethodPut, groupPath("free"), "e2e_sl_one 1\ne2e_sl_two 2\ne2e_sl_three 3\n")
+	pushed := `{__name__=~"e2e_sl_.*|push_time_seconds|push_failure_time_seconds"}`
+	eventually(t, arrive, func() error {
+		if err := expectMetrics(r.URL, pushed,
+			`e2e_sl_one{job="free"}`, `e2e_sl_two{job="free"}`, `e2e_sl_three{job="free"}`,
+			`push_time_seconds{job="free"}`, `push_failure_time_seconds{job="free"}`,
+			`e2e_sl_one{job="limited_a"}`, `e2e_sl_two{job="limited_a"}`,
+			`push_time_seconds{job="limited_a"}`, `push_failure_time_seconds{job="limited_a"}`); err != nil {
+			return err
+		}
+		if err := expectVector(r.URL, `up`, "up{job=\"free\"} 1\nup{job=\"limited_a\"} 1\nup{job=\"limited_b\"} 0\n"); err != nil {
+			return err
+		}
+		return expectVector(r.URL, `pushgateway_group_status{job="limited_b"}`, rulesStatus(`job="limited_b"`, "over_limit"))
+	})
+	// limited_b never had a series forwarded, at any time.
+	if err := expectEmpty(r.URL, `count_over_time({job="limited_b",__name__=~"e2e_sl_.*|push_time_seconds|push_failure_time_seconds"}[1h])`); err != nil {
+		t.Error(err)
+	}
+
+	// limited_a goes over: what was sent of it goes stale.
+	mustPush(t, g.URL, http.MethodPut, groupPath("limited_a"), "e2e_sl_one 1\ne2e_sl_two 2\ne2e_sl_three 3\n")
+	eventually(t, arrive, func() error {
+		if err := expectEmpty(r.URL, `{job="limited_a",__name__=~"e2e_sl_.*|push_time_seconds|push_failure_time_seconds"}`); err != nil {
+			return err
+		}
+		if err := expectVector(r.URL, `up{job="limited_a"}`, "up{job=\"limited_a\"} 0\n"); err != nil {
+			return err
+		}
+		if err := expectVector(r.URL, `pushgateway_group_status{job="limited_a"}`, rulesStatus(`job="limited_a"`, "over_limit")); err != nil {
+			return err
+		}
+		if v, _, err := b.Metric("pushgateway_bridge_cycle_groups_over_limit"); err != nil || v != 2 {
+			return fmt.Errorf("pushgateway_bridge_cycle_groups_over_limit = %v (%v), want 2", v, err)
+		}
+		return nil
+	})
+	// Nothing of a limited_a over its limit arrived.
+	if err := expectEmpty(r.URL, `count_over_time(e2e_sl_three{job="limited_a"}[1h])`); err != nil {
+		t.Error(err)
+	}
+	// The group without a limit is unaffected.
+	if err := expectVector(r.URL, `{job="free",__name__=~"e2e_sl_.*|up"}`, "e2e_sl_one{job=\"free\"} 1\ne2e_sl_three{job=\"free\"} 3\ne2e_sl_two{job=\"free\"} 2\nup{job=\"free\"} 1\n"); err != nil {
+		t.Error(err)
+	}
+	if out := b.Output(); !strings.Contains(out, "group over its series limit") || !strings.Contains(out, `group="{job=\"limited_a\"}"`) {
+		t.Error("no warning naming the group over its series limit")
+	}
+	// The status page's API shows it.
+	if _, body, err := httpGet(b.URL + "/api/v1/groups?job=limited_a"); err != nil || !strings.Contains(body, `"status":"over_limit"`) || !strings.Contains(body, `"seriesLimit":4`) {
+		t.Errorf("/api/v1/groups?job=limited_a: %v %s, want status over_limit and seriesLimit 4", err, body)
+	}
+
+	// Back under the limit: forwarded again.
+	mustPush(t, g.URL, http.MethodPut, groupPath("limited_a"), "e2e_sl_one 5\n")
+	eventually(t, arrive, func() error {
+		if err := expectVector(r.URL, `{job="limited_a",__name__=~"e2e_sl_.*|up"}`, "e2e_sl_one{job=\"limited_a\"} 5\nup{job=\"limited_a\"} 1\n"); err != nil {
+			return err
+		}
+		return expectVector(r.URL, `pushgateway_group_status{job="limited_a"}`, rulesStatus(`job="limited_a"`, "ok"))
+	})
+}

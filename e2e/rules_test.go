@@ -50,7 +50,7 @@ func rulesSetup(t *testing.T, cfg string, extra ...string) (*pushgateway, *recei
 // for the other statuses.
 func rulesStatus(key, current string) string {
 	var sb strings.Builder
-	for _, s := range []string{"ok", "failed", "too_old", "missing", "expired"} {
+	for _, s := range []string{"ok", "failed", "too_old", "missing", "expired", "over_limit"} {
 		v := 0
 		if s == current {
 			v = 1
@@ -72,7 +72,7 @@ func rulesGroupSeries(key, metric string, maxAge bool) []string {
 		"up{" + key + "}",
 		"pushgateway_group_age_seconds{" + key + "}",
 	}
-	for _, st := range []string{"ok", "failed", "too_old", "missing", "expired"} {
+	for _, st := range []string{"ok", "failed", "too_old", "missing", "expired", "over_limit"} {
 		s = append(s, fmt.Sprintf("pushgateway_group_status{%s,status=%q}", key, st))
 	}
 	if maxAge {

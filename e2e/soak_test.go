@@ -249,7 +249,7 @@ func soakGroupSeries(group string) map[string]float64 {
 		"up{" + group + "}":                            1,
 		"pushgateway_group_age_seconds{" + group + "}": math.NaN(),
 	}
-	for _, st := range []string{"ok", "failed", "too_old", "missing", "expired"} {
+	for _, st := range []string{"ok", "failed", "too_old", "missing", "expired", "over_limit"} {
 		v := 0.0
 		if st == "ok" {
 			v = 1

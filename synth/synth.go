@@ -15,6 +15,9 @@
 //   - missing: the group is in Options.Expected and absent from the gateway;
 //   - expired: its rule has ExpireAfter and the last push, successful or
 //     failed, is older than that;
+//   - over_limit: its rule has SeriesLimit and the group holds more series
+//     than that (push_time_seconds and push_failure_time_seconds
+//     included: every series it would forward);
 //   - failed: the last push failed;
 //   - too_old: its rule has MaxAge and the last successful push is older
 //     than that (or there was none);
@@ -25,7 +28,9 @@
 // pushes to any more is abandoned whatever its last push did. Expiry counts
 // from the last push of any kind, not the last successful one, so that a
 // job that still runs and fails stays visible as failed instead of
-// vanishing. The pseudo-up is 1 for ok and 0 for every other status.
+// vanishing. over_limit comes before failed and too_old: whatever its
+// pushes did, none of the group is forwarded. The pseudo-up is 1 for ok and
+// 0 for every other status.
 //
 // # Expiry: the contract with the bridge
 //
@@ -34,7 +39,8 @@
 // Judge and, for each Verdict:
 //
 //   - forwards the group's pushed series only if ForwardPushed is true
-//     (false for an expired group, expected or not);
+//     (false for an expired group, expected or not, and for one over its
+//     rule's SeriesLimit, whose up 0 and status still go);
 //   - hands the verdicts to AppendSeries, which adds the synthesized series
 //     of the groups where ForwardSynthesized is true (all but the expired
 //     groups that are not expected: those vanish entirely, an expected one
@@ -94,7 +100,7 @@ var (
 	upMetadata = metadata.Metadata{Type: model.MetricTypeGauge,
 		Help: "1 if the group's status is ok, 0 if not (see pushgateway_group_status); synthesized by pushgateway-bridge."}
 	statusMetadata = metadata.Metadata{Type: model.MetricTypeGauge,
-		Help: "1 for the group's current status (ok, failed, too_old, missing, expired), 0 for the others; synthesized by pushgateway-bridge."}
+		Help: "1 for the group's current status (ok, failed, too_old, missing, expired, over_limit), 0 for the others; synthesized by pushgateway-bridge."}
 	ageMetadata = metadata.Metadata{Type: model.MetricTypeGauge, Unit: "seconds",
 		Help: "Seconds since the group's last successful push; synthesized by pushgateway-bridge."}
 	maxAgeMetadata = metadata.Metadata{Type: model.MetricTypeGauge, Unit: "seconds",
@@ -141,6 +147,9 @@ type Rule struct {
 	// Pushgateway once it has expired. synth only passes it on, through
 	// Verdict.DeleteGroup.
 	DeleteExpired bool
+	// SeriesLimit, if positive, is the most series a group may hold and
+	// still be forwarded: a group with more is over_limit.
+	SeriesLimit int
 }
 
 // Matches tells whether every matcher of r matches the grouping key.
@@ -188,16 +197,21 @@ type Status string
 // The statuses a group can have, in the order of StatusMetric's series.
 // The package documentation says which applies when several could.
 const (
-	StatusOK      Status = "ok"
-	StatusFailed  Status = "failed"
-	StatusTooOld  Status = "too_old"
-	StatusMissing Status = "missing"
-	StatusExpired Status = "expired"
+	StatusOK        Status = "ok"
+	StatusFailed    Status = "failed"
+	StatusTooOld    Status = "too_old"
+	StatusMissing   Status = "missing"
+	StatusExpired   Status = "expired"
+	StatusOverLimit Status = "over_limit"
 )
 
 // statuses lists every Status once, in the order StatusMetric's series are
 // written.
-var statuses = [...]Status{StatusOK, StatusFailed, StatusTooOld, StatusMissing, StatusExpired}
+var statuses = [...]Status{StatusOK, StatusFailed, StatusTooOld, StatusMissing, StatusExpired, StatusOverLimit}
+
+// Statuses returns every Status once, in the order StatusMetric's series
+// are written.
+func Statuses() []Status { return slices.Clone(statuses[:]) }
 
 // Health is the verdict on one group at one time.
 type Health struct {
@@ -208,6 +222,9 @@ type Health struct {
 	// Idle is the time since the last push, successful or failed, what
 	// ExpireAfter is compared with; 0 for an absent group.
 	Idle time.Duration
+	// Series is how many series the group holds, what SeriesLimit is
+	// compared with; 0 for an absent group.
+	Series int
 	// Rule is the rule the group was judged by, nil if none matched. It
 	// points into Options.Rules.
 	Rule *Rule
@@ -241,9 +258,12 @@ func Evaluate(g *pipeline.Group, now time.Time, rule *Rule) Health {
 	if last > 0 {
 		h.Idle = now.Sub(unixSeconds(last))
 	}
+	h.Series = len(g.Series)
 	switch {
 	case rule != nil && rule.ExpireAfter > 0 && h.Idle > rule.ExpireAfter:
 		h.Status = StatusExpired
+	case rule != nil && rule.SeriesLimit > 0 && h.Series > rule.SeriesLimit:
+		h.Status = StatusOverLimit
 	case g.LastPushFailed():
 		h.Status = StatusFailed
 	case rule != nil && rule.MaxAge > 0 && (!h.HasAge || h.Age > rule.MaxAge):
@@ -267,8 +287,10 @@ type Verdict struct {
 }
 
 // ForwardPushed tells whether the group's pushed series are forwarded:
-// the group is present and has not expired.
-func (v *Verdict) ForwardPushed() bool { return v.Group != nil && v.Status != StatusExpired }
+// the group is present, has not expired and is not over its series limit.
+func (v *Verdict) ForwardPushed() bool {
+	return v.Group != nil && v.Status != StatusExpired && v.Status != StatusOverLimit
+}
 
 // ForwardSynthesized tells whether the group's synthesized series are
 // forwarded: all but those of an expired group that is not expected.
