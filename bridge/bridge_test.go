@@ -140,9 +140,9 @@ func TestCycles(t *testing.T) {
 	if !br.Ready() {
 		t.Error("not ready after complete cycles")
 	}
-	// rows, then group b's bytes, up, age and six status series.
-	if got := testutil.ToFloat64(br.m.staleMarkers); got != 10 {
-		t.Errorf("stale markers counted = %v, want 10", got)
+	// rows, then group b's bytes, up and age.
+	if got := testutil.ToFloat64(br.m.staleMarkers); got != 4 {
+		t.Errorf("stale markers counted = %v, want 4", got)
 	}
 	for reason, want := range map[string]float64{"error": 2, "sample_limit": 1} {
 		if got := testutil.ToFloat64(br.m.scrapeFailures.WithLabelValues("pgw", reason)); got != want {
@@ -217,6 +217,7 @@ func TestRuleCycles(t *testing.T) {
 				ExpireAfter: 45 * time.Second,
 			}},
 			Expected: []labels.Labels{labels.FromStrings("job", "c")},
+			Series:   synth.KindsOf(synth.KindStatus, synth.KindMaxAge),
 		},
 		Senders: []Sender{rec},
 		Now:     func() time.Time { return now },
@@ -260,7 +261,7 @@ func TestOverLimitCycles(t *testing.T) {
 			Name:        "group_rules[0]",
 			Matchers:    []synth.Matcher{{Name: "job", Regexp: relabel.MustNewRegexp("a")}},
 			SeriesLimit: 2,
-		}}},
+		}}, Series: synth.KindsOf(synth.KindStatus)},
 		Senders:    []Sender{rec},
 		Registerer: reg,
 		Now:        func() time.Time { return now },

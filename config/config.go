@@ -87,6 +87,10 @@ type GroupRule struct {
 	// be forwarded: a group with more is over_limit, none of its series is
 	// forwarded and its up is 0.
 	SeriesLimit int `yaml:"series_limit,omitempty"`
+	// Synthesize names kinds of synthesized series (status, max_age,
+	// pushes; see synth.Kind) the groups the rule judges get on top of
+	// those every group gets.
+	Synthesize []string `yaml:"synthesize,omitempty"`
 
 	// maxAgeSet, expireAfterSet and seriesLimitSet tell a key written with
 	// 0 from a key left out, which both decode to 0: the first is an error.

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
+
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/pushgateway-bridge/pushgateway-bridge/remotewrite"
@@ -104,6 +106,11 @@ func (r *GroupRule) validate() error {
 	}
 	if r.ExpireAfter > 0 && r.MaxAge > 0 && r.ExpireAfter <= r.MaxAge {
 		return fmt.Errorf("expire_after %s must be greater than max_age %s", r.ExpireAfter, r.MaxAge)
+	}
+	for _, name := range r.Synthesize {
+		if _, err := synth.ParseKind(name); err != nil {
+			return fmt.Errorf("synthesize: %w", err)
+		}
 	}
 	if (r.seriesLimitSet || r.SeriesLimit != 0) && r.SeriesLimit <= 0 {
 		return errors.New("series_limit must be positive")

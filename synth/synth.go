@@ -1,11 +1,22 @@
 // Package synth derives the series the bridge adds to what a Pushgateway
-// holds: per group a pseudo-up, why it is up or not, the age of its last
-// successful push and the maximum age its rule allows; per gateway whether
-// it could be scraped.
+// holds: per group a pseudo-up and the age of its last successful push, and
+// where switched on why it is up or not and the maximum age its rule
+// allows; per gateway whether it could be scraped.
 //
 // It is pure: groups, rules, expected groups and the cycle's time in,
 // verdicts and series out, no I/O and no clock. Every series derived from a
 // group comes from its one Verdict, so they never disagree.
+//
+// # Series kinds
+//
+// Every synthesized series costs the receiver one active series per group,
+// so most are switched on, not off: a group gets its pseudo-up and its age
+// (DefaultKinds, at most two series), and the status series (one per
+// Status) and its rule's maximum age only where Options.Series or the
+// rule's Synthesize names their Kind. Options.Enabled answers for a group,
+// also for the kinds made outside synth (KindPushes). A kind switched off
+// stops its series, which then get staleness markers from the bridge's
+// diff like any series that vanished.
 //
 // # Verdicts
 //
@@ -118,6 +129,9 @@ type Options struct {
 	// Expected are grouping keys that must exist; each should be listed
 	// once.
 	Expected []labels.Labels
+	// Series are the kinds of per-group series synthesized for every
+	// group, on top of DefaultKinds (see Kind).
+	Series Kinds
 }
 
 // Matcher tests one grouping label.
@@ -150,6 +164,9 @@ type Rule struct {
 	// SeriesLimit, if positive, is the most series a group may hold and
 	// still be forwarded: a group with more is over_limit.
 	SeriesLimit int
+	// Synthesize are kinds of per-group series synthesized for the groups
+	// the rule judges, on top of Options.Series.
+	Synthesize Kinds
 }
 
 // Matches tells whether every matcher of r matches the grouping key.
@@ -365,8 +382,10 @@ func Series(dst []pipeline.Series, in Input, now time.Time, o Options) []pipelin
 // AppendSeries appends to dst the synthesized series of a cycle: for every
 // gateway its reachability, then for every verdict where
 // ForwardSynthesized is true, in order, under the group's grouping labels:
-// its pseudo-up; its StatusMetric, one series per Status; its age, once it
-// has pushed successfully; and its rule's MaxAge, if the rule has one.
+// its pseudo-up; its StatusMetric, one series per Status, if KindStatus is
+// enabled for it (Options.Enabled); its age, once it has pushed
+// successfully; and its rule's MaxAge, if the rule has one and KindMaxAge
+// is enabled.
 func AppendSeries(dst []pipeline.Series, gateways []Gateway, verdicts []Verdict, o Options) []pipeline.Series {
 	dst = appendGateways(dst, gateways)
 	a := newAppender(o)
@@ -386,6 +405,7 @@ func appendGateways(dst []pipeline.Series, gateways []Gateway) []pipeline.Series
 
 // appender builds the series of verdicts, reusing one labels.Builder.
 type appender struct {
+	o  Options
 	up string
 	b  *labels.Builder
 }
@@ -395,29 +415,32 @@ func newAppender(o Options) *appender {
 	if up == "" {
 		up = DefaultUpMetric
 	}
-	return &appender{up: up, b: labels.NewBuilder(labels.EmptyLabels())}
+	return &appender{o: o, up: up, b: labels.NewBuilder(labels.EmptyLabels())}
 }
 
 func (a *appender) appendVerdict(dst []pipeline.Series, v *Verdict) []pipeline.Series {
 	if !v.ForwardSynthesized() {
 		return dst
 	}
+	kinds := a.o.KindsFor(v)
 	b := a.b
 	b.Reset(v.Labels)
 	b.Set(model.MetricNameLabel, a.up)
 	dst = append(dst, pipeline.Series{Labels: b.Labels(), Value: boolValue(v.Up()), Metadata: &upMetadata})
 
-	b.Set(model.MetricNameLabel, StatusMetric)
-	if s := v.Labels.Get(StatusLabel); s != "" {
-		exported := "exported_" + StatusLabel
-		for b.Get(exported) != "" {
-			exported = "exported_" + exported
+	if kinds.Has(KindStatus) {
+		b.Set(model.MetricNameLabel, StatusMetric)
+		if s := v.Labels.Get(StatusLabel); s != "" {
+			exported := "exported_" + StatusLabel
+			for b.Get(exported) != "" {
+				exported = "exported_" + exported
+			}
+			b.Set(exported, s)
 		}
-		b.Set(exported, s)
-	}
-	for _, s := range statuses {
-		b.Set(StatusLabel, string(s))
-		dst = append(dst, pipeline.Series{Labels: b.Labels(), Value: boolValue(v.Status == s), Metadata: &statusMetadata})
+		for _, s := range statuses {
+			b.Set(StatusLabel, string(s))
+			dst = append(dst, pipeline.Series{Labels: b.Labels(), Value: boolValue(v.Status == s), Metadata: &statusMetadata})
+		}
 	}
 
 	b.Reset(v.Labels)
@@ -425,7 +448,7 @@ func (a *appender) appendVerdict(dst []pipeline.Series, v *Verdict) []pipeline.S
 		b.Set(model.MetricNameLabel, AgeMetric)
 		dst = append(dst, pipeline.Series{Labels: b.Labels(), Value: v.Age.Seconds(), Metadata: &ageMetadata})
 	}
-	if m := v.MaxAge(); m > 0 {
+	if m := v.MaxAge(); m > 0 && kinds.Has(KindMaxAge) {
 		b.Set(model.MetricNameLabel, MaxAgeMetric)
 		dst = append(dst, pipeline.Series{Labels: b.Labels(), Value: m.Seconds(), Metadata: &maxAgeMetadata})
 	}

@@ -34,11 +34,38 @@ func TestSeries(t *testing.T) {
 	}
 	up := []Gateway{{Name: "pgw:9091", Up: true}}
 	nightly := rule("nightly", 26*time.Hour, 7*24*time.Hour, "job", "nightly_.*")
+	withStatus := rule("with_status", 26*time.Hour, 0, "job", "nightly_backup")
+	withStatus.Synthesize = KindsOf(KindStatus)
+	// Cases switch every kind synth makes on unless defaultKinds says they
+	// keep the options they give.
 	for _, tc := range []struct {
-		name string
-		in   Input
-		opts Options
+		name         string
+		in           Input
+		opts         Options
+		defaultKinds bool
 	}{
+		{
+			// The default: up and age only, whatever the status and rule.
+			name: "default_kinds",
+			in: Input{Gateways: up, Groups: []pipeline.Group{
+				group(pushed, 0, "job", "nightly_backup", "instance", "ok"),
+				group(ago(27*time.Hour), 0, "job", "nightly_backup", "instance", "too_old"),
+				group(pushed, ago(time.Second), "job", "nightly_backup", "instance", "failed"),
+			}},
+			opts:         Options{Rules: []Rule{nightly}, Expected: []labels.Labels{labels.FromStrings("job", "nightly_backup", "instance", "missing")}},
+			defaultKinds: true,
+		},
+		{
+			// A rule's synthesize adds kinds for its groups only; the
+			// options' for every group.
+			name: "rule_synthesize",
+			in: Input{Gateways: up, Groups: []pipeline.Group{
+				group(pushed, 0, "job", "nightly_backup"),
+				group(pushed, 0, "job", "nightly_report"),
+			}},
+			opts:         Options{Rules: []Rule{withStatus, nightly}, Series: KindsOf(KindMaxAge)},
+			defaultKinds: true,
+		},
 		{
 			name: "ok",
 			in: Input{
@@ -191,6 +218,9 @@ func TestSeries(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if !tc.defaultKinds {
+				tc.opts.Series = KindsOf(KindStatus, KindMaxAge)
+			}
 			var buf bytes.Buffer
 			for _, s := range Series(nil, tc.in, now, tc.opts) {
 				fmt.Fprintln(&buf, s)
@@ -205,13 +235,13 @@ func TestSeriesAppendsAndDoesNotMutate(t *testing.T) {
 	in := Input{Groups: []pipeline.Group{g}}
 	dst := []pipeline.Series{{Labels: labels.FromStrings("__name__", "x")}}
 	out := Series(dst, in, time.Unix(110, 0), Options{})
-	if len(out) != 9 || !labels.Equal(out[0].Labels, dst[0].Labels) {
-		t.Fatalf("want dst kept and 8 series appended, got %v", out)
+	if len(out) != 3 || !labels.Equal(out[0].Labels, dst[0].Labels) {
+		t.Fatalf("want dst kept and up and age appended, got %v", out)
 	}
 	if !labels.Equal(in.Groups[0].Labels, labels.FromStrings("job", "a")) {
 		t.Errorf("grouping key changed: %s", in.Groups[0].Labels)
 	}
-	if got := out[8].Value; got != 10 {
+	if got := out[2].Value; got != 10 {
 		t.Errorf("age = %v, want 10", got)
 	}
 }
