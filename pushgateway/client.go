@@ -94,6 +94,7 @@ func NewClient(base *url.URL, client *http.Client, userAgent string, o Options) 
 		bodySizeLimit: max(o.BodySizeLimit, 0),
 		sampleLimit:   max(o.SampleLimit, 0),
 	}
+	c.cache.bodySizeLimit = c.bodySizeLimit
 	c.br = *bufio.NewReaderSize(nil, 64<<10)
 	return c
 }

@@ -3,11 +3,13 @@ package pushgateway
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +85,29 @@ func TestScrapeLimits(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestScrapeBodySizeLimitFamilyLength scrapes a protobuf body whose first
+// family claims 512 MiB: over a 1 MiB limit, it fails before room is made
+// for it.
+func TestScrapeBodySizeLimitFamilyLength(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", protoType)
+		_, _ = w.Write(binary.AppendUvarint(nil, 512<<20))
+		_, _ = w.Write(make([]byte, 1<<10))
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := NewClient(u, srv.Client(), "", Options{BodySizeLimit: 1 << 20}).Scrape(context.Background())
+	runtime.ReadMemStats(&after)
+	if le, ok := errors.AsType[*LimitError](err); !ok || le.Reason != ReasonBodySizeLimit {
+		t.Fatalf("scrape error %v, want body_size_limit", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+		t.Errorf("allocated %d MiB for a family over the limit", alloc>>20)
 	}
 }
 
