@@ -138,6 +138,9 @@ type carried struct {
 	// skipped, or one that failed, is made up for in a later cycle.
 	nextSave time.Time
 	unsaved  bool
+	// overLimit holds, by grouping key hash, the groups over their
+	// series_limit in the last complete cycle, to log each change once.
+	overLimit map[uint64]struct{}
 }
 
 // buffers are a cycle's slices, kept for the next cycle's sake: none is

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/internal/golden"
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
+	"github.com/pushgateway-bridge/pushgateway-bridge/pushgateway"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
@@ -104,8 +105,11 @@ func TestCycles(t *testing.T) {
 		snap(a()),    // b was deleted while the gateway was down
 		snap(a()),    // nothing changes: nothing stale
 		func() (*pipeline.Snapshot, error) { return nil, context.DeadlineExceeded },
+		func() (*pipeline.Snapshot, error) { // over a limit: as unreachable
+			return nil, fmt.Errorf("scrape: %w", &pushgateway.LimitError{Reason: pushgateway.ReasonSampleLimit, Limit: 1, Seen: 2})
+		},
 	}}
-	wantComplete := []bool{true, true, false, true, true, false}
+	wantComplete := []bool{true, true, false, true, true, false, false}
 
 	now := t0
 	rec := &recorder{}
@@ -136,12 +140,14 @@ func TestCycles(t *testing.T) {
 	if !br.Ready() {
 		t.Error("not ready after complete cycles")
 	}
-	// rows, then group b's bytes, up, age and five status series.
-	if got := testutil.ToFloat64(br.m.staleMarkers); got != 9 {
-		t.Errorf("stale markers counted = %v, want 9", got)
+	// rows, then group b's bytes, up and age.
+	if got := testutil.ToFloat64(br.m.staleMarkers); got != 4 {
+		t.Errorf("stale markers counted = %v, want 4", got)
 	}
-	if got := testutil.ToFloat64(br.m.scrapeFailures.WithLabelValues("pgw")); got != 2 {
-		t.Errorf("scrape failures = %v, want 2", got)
+	for reason, want := range map[string]float64{"error": 2, "sample_limit": 1} {
+		if got := testutil.ToFloat64(br.m.scrapeFailures.WithLabelValues("pgw", reason)); got != want {
+			t.Errorf("scrape failures {reason=%q} = %v, want %v", reason, got, want)
+		}
 	}
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
 		t.Errorf("metrics lint: %v %v", problems, err)
@@ -211,6 +217,7 @@ func TestRuleCycles(t *testing.T) {
 				ExpireAfter: 45 * time.Second,
 			}},
 			Expected: []labels.Labels{labels.FromStrings("job", "c")},
+			Series:   synth.KindsOf(synth.KindStatus, synth.KindMaxAge),
 		},
 		Senders: []Sender{rec},
 		Now:     func() time.Time { return now },
@@ -225,6 +232,56 @@ func TestRuleCycles(t *testing.T) {
 		now = now.Add(30 * time.Second)
 	}
 	golden.Check(t, filepath.Join("testdata", "rule_cycles.golden"), []byte(got.String()))
+}
+
+// TestOverLimitCycles walks a group over its rule's series_limit and back:
+// over it, nothing of it is forwarded but up 0 and its status, what was
+// sent of it before gets its staleness marker once, and it comes back whole
+// once under; another group is unaffected throughout.
+func TestOverLimitCycles(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	pt := float64(t0.Unix())
+	small := group(pt, []pipeline.Series{series("done", 1, "job", "a")}, "job", "a")
+	big := group(pt, []pipeline.Series{series("done", 1, "job", "a"), series("rows", 2, "job", "a"), series("bytes", 3, "job", "a")}, "job", "a")
+	other := group(pt, []pipeline.Series{series("x", 1, "job", "b"), series("y", 1, "job", "b"), series("z", 1, "job", "b")}, "job", "b")
+	src := &fakeSource{script: []func() (*pipeline.Snapshot, error){
+		snap(small, other), // under the limit: forwarded
+		snap(big, other),   // over: done goes stale, up 0, over_limit
+		snap(big, other),   // still over: nothing more goes stale
+		snap(small, other), // under again: done is back
+	}}
+	wantOver := []float64{0, 1, 1, 0}
+	rec := &recorder{}
+	now := t0
+	reg := prometheus.NewPedanticRegistry()
+	br, err := New(Options{
+		Gateways: []Gateway{{Name: "pgw", Source: src}},
+		Interval: 30 * time.Second,
+		Synth: synth.Options{Rules: []synth.Rule{{
+			Name:        "group_rules[0]",
+			Matchers:    []synth.Matcher{{Name: "job", Regexp: relabel.MustNewRegexp("a")}},
+			SeriesLimit: 2,
+		}}, Series: synth.KindsOf(synth.KindStatus)},
+		Senders:    []Sender{rec},
+		Registerer: reg,
+		Now:        func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	for i := range src.script {
+		st := br.Cycle(context.Background())
+		fmt.Fprintf(&got, "# cycle %d, complete: %v\n%s\n", i, st.Complete, lines(rec.cycles[i]))
+		if v := testutil.ToFloat64(br.m.groupsOverLimit); v != wantOver[i] {
+			t.Errorf("cycle %d: groups over limit = %v, want %v", i, v, wantOver[i])
+		}
+		if g := st.Groups[0]; g.SeriesLimit != 2 || (g.Status == synth.StatusOverLimit) != (wantOver[i] == 1) {
+			t.Errorf("cycle %d: group status %s with series_limit %d", i, g.Status, g.SeriesLimit)
+		}
+		now = now.Add(30 * time.Second)
+	}
+	golden.Check(t, filepath.Join("testdata", "over_limit_cycles.golden"), []byte(got.String()))
 }
 
 func TestStatus(t *testing.T) {

@@ -32,6 +32,7 @@ func (b *Bridge) Cycle(ctx context.Context) *Status {
 		return nil
 	}
 	b.judge(c)
+	b.noteOverLimit(c)
 	b.diff(c)
 	b.deliver(c)
 	b.follow(ctx, c)

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -134,14 +135,30 @@ func (b *Bridge) report(i int, err error) {
 	case err != nil && !b.carried.gateways[i].failing:
 		// What happens to its groups meanwhile depends on the hold
 		// (held): say that, not more.
-		b.o.Logger.Warn("pushgateway cannot be scraped; no staleness markers are written for its groups", "gateway", name, "hold", b.o.OutageHold, "err", err)
+		b.o.Logger.Warn("pushgateway cannot be scraped; no staleness markers are written for its groups", "gateway", name, "hold", b.o.OutageHold, "reason", failureReason(err), "err", err)
 	case err != nil:
-		b.o.Logger.Debug("pushgateway still cannot be scraped", "gateway", name, "err", err)
+		b.o.Logger.Debug("pushgateway still cannot be scraped", "gateway", name, "reason", failureReason(err), "err", err)
 	case b.carried.gateways[i].failing:
 		b.o.Logger.Info("pushgateway can be scraped again", "gateway", name)
 	}
 	if err != nil {
-		b.m.scrapeFailures.WithLabelValues(name).Inc()
+		b.m.scrapeFailures.WithLabelValues(name, failureReason(err)).Inc()
 	}
 	b.carried.gateways[i].failing = err != nil
+}
+
+// reasoned is an error that names why a scrape failed, such as a source's
+// error for a scrape over one of its limits.
+type reasoned interface {
+	error
+	ScrapeFailureReason() string
+}
+
+// failureReason is the reason label of a failed scrape: the one its error
+// names, "error" if it names none.
+func failureReason(err error) string {
+	if r, ok := errors.AsType[reasoned](err); ok {
+		return r.ScrapeFailureReason()
+	}
+	return "error"
 }

@@ -12,6 +12,7 @@ type metrics struct {
 	cycleDuration     prometheus.Histogram
 	lastComplete      prometheus.Gauge
 	groups            prometheus.Gauge
+	groupsOverLimit   prometheus.Gauge
 	series            prometheus.Gauge
 	staleMarkers      prometheus.Counter
 	scrapes           *prometheus.CounterVec
@@ -45,6 +46,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "pushgateway_bridge_cycle_groups",
 			Help: "Groups found in the last complete cycle.",
 		}),
+		groupsOverLimit: f.NewGauge(prometheus.GaugeOpts{
+			Name: "pushgateway_bridge_cycle_groups_over_limit",
+			Help: "Groups over their rule's series_limit in the last complete cycle: status over_limit, none of their series forwarded.",
+		}),
 		series: f.NewGauge(prometheus.GaugeOpts{
 			Name: "pushgateway_bridge_cycle_series",
 			Help: "Series sent in the last complete cycle, synthesized ones included.",
@@ -59,8 +64,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"gateway"}),
 		scrapeFailures: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "pushgateway_bridge_scrape_failures_total",
-			Help: "Scrapes of a Pushgateway that failed: refused, timed out, non-2xx or unparsable.",
-		}, []string{"gateway"}),
+			Help: "Scrapes of a Pushgateway that failed, by reason: body_size_limit or sample_limit for a scrape over the gateway's limit, error for any other (refused, timed out, non-2xx or unparsable).",
+		}, []string{"gateway", "reason"}),
 		scrapeDuration: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "pushgateway_bridge_scrape_duration_seconds",
 			Help:    "Time a scrape of a Pushgateway took, parsing included.",

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/prometheus/model/metadata"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
+	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
 func TestStateRoundTrip(t *testing.T) {
@@ -190,5 +192,69 @@ func TestStateSaveThrottled(t *testing.T) {
 	br.Cycle(context.Background()) // nothing changes, but b is unsaved
 	if !savedB() {
 		t.Error("state after a later cycle lacks b's series")
+	}
+}
+
+// TestKindSwitchedOff: a kind of synthesized series switched off, by a
+// reload (SetSynthOptions) or across a restart with other flags (the state
+// file), gets its series' staleness markers once; up and age stay.
+func TestKindSwitchedOff(t *testing.T) {
+	pt := float64(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC).Unix())
+	a := group(pt, []pipeline.Series{series("done", 1, "job", "a")}, "job", "a")
+	rules := []synth.Rule{{Name: "r", MaxAge: time.Hour}}
+	all := synth.Options{Rules: rules, Series: synth.KindsOf(synth.KindStatus, synth.KindMaxAge)}
+	def := synth.Options{Rules: rules}
+	var wantStale []string
+	for _, st := range synth.Statuses() {
+		wantStale = append(wantStale, fmt.Sprintf(`pushgateway_group_status{job="a", status="%s"} stale`, st))
+	}
+	wantStale = append(wantStale, `pushgateway_group_max_age_seconds{job="a"} stale`)
+	for _, restart := range []bool{false, true} {
+		t.Run(fmt.Sprintf("restart=%v", restart), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state")
+			start := func(o synth.Options) (*Bridge, *recorder) {
+				rec := &recorder{}
+				br, err := New(Options{
+					Gateways:  []Gateway{{Name: "pgw", Source: &fakeSource{script: []func() (*pipeline.Snapshot, error){snap(a), snap(a), snap(a)}}}},
+					Interval:  time.Second,
+					Senders:   []Sender{rec},
+					StatePath: path,
+					Synth:     o,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return br, rec
+			}
+			br, rec := start(all)
+			br.Cycle(context.Background())
+			if got := lines(rec.cycles[0]); !strings.Contains(got, `pushgateway_group_status{job="a", status="ok"}`) {
+				t.Fatalf("no status series with status on:\n%s", got)
+			}
+			if restart {
+				br, rec = start(def)
+			} else {
+				br.SetSynthOptions(def)
+			}
+			br.Cycle(context.Background())
+			got := lines(rec.cycles[len(rec.cycles)-1])
+			var stale []string
+			for l := range strings.Lines(got + "\n") {
+				if before, _, ok := strings.Cut(strings.TrimSpace(l), " @"); ok && strings.HasSuffix(before, " stale") {
+					stale = append(stale, before)
+				}
+			}
+			slices.Sort(wantStale)
+			if !slices.Equal(stale, wantStale) {
+				t.Errorf("stale after switching status and max_age off:\n%s\nwant\n%s", strings.Join(stale, "\n"), strings.Join(wantStale, "\n"))
+			}
+			if !strings.Contains(got, `up{job="a"} `) || !strings.Contains(got, `pushgateway_group_age_seconds{job="a"}`) {
+				t.Errorf("up or age missing:\n%s", got)
+			}
+			br.Cycle(context.Background())
+			if got := lines(rec.cycles[len(rec.cycles)-1]); strings.Contains(got, " stale") {
+				t.Errorf("marked stale again:\n%s", got)
+			}
+		})
 	}
 }

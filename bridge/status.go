@@ -46,6 +46,8 @@ type GroupStatus struct {
 	Status                    synth.Status
 	Up                        bool
 	Series                    int // pushed series, forwarded or not
+	// SeriesLimit is its rule's series_limit, 0 if none.
+	SeriesLimit int
 	// DroppedSeries counts the group's series over the gateway's label
 	// limits: not forwarded, and not in Series.
 	DroppedSeries int
@@ -94,7 +96,7 @@ func (b *Bridge) result(c *cycle) *Status {
 			Status: v.Status, Up: v.Up(), Expected: v.Expected,
 		}
 		if v.Rule != nil {
-			gs.Rule = v.Rule.Name
+			gs.Rule, gs.SeriesLimit = v.Rule.Name, v.Rule.SeriesLimit
 		}
 		if g := v.Group; g != nil {
 			gs.Gateway = b.o.Gateways[from[g.Labels.Hash()]].Name

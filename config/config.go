@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/alecthomas/units"
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
@@ -81,10 +82,19 @@ type GroupRule struct {
 	// DeleteExpired also deletes an expired group from the Pushgateway. It
 	// needs ExpireAfter.
 	DeleteExpired bool `yaml:"delete_expired,omitempty"`
+	// SeriesLimit, if set, is the most series a group may hold (its
+	// push_time_seconds and push_failure_time_seconds included) and still
+	// be forwarded: a group with more is over_limit, none of its series is
+	// forwarded and its up is 0.
+	SeriesLimit int `yaml:"series_limit,omitempty"`
+	// Synthesize names kinds of synthesized series (status, max_age,
+	// pushes; see synth.Kind) the groups the rule judges get on top of
+	// those every group gets.
+	Synthesize []string `yaml:"synthesize,omitempty"`
 
-	// maxAgeSet and expireAfterSet tell a key written with 0 from a key
-	// left out, which both decode to 0: the first is an error.
-	maxAgeSet, expireAfterSet bool
+	// maxAgeSet, expireAfterSet and seriesLimitSet tell a key written with
+	// 0 from a key left out, which both decode to 0: the first is an error.
+	maxAgeSet, expireAfterSet, seriesLimitSet bool
 }
 
 // groupRule names GroupRule where a local type of that same name is
@@ -106,6 +116,7 @@ func (r *GroupRule) UnmarshalYAML(unmarshal func(any) error) error {
 	}
 	_, r.maxAgeSet = keys["max_age"]
 	_, r.expireAfterSet = keys["expire_after"]
+	_, r.seriesLimitSet = keys["series_limit"]
 	return nil
 }
 
@@ -291,6 +302,12 @@ type PushgatewayConfig struct {
 	LabelLimit            int `yaml:"label_limit,omitempty"`
 	LabelNameLengthLimit  int `yaml:"label_name_length_limit,omitempty"`
 	LabelValueLengthLimit int `yaml:"label_value_length_limit,omitempty"`
+	// BodySizeLimit and SampleLimit bound a scrape of the gateway, as in a
+	// Prometheus scrape config ("10MB"; a count of series); 0 (or unset)
+	// is no limit. A scrape over one fails: the gateway is treated as
+	// unreachable (its last state held), not as empty.
+	BodySizeLimit units.Base2Bytes `yaml:"body_size_limit,omitempty"`
+	SampleLimit   int              `yaml:"sample_limit,omitempty"`
 }
 
 // Limits returns the gateway's label limits.

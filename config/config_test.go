@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
+
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
@@ -116,6 +118,8 @@ func TestLoadGood(t *testing.T) {
 		{"group_rules[1] max_age", hourly.MaxAge, model.Duration(90 * time.Minute)},
 		{"group_rules[1] expire_after, none", hourly.ExpireAfter, model.Duration(0)},
 		{"group_rules[1] delete_expired, the default", hourly.DeleteExpired, false},
+		{"group_rules[1] series_limit", hourly.SeriesLimit, 5000},
+		{"group_rules[0] series_limit, none", nightly.SeriesLimit, 0},
 		{"group_rules[2] match, none", len(catchAll.Match), 0},
 		{"group_rules[2] max_age, none", catchAll.MaxAge, model.Duration(0)},
 		{"expected_groups", len(c.ExpectedGroups), 2},
@@ -225,6 +229,8 @@ func TestLoadBad(t *testing.T) {
 		"group_rule_regex_missing.bad.yml":         "group_rules[0]: match: job: regex missing",
 		"group_rule_label_name.bad.yml":            `group_rules[0]: match: label name "__name__" is not valid`,
 		"group_rule_max_age.bad.yml":               "group_rules[0]: max_age must be positive",
+		"group_rule_series_limit.bad.yml":          "group_rules[1]: series_limit must be positive",
+		"group_rule_synthesize.bad.yml":            `group_rules[0]: synthesize: unknown series kind "stauts" (one of up, age, status, max_age, pushes)`,
 		"group_rule_expire_after.bad.yml":          "group_rules[1]: expire_after must be positive",
 		"group_rule_expire_before_max_age.bad.yml": "group_rules[0]: expire_after 1d must be greater than max_age 1d2h",
 		"group_rule_delete_without_expiry.bad.yml": "group_rules[0]: delete_expired needs expire_after",
@@ -269,6 +275,9 @@ func TestSynthRules(t *testing.T) {
 		{"[0] delete_expired", rules[0].DeleteExpired, true},
 		{"[1] name", rules[1].Name, "group_rules[1]"},
 		{"[1] expire_after, none", rules[1].ExpireAfter, time.Duration(0)},
+		{"[1] series_limit", rules[1].SeriesLimit, 5000},
+		{"[1] synthesize", rules[1].Synthesize, synth.KindsOf(synth.KindStatus, synth.KindMaxAge)},
+		{"[0] synthesize, none", rules[0].Synthesize, synth.Kinds(0)},
 		{"[2] no matchers", len(rules[2].Matchers), 0},
 		{"[2] expire_after", rules[2].ExpireAfter, 30 * 24 * time.Hour},
 		{"[0] matches", rules[0].Matches(labels.FromStrings("job", "nightly_backup", "instance", "db-7")), true},

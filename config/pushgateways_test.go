@@ -14,6 +14,8 @@ func TestLoadBadPushgateways(t *testing.T) {
 		"pushgateway_two_auths.bad.yml":        "pushgateways[0]: at most one of basic_auth, oauth2 & authorization must be configured",
 		"pushgateway_unknown_key.bad.yml":      "line 3: field bogus not found in type config.PushgatewayConfig",
 		"pushgateway_label_limit.bad.yml":      "pushgateways[0]: label_limit: -1 is not positive",
+		"pushgateway_sample_limit.bad.yml":     "pushgateways[0]: sample_limit: -1 is negative",
+		"pushgateway_body_size_limit.bad.yml":  "pushgateways[0]: body_size_limit: units: unknown unit  apples in 10 apples",
 		"pushgateway_limits_too_large.bad.yml": "pushgateways[1]: label_limit × (label_name_length_limit + label_value_length_limit) allows series of 66568000 bytes, more than 8388608",
 	} {
 		t.Run(file, func(t *testing.T) {
@@ -63,5 +65,18 @@ func TestPushgatewayLimits(t *testing.T) {
 	}
 	if got := gw.Limits(); got != pushgateway.DefaultLimits() {
 		t.Errorf("limits = %+v, want the defaults", got)
+	}
+}
+
+func TestPushgatewayScrapeLimits(t *testing.T) {
+	c, err := Parse([]byte("pushgateways:\n- url: http://a:9091\n  body_size_limit: 10MB\n  sample_limit: 5000\n- url: http://b:9091\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Pushgateways[0]; got.BodySizeLimit != 10<<20 || got.SampleLimit != 5000 {
+		t.Errorf("body_size_limit %d, sample_limit %d, want 10 MiB and 5000", got.BodySizeLimit, got.SampleLimit)
+	}
+	if got := c.Pushgateways[1]; got.BodySizeLimit != 0 || got.SampleLimit != 0 {
+		t.Errorf("unset limits = %d, %d, want 0 (none)", got.BodySizeLimit, got.SampleLimit)
 	}
 }

@@ -13,7 +13,7 @@ import (
 // by its place in the file ("group_rules[0]"), its matchers sorted by label
 // name. With ExpectedGroups they make the rest of synth.Options:
 //
-//	synth.Options{UpMetric: up, Rules: c.SynthRules(), Expected: c.ExpectedGroups}
+//	synth.Options{UpMetric: up, Rules: c.SynthRules(), Expected: c.ExpectedGroups, Series: kinds}
 func (c *Config) SynthRules() []synth.Rule {
 	if len(c.GroupRules) == 0 {
 		return nil
@@ -25,6 +25,13 @@ func (c *Config) SynthRules() []synth.Rule {
 			MaxAge:        time.Duration(r.MaxAge),
 			ExpireAfter:   time.Duration(r.ExpireAfter),
 			DeleteExpired: r.DeleteExpired,
+			SeriesLimit:   r.SeriesLimit,
+		}
+		for _, name := range r.Synthesize {
+			// Validated: an unknown name is never here.
+			if k, err := synth.ParseKind(name); err == nil {
+				rules[i].Synthesize |= synth.KindsOf(k)
+			}
 		}
 		for _, name := range slices.Sorted(maps.Keys(r.Match)) {
 			rules[i].Matchers = append(rules[i].Matchers, synth.Matcher{Name: name, Regexp: r.Match[name]})

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
+
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/pushgateway-bridge/pushgateway-bridge/remotewrite"
@@ -104,6 +106,14 @@ func (r *GroupRule) validate() error {
 	}
 	if r.ExpireAfter > 0 && r.MaxAge > 0 && r.ExpireAfter <= r.MaxAge {
 		return fmt.Errorf("expire_after %s must be greater than max_age %s", r.ExpireAfter, r.MaxAge)
+	}
+	for _, name := range r.Synthesize {
+		if _, err := synth.ParseKind(name); err != nil {
+			return fmt.Errorf("synthesize: %w", err)
+		}
+	}
+	if (r.seriesLimitSet || r.SeriesLimit != 0) && r.SeriesLimit <= 0 {
+		return errors.New("series_limit must be positive")
 	}
 	if r.DeleteExpired && r.ExpireAfter <= 0 {
 		return errors.New("delete_expired needs expire_after")
@@ -349,6 +359,12 @@ func (p *PushgatewayConfig) Validate() error {
 	p.setDefaultLimits()
 	if err := p.Limits().Validate(); err != nil {
 		return err
+	}
+	if p.BodySizeLimit < 0 {
+		return fmt.Errorf("body_size_limit: %s is negative", p.BodySizeLimit)
+	}
+	if p.SampleLimit < 0 {
+		return fmt.Errorf("sample_limit: %d is negative", p.SampleLimit)
 	}
 	if p.Name == "" {
 		p.Name = p.URL.Host

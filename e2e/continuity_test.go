@@ -273,7 +273,7 @@ e2e_held_gauge{a="2"} 2
 # TYPE e2e_held_total counter
 e2e_held_total 5
 `)
-	want := append(rulesGroupSeries(key, `e2e_held_gauge`, false)[1:],
+	want := append(rulesGroupSeries(key, `e2e_held_gauge`, false, false)[1:],
 		`e2e_held_gauge{a="1",`+key+`}`, `e2e_held_gauge{a="2",`+key+`}`, `e2e_held_total{`+key+`}`)
 	upSel := fmt.Sprintf(`pushgateway_up{gateway=%q}`, g.Addr)
 	eventually(t, arrive, func() error {
@@ -382,6 +382,9 @@ func TestOutageHoldRunsOut(t *testing.T) {
 	r := startPrometheusReceiver(t, contLookback)
 	rec := startSampleRecorder(t, r.WriteURL)
 	cfg := writeConfig(t, `
+group_rules:
+- match: {job: hold}
+  synthesize: [status]
 expected_groups:
 - {job: hold, instance: x}
 `)
@@ -516,7 +519,8 @@ func TestBackfillAfterKill(t *testing.T) {
 	g := startPushgateway(t)
 	r := startPrometheusReceiver(t, contLookback)
 	rec := startSampleRecorder(t, r.WriteURL)
-	args := contArgs(g.URL, rec.URL+"/api/v1/write", "--storage.path="+t.TempDir())
+	// The status series too: backfill fills every kind switched on.
+	args := contArgs(g.URL, rec.URL+"/api/v1/write", "--storage.path="+t.TempDir(), "--synth.series=status")
 
 	mustPush(t, g.URL, http.MethodPut, groupPath("steady"), "e2e_steady 1\n")
 	mustPush(t, g.URL, http.MethodPut, groupPath("changed"), "e2e_changed 1\n")

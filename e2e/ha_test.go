@@ -142,7 +142,7 @@ func TestGatewayStopMerged(t *testing.T) {
 	mustPush(t, b.URL, http.MethodPut, groupPath("ha_only_b"), "e2e_ha_only_b 1\n")
 	var want []string
 	for _, job := range []string{"ha_both", "ha_only_a", "ha_only_b"} {
-		want = append(want, rulesGroupSeries(`job="`+job+`"`, "e2e_"+job, false)...)
+		want = append(want, rulesGroupSeries(`job="`+job+`"`, "e2e_"+job, false, false)...)
 	}
 	groups := `{job=~"ha_.*"}`
 	upOf := func(g *pushgateway) string { return fmt.Sprintf(`pushgateway_up{gateway=%q}`, g.Addr) }
@@ -420,9 +420,9 @@ e2e_rep{__replica__="r2",cluster="e2e",instance="x",job="rep"} 1`)
 	for _, rep := range replicas {
 		t.Logf("replica %s: %d requests, %d distinct series, every one with cluster=\"e2e\",__replica__=%q", rep, count[rep], len(distinct[rep]), rep)
 	}
-	// The group's 2 pushed series, its 2 push times, up, age and 5 status
-	// series, and pushgateway_up.
-	const groupSeries = 11
+	// The group's 2 pushed series, its 2 push times, up and age, and
+	// pushgateway_up.
+	const groupSeries = 6
 	for _, rep := range replicas {
 		if n := len(distinct[rep]); n != groupSeries+1 {
 			t.Errorf("replica %s: %d distinct series, want %d: the group's %d and pushgateway_up", rep, n, groupSeries+1, groupSeries)

@@ -36,11 +36,13 @@ const (
 // rulesSetup starts a Pushgateway, a receiver with the default 5m lookback
 // delta (so only a staleness marker makes a series vanish within seconds)
 // and a bridge between them with cfg as its --config.file and extra flags.
+// The bridge synthesizes the status and max_age series for every group
+// (--synth.series), which the rule tests read.
 func rulesSetup(t *testing.T, cfg string, extra ...string) (*pushgateway, *receiver, *bridge) {
 	t.Helper()
 	g := startPushgateway(t)
 	r := startPrometheusReceiver(t, 0)
-	args := append(bridgeArgs(g.URL, r.WriteURL), "--config.file="+writeConfig(t, cfg))
+	args := append(bridgeArgs(g.URL, r.WriteURL), "--config.file="+writeConfig(t, cfg), "--synth.series=status", "--synth.series=max_age")
 	b := startBridge(t, append(args, extra...)...)
 	return g, r, b
 }
@@ -50,7 +52,7 @@ func rulesSetup(t *testing.T, cfg string, extra ...string) (*pushgateway, *recei
 // for the other statuses.
 func rulesStatus(key, current string) string {
 	var sb strings.Builder
-	for _, s := range []string{"ok", "failed", "too_old", "missing", "expired"} {
+	for _, s := range []string{"ok", "failed", "too_old", "missing", "expired", "over_limit"} {
 		v := 0
 		if s == current {
 			v = 1
@@ -62,9 +64,10 @@ func rulesStatus(key, current string) string {
 
 // rulesGroupSeries returns, as formatMetric renders them, the series a
 // group pushed once with one gauge named metric carries at the receiver:
-// the gauge, the gateway's push times and the synthesized series; maxAge
-// adds pushgateway_group_max_age_seconds. key is `job="x",...`, sorted.
-func rulesGroupSeries(key, metric string, maxAge bool) []string {
+// the gauge, the gateway's push times and the synthesized series, up and
+// age by default; status adds the pushgateway_group_status series, maxAge
+// pushgateway_group_max_age_seconds. key is `job="x",...`, sorted.
+func rulesGroupSeries(key, metric string, status, maxAge bool) []string {
 	s := []string{
 		metric + "{" + key + "}",
 		"push_time_seconds{" + key + "}",
@@ -72,8 +75,10 @@ func rulesGroupSeries(key, metric string, maxAge bool) []string {
 		"up{" + key + "}",
 		"pushgateway_group_age_seconds{" + key + "}",
 	}
-	for _, st := range []string{"ok", "failed", "too_old", "missing", "expired"} {
-		s = append(s, fmt.Sprintf("pushgateway_group_status{%s,status=%q}", key, st))
+	for _, st := range []string{"ok", "failed", "too_old", "missing", "expired", "over_limit"} {
+		if status {
+			s = append(s, fmt.Sprintf("pushgateway_group_status{%s,status=%q}", key, st))
+		}
 	}
 	if maxAge {
 		s = append(s, "pushgateway_group_max_age_seconds{"+key+"}")
@@ -398,7 +403,7 @@ group_rules:
 `, tc.delete))
 			key := `job="e2e_expire"`
 			sel := "{" + key + "}"
-			control := rulesGroupSeries(`job="e2e_control"`, "e2e_control", false)
+			control := rulesGroupSeries(`job="e2e_control"`, "e2e_control", true, false)
 
 			before := time.Now()
 			mustPush(t, g.URL, http.MethodPut, groupPath("e2e_control"), "e2e_control 1\n")
@@ -406,7 +411,7 @@ group_rules:
 			push := rulesPushTime(t, r.URL, "push_time_seconds{"+key+"}", before.Add(-time.Second))
 			// Forwarded whole before it expires.
 			if _, err := rulesWithin(time.Until(push.Add(expireAfter-rulesInterval)), func() error {
-				return expectMetrics(r.URL, sel, rulesGroupSeries(key, "e2e_expiring", false)...)
+				return expectMetrics(r.URL, sel, rulesGroupSeries(key, "e2e_expiring", true, false)...)
 			}); err != nil {
 				t.Errorf("before expiry: %v", err)
 			}
@@ -482,8 +487,8 @@ func TestStateAfterKill(t *testing.T) {
 	b1 := startBridge(t, args...)
 
 	gone, stay := `job="e2e_gone"`, `job="e2e_stay"`
-	goneSeries := rulesGroupSeries(gone, "e2e_gone", false)
-	staySeries := rulesGroupSeries(stay, "e2e_stay", false)
+	goneSeries := rulesGroupSeries(gone, "e2e_gone", false, false)
+	staySeries := rulesGroupSeries(stay, "e2e_stay", false, false)
 	mustPush(t, g.URL, http.MethodPut, groupPath("e2e_gone"), "e2e_gone 1\n")
 	mustPush(t, g.URL, http.MethodPut, groupPath("e2e_stay"), "e2e_stay 1\n")
 	eventually(t, arrive, func() error {
@@ -584,13 +589,14 @@ func TestStateCorrupt(t *testing.T) {
 }
 
 // TestRulesReload checks reloading group_rules through POST /-/reload and
-// SIGHUP, and that a broken file keeps the running rules.
+// SIGHUP, that a broken file keeps the running rules, and that a kind of
+// series a rule stops synthesizing is marked stale at once.
 func TestRulesReload(t *testing.T) {
 	t.Parallel()
 	g := startPushgateway(t)
 	r := startPrometheusReceiver(t, 0)
 	cfg := writeConfig(t, "group_rules: []\n")
-	b := startBridge(t, append(bridgeArgs(g.URL, r.WriteURL), "--config.file="+cfg, "--web.enable-lifecycle")...)
+	b := startBridge(t, append(bridgeArgs(g.URL, r.WriteURL), "--config.file="+cfg, "--web.enable-lifecycle", "--synth.series=status")...)
 	key := `job="e2e_reload"`
 	status := `pushgateway_group_status{` + key + `}`
 	maxAge := `pushgateway_group_max_age_seconds{` + key + `}`
@@ -603,7 +609,7 @@ func TestRulesReload(t *testing.T) {
 	// Old enough for max_age: 1s whatever the timing.
 	time.Sleep(1500 * time.Millisecond)
 
-	rulesRewrite(t, cfg, "group_rules:\n- match: {job: e2e_reload}\n  max_age: 1s\n")
+	rulesRewrite(t, cfg, "group_rules:\n- match: {job: e2e_reload}\n  max_age: 1s\n  synthesize: [max_age]\n")
 	if code, body := rulesPost(t, b.URL+"/-/reload"); code != http.StatusOK {
 		t.Fatalf("POST /-/reload with a valid file: status %d %q, want 200", code, body)
 	}
@@ -624,7 +630,7 @@ func TestRulesReload(t *testing.T) {
 		t.Error(err)
 	}
 
-	rulesRewrite(t, cfg, "group_rules:\n- match: {job: e2e_reload}\n  max_age: 5s\n  expire_after: 1s\n")
+	rulesRewrite(t, cfg, "group_rules:\n- match: {job: e2e_reload}\n  max_age: 5s\n  expire_after: 1s\n  synthesize: [max_age]\n")
 	code, body := rulesPost(t, b.URL+"/-/reload")
 	if code != http.StatusInternalServerError || !strings.Contains(body, "expire_after") {
 		t.Errorf("POST /-/reload with a broken file: status %d %q, want 500 naming expire_after", code, body)
@@ -639,7 +645,7 @@ func TestRulesReload(t *testing.T) {
 		return expectVector(r.URL, maxAge, maxAge+" 1")
 	})
 
-	rulesRewrite(t, cfg, "group_rules:\n- match: {job: e2e_reload}\n  max_age: 1h\n")
+	rulesRewrite(t, cfg, "group_rules:\n- match: {job: e2e_reload}\n  max_age: 1h\n  synthesize: [max_age]\n")
 	if err := b.proc.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -653,6 +659,17 @@ func TestRulesReload(t *testing.T) {
 		}
 		return expectVector(r.URL, maxAge, maxAge+" 3600")
 	})
+
+	// max_age no longer synthesized: its series gets a staleness marker
+	// (gone from an instant query within the 5m lookback); the rest stays.
+	rulesRewrite(t, cfg, "group_rules:\n- match: {job: e2e_reload}\n  max_age: 1h\n")
+	if code, body := rulesPost(t, b.URL+"/-/reload"); code != http.StatusOK {
+		t.Fatalf("POST /-/reload: status %d %q, want 200", code, body)
+	}
+	eventually(t, arrive, func() error { return expectEmpty(r.URL, maxAge) })
+	if err := expectVector(r.URL, status, rulesStatus(key, "ok")); err != nil {
+		t.Error(err)
+	}
 }
 
 // TestLostGroups checks that groups a Pushgateway without persistence

@@ -240,21 +240,14 @@ func parseSoakFaults(s string) ([]string, error) {
 }
 
 // soakGroupSeries returns the series the bridge adds to a group the soak
-// pushes (no rules): push times, up, age, status; NaN where the value is
-// not checked.
+// pushes (no rules, the default series kinds): push times, up, age; NaN
+// where the value is not checked.
 func soakGroupSeries(group string) map[string]float64 {
 	out := map[string]float64{
 		"push_time_seconds{" + group + "}":             math.NaN(),
 		"push_failure_time_seconds{" + group + "}":     0,
 		"up{" + group + "}":                            1,
 		"pushgateway_group_age_seconds{" + group + "}": math.NaN(),
-	}
-	for _, st := range []string{"ok", "failed", "too_old", "missing", "expired"} {
-		v := 0.0
-		if st == "ok" {
-			v = 1
-		}
-		out[fmt.Sprintf("pushgateway_group_status{%s,status=%q}", group, st)] = v
 	}
 	return out
 }

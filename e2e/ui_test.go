@@ -36,6 +36,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/pushgateway-bridge/pushgateway-bridge/internal/golden"
+	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 	"go.yaml.in/yaml/v2"
 )
 
@@ -341,8 +342,10 @@ func TestStatusPageInChromium(t *testing.T) {
 
 // TestExampleMetricsExported checks that every metric name the PromQL
 // expressions of examples/alerts.yml and examples/dashboard.json use is
-// one the bridge exports: in what a cycle sends (--dry-run) or on its own
-// /metrics. Metric vectors appear on /metrics only once a child exists, so
+// one the bridge exports with its default series: in what a cycle sends
+// (--dry-run) or on its own /metrics; and that those of
+// examples/alerts-status.yml are sent with --synth.series=status. Metric
+// vectors appear on /metrics only once a child exists, so
 // the test makes each happen: a rejecting endpoint (drops), a gateway
 // outage (scrape failures), and a gateway restart without its data (lost
 // groups).
@@ -362,16 +365,24 @@ func TestExampleMetricsExported(t *testing.T) {
 	pushUIGroups(t, g.URL)
 	cfg := writeConfig(t, uiConfig("- {url: "+r.WriteURL+", name: prometheus}\n- {url: "+reject.URL+"/api/v1/write, name: reject}"))
 
-	exported := map[string]bool{}
-	stdout, stderr, code := runBridgeOnce(t, "--dry-run", "--pushgateway.url="+g.URL, "--config.file="+cfg)
-	if code != 0 {
-		t.Fatalf("--dry-run: exit %d: %s", code, stderr)
-	}
-	for line := range strings.Lines(stdout) {
-		if line == "\n" || strings.HasPrefix(line, "#") {
-			continue
+	dryRun := func(extra ...string) map[string]bool {
+		names := map[string]bool{}
+		stdout, stderr, code := runBridgeOnce(t, append([]string{"--dry-run", "--pushgateway.url=" + g.URL, "--config.file=" + cfg}, extra...)...)
+		if code != 0 {
+			t.Fatalf("--dry-run: exit %d: %s", code, stderr)
 		}
-		exported[line[:strings.IndexAny(line, "{ ")]] = true
+		for line := range strings.Lines(stdout) {
+			if line == "\n" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			names[line[:strings.IndexAny(line, "{ ")]] = true
+		}
+		return names
+	}
+	exported := dryRun()
+	withStatus := dryRun("--synth.series=status")
+	if exported[synth.StatusMetric] || !withStatus[synth.StatusMetric] {
+		t.Errorf("%s sent by default: %v, with --synth.series=status: %v; want false, true", synth.StatusMetric, exported[synth.StatusMetric], withStatus[synth.StatusMetric])
 	}
 
 	b := startBridge(t, "--pushgateway.url="+g.URL, "--config.file="+cfg, "--scrape.interval=1s")
@@ -414,15 +425,20 @@ func TestExampleMetricsExported(t *testing.T) {
 	}
 
 	for _, name := range slices.Sorted(maps.Keys(used)) {
-		if !exported[name] {
-			t.Errorf("%s, used by %s, is neither in a dry run nor on the bridge's /metrics", name, strings.Join(used[name], "; "))
+		onlyStatus := !slices.ContainsFunc(used[name], func(where string) bool { return !strings.HasPrefix(where, "alerts-status.yml ") })
+		switch {
+		case onlyStatus && !exported[name] && !withStatus[name]:
+			t.Errorf("%s, used by %s, is neither in a dry run with --synth.series=status nor on the bridge's /metrics", name, strings.Join(used[name], "; "))
+		case !onlyStatus && !exported[name]:
+			t.Errorf("%s, used by %s, is neither in a dry run with the default series nor on the bridge's /metrics", name, strings.Join(used[name], "; "))
 		}
 	}
 }
 
 // exampleMetricNames returns the metric names of every PromQL expression in
-// examples/alerts.yml and examples/dashboard.json, each with where it is
-// used.
+// examples/alerts.yml, examples/alerts-status.yml and
+// examples/dashboard.json, each with where it is used (led by the file's
+// name).
 func exampleMetricNames(t *testing.T) map[string][]string {
 	t.Helper()
 	type expr struct{ where, expr string }
@@ -435,10 +451,13 @@ func exampleMetricNames(t *testing.T) map[string][]string {
 			}
 		}
 	}
-	readFileInto(t, filepath.Join("..", "examples", "alerts.yml"), func(b []byte) error { return yaml.Unmarshal(b, &rules) })
-	for _, g := range rules.Groups {
-		for _, r := range g.Rules {
-			exprs = append(exprs, expr{"alerts.yml " + r.Alert + r.Record, r.Expr})
+	for _, file := range []string{"alerts.yml", "alerts-status.yml"} {
+		rules.Groups = nil
+		readFileInto(t, filepath.Join("..", "examples", file), func(b []byte) error { return yaml.Unmarshal(b, &rules) })
+		for _, g := range rules.Groups {
+			for _, r := range g.Rules {
+				exprs = append(exprs, expr{file + " " + r.Alert + r.Record, r.Expr})
+			}
 		}
 	}
 

@@ -1,6 +1,7 @@
 // Package examples tests the example files in this folder: alerts.yml, the
 // alerting rules for batch jobs behind the bridge and for the bridge itself,
-// with promtool (`promtool check rules` and `promtool test rules` on
+// and alerts-status.yml, the optional ones on the status series, with
+// promtool (`promtool check rules` and `promtool test rules` on
 // alerts_test.yml), and that every alert there has a unit test; and
 // dashboard.json, the Grafana dashboard, for its structure and that every
 // PromQL expression in both files parses. That every metric name they use
@@ -38,13 +39,18 @@ import (
 )
 
 const (
-	rulesFile     = "alerts.yml"
-	testsFile     = "alerts_test.yml"
-	dashboardFile = "dashboard.json"
+	rulesFile       = "alerts.yml"
+	statusRulesFile = "alerts-status.yml"
+	testsFile       = "alerts_test.yml"
+	dashboardFile   = "dashboard.json"
 )
 
+// rulesFiles are the alerting rules: those for the default series, and the
+// optional ones that need the status series.
+var rulesFiles = []string{rulesFile, statusRulesFile}
+
 func TestPromtoolCheckRules(t *testing.T) {
-	promtool(t, "check", "rules", rulesFile)
+	promtool(t, append([]string{"check", "rules"}, rulesFiles...)...)
 }
 
 func TestPromtoolTestRules(t *testing.T) {
@@ -93,14 +99,19 @@ func locatePromtool() (string, error) {
 // TestEveryAlertTested checks that alerts_test.yml has, for every alert of
 // alerts.yml, a case where it fires and one where it does not.
 func TestEveryAlertTested(t *testing.T) {
-	var rules struct {
+	type ruleFile struct {
 		Groups []struct {
 			Rules []struct {
 				Alert string `yaml:"alert"`
 			} `yaml:"rules"`
 		} `yaml:"groups"`
 	}
-	readYAML(t, rulesFile, &rules)
+	var rules ruleFile
+	for _, f := range rulesFiles {
+		var r ruleFile
+		readYAML(t, f, &r)
+		rules.Groups = append(rules.Groups, r.Groups...)
+	}
 	var tests struct {
 		Tests []struct {
 			AlertRuleTest []struct {
@@ -138,26 +149,39 @@ func TestEveryAlertTested(t *testing.T) {
 	}
 	for name := range fires {
 		if !slices.Contains(alerts, name) {
-			t.Errorf("%s tests alert %s, which %s does not have", testsFile, name, rulesFile)
+			t.Errorf("%s tests alert %s, which %v do not have", testsFile, name, rulesFiles)
 		}
 	}
 }
 
 // TestStatusesCovered checks that the batch-job alerts read the series synth
-// writes, one alert for every status but ok.
+// writes: by default the pseudo-up, and with the status series one alert
+// for every status but ok.
 func TestStatusesCovered(t *testing.T) {
 	b, err := os.ReadFile(rulesFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []synth.Status{synth.StatusFailed, synth.StatusTooOld, synth.StatusMissing, synth.StatusExpired} {
-		expr := fmt.Sprintf("%s{%s=%q} == 1", synth.StatusMetric, synth.StatusLabel, s)
-		if !bytes.Contains(b, []byte("expr: "+expr+"\n")) {
-			t.Errorf("%s has no alert on %s", rulesFile, expr)
+	for _, expr := range []string{synth.DefaultUpMetric + " == 0 ", synth.GatewayUpMetric + " == 0\n"} {
+		if !bytes.Contains(b, []byte("expr: "+expr)) {
+			t.Errorf("%s has no alert on %s", rulesFile, strings.TrimSpace(expr))
 		}
 	}
-	if !bytes.Contains(b, []byte("expr: "+synth.GatewayUpMetric+" == 0\n")) {
-		t.Errorf("%s has no alert on %s == 0", rulesFile, synth.GatewayUpMetric)
+	if bytes.Contains(b, []byte(synth.StatusMetric)) {
+		t.Errorf("%s reads %s, which the bridge does not send by default", rulesFile, synth.StatusMetric)
+	}
+	b, err = os.ReadFile(statusRulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range synth.Statuses() {
+		if s == synth.StatusOK {
+			continue
+		}
+		expr := fmt.Sprintf("%s{%s=%q} == 1", synth.StatusMetric, synth.StatusLabel, s)
+		if !bytes.Contains(b, []byte("expr: "+expr+"\n")) {
+			t.Errorf("%s has no alert on %s", statusRulesFile, expr)
+		}
 	}
 }
 
@@ -225,11 +249,14 @@ func expressions(t *testing.T) []expression {
 			} `yaml:"rules"`
 		} `yaml:"groups"`
 	}
-	readYAML(t, rulesFile, &rules)
 	var out []expression
-	for _, g := range rules.Groups {
-		for _, r := range g.Rules {
-			out = append(out, expression{rulesFile + ": " + r.Alert + r.Record, r.Expr})
+	for _, f := range rulesFiles {
+		rules.Groups = nil
+		readYAML(t, f, &rules)
+		for _, g := range rules.Groups {
+			for _, r := range g.Rules {
+				out = append(out, expression{f + ": " + r.Alert + r.Record, r.Expr})
+			}
 		}
 	}
 	d := readDashboard(t)

@@ -41,7 +41,9 @@ import (
 // It is not safe for concurrent use.
 type scrapeCache struct {
 	limits   Limits
-	check    labelCheck
+	// bodySizeLimit bounds the body, and so each family read; 0 for none.
+	bodySizeLimit int64
+	check         labelCheck
 	scrape   uint64
 	families map[string]*family
 	meta     map[string]*metadata.Metadata // family -> its metadata, shared
@@ -158,6 +160,10 @@ func (c *scrapeCache) read(r byteReader) error {
 		}
 		if n > maxFamilySize {
 			return fmt.Errorf("parse exposition: metric family of %d bytes", n)
+		}
+		if c.bodySizeLimit > 0 && n > uint64(c.bodySizeLimit) {
+			// Not one byte of it is read, nor room made for it.
+			return &LimitError{Reason: ReasonBodySizeLimit, Limit: c.bodySizeLimit}
 		}
 		if uint64(cap(c.buf)) < n {
 			c.buf = make([]byte, n)

@@ -44,6 +44,9 @@ type Client struct {
 	cache     *scrapeCache
 	br        bufio.Reader // reads the protobuf exposition
 	drops     *dropLog
+	// bodySizeLimit and sampleLimit bound a scrape; 0 for no bound.
+	bodySizeLimit int64
+	sampleLimit   int
 }
 
 // Options configure a Client beyond where and how it connects.
@@ -55,6 +58,16 @@ type Options struct {
 	// the default, and limits that fail Limits.Validate are replaced by the
 	// defaults.
 	Limits Limits
+	// BodySizeLimit bounds, in bytes, every response body read from the
+	// gateway, as a Prometheus scrape config's body_size_limit: a body
+	// larger fails the scrape with a *LimitError, and is never read, let
+	// alone buffered, beyond the limit. 0 or less: no limit.
+	BodySizeLimit int64
+	// SampleLimit bounds the series a scrape may keep (every series of the
+	// exposition not dropped by Limits, the gateway's own included), as a
+	// Prometheus scrape config's sample_limit: a scrape with more fails
+	// with a *LimitError. 0 or less: no limit.
+	SampleLimit int
 	// Logger is told about series dropped by the limits; none if nil.
 	Logger *slog.Logger
 	// Registerer registers the client's metrics; none if nil. Clients of
@@ -77,7 +90,11 @@ func NewClient(base *url.URL, client *http.Client, userAgent string, o Options) 
 		limits:    limits,
 		cache:     newScrapeCache(limits),
 		drops:     newDropLog(o.Name, o.Logger, o.Registerer),
+		// Negative limits mean none, as 0 does.
+		bodySizeLimit: max(o.BodySizeLimit, 0),
+		sampleLimit:   max(o.SampleLimit, 0),
 	}
+	c.cache.bodySizeLimit = c.bodySizeLimit
 	c.br = *bufio.NewReaderSize(nil, 64<<10)
 	return c
 }
@@ -88,8 +105,33 @@ func NewClient(base *url.URL, client *http.Client, userAgent string, o Options) 
 // is asked only when such a series exists.
 //
 // The protobuf exposition is read as it arrives, family by family, through
-// the cache; the text exposition is read whole and parsed.
+// the cache; the text exposition is read whole and parsed. Either is read no
+// further than Options.BodySizeLimit. A scrape over a limit fails with a
+// *LimitError (wrapped).
 func (c *Client) Scrape(ctx context.Context) (*pipeline.Snapshot, error) {
+	snap, err := c.scrape(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c.sampleLimit > 0 {
+		if n := seriesOf(snap); n > c.sampleLimit {
+			return nil, fmt.Errorf("scrape %s: %w", c.redacted("/metrics"),
+				&LimitError{Reason: ReasonSampleLimit, Limit: int64(c.sampleLimit), Seen: int64(n)})
+		}
+	}
+	return snap, nil
+}
+
+// seriesOf counts the series of a snapshot.
+func seriesOf(snap *pipeline.Snapshot) int {
+	n := len(snap.Own)
+	for i := range snap.Groups {
+		n += len(snap.Groups[i].Series)
+	}
+	return n
+}
+
+func (c *Client) scrape(ctx context.Context) (*pipeline.Snapshot, error) {
 	resp, err := c.do(ctx, "/metrics", acceptHeader)
 	if err != nil {
 		return nil, err
@@ -183,13 +225,26 @@ func (c *Client) do(ctx context.Context, path, accept string) (*http.Response, e
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		return nil, fmt.Errorf("scrape %s: server returned HTTP status %s: %s", c.redacted(path), resp.Status, strings.TrimSpace(string(msg)))
 	}
+	resp.Body = limitedReadCloser{newLimitedBody(resp.Body, c.bodySizeLimit), resp.Body}
 	return resp, nil
 }
 
-// closeBody reads what is left of a response body, so that the connection
-// can be reused, and closes it.
+// limitedReadCloser reads through a limitedBody and closes the body under
+// it.
+type limitedReadCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// maxDrain bounds what closeBody reads of a body left unread: enough for
+// the end of one read in full, not the rest of a body over the
+// body_size_limit.
+const maxDrain = 64 << 10
+
+// closeBody reads what is left of a response body, up to maxDrain, so that
+// the connection can be reused, and closes it.
 func closeBody(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, resp.Body)
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 	_ = resp.Body.Close()
 }
 

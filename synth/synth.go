@@ -1,11 +1,22 @@
 // Package synth derives the series the bridge adds to what a Pushgateway
-// holds: per group a pseudo-up, why it is up or not, the age of its last
-// successful push and the maximum age its rule allows; per gateway whether
-// it could be scraped.
+// holds: per group a pseudo-up and the age of its last successful push, and
+// where switched on why it is up or not and the maximum age its rule
+// allows; per gateway whether it could be scraped.
 //
 // It is pure: groups, rules, expected groups and the cycle's time in,
 // verdicts and series out, no I/O and no clock. Every series derived from a
 // group comes from its one Verdict, so they never disagree.
+//
+// # Series kinds
+//
+// Every synthesized series costs the receiver one active series per group,
+// so most are switched on, not off: a group gets its pseudo-up and its age
+// (DefaultKinds, at most two series), and the status series (one per
+// Status) and its rule's maximum age only where Options.Series or the
+// rule's Synthesize names their Kind. Options.Enabled answers for a group,
+// also for the kinds made outside synth (KindPushes). A kind switched off
+// stops its series, which then get staleness markers from the bridge's
+// diff like any series that vanished.
 //
 // # Verdicts
 //
@@ -15,6 +26,9 @@
 //   - missing: the group is in Options.Expected and absent from the gateway;
 //   - expired: its rule has ExpireAfter and the last push, successful or
 //     failed, is older than that;
+//   - over_limit: its rule has SeriesLimit and the group holds more series
+//     than that (push_time_seconds and push_failure_time_seconds
+//     included: every series it would forward);
 //   - failed: the last push failed;
 //   - too_old: its rule has MaxAge and the last successful push is older
 //     than that (or there was none);
@@ -25,7 +39,9 @@
 // pushes to any more is abandoned whatever its last push did. Expiry counts
 // from the last push of any kind, not the last successful one, so that a
 // job that still runs and fails stays visible as failed instead of
-// vanishing. The pseudo-up is 1 for ok and 0 for every other status.
+// vanishing. over_limit comes before failed and too_old: whatever its
+// pushes did, none of the group is forwarded. The pseudo-up is 1 for ok and
+// 0 for every other status.
 //
 // # Expiry: the contract with the bridge
 //
@@ -34,7 +50,8 @@
 // Judge and, for each Verdict:
 //
 //   - forwards the group's pushed series only if ForwardPushed is true
-//     (false for an expired group, expected or not);
+//     (false for an expired group, expected or not, and for one over its
+//     rule's SeriesLimit, whose up 0 and status still go);
 //   - hands the verdicts to AppendSeries, which adds the synthesized series
 //     of the groups where ForwardSynthesized is true (all but the expired
 //     groups that are not expected: those vanish entirely, an expected one
@@ -94,7 +111,7 @@ var (
 	upMetadata = metadata.Metadata{Type: model.MetricTypeGauge,
 		Help: "1 if the group's status is ok, 0 if not (see pushgateway_group_status); synthesized by pushgateway-bridge."}
 	statusMetadata = metadata.Metadata{Type: model.MetricTypeGauge,
-		Help: "1 for the group's current status (ok, failed, too_old, missing, expired), 0 for the others; synthesized by pushgateway-bridge."}
+		Help: "1 for the group's current status (ok, failed, too_old, missing, expired, over_limit), 0 for the others; synthesized by pushgateway-bridge."}
 	ageMetadata = metadata.Metadata{Type: model.MetricTypeGauge, Unit: "seconds",
 		Help: "Seconds since the group's last successful push; synthesized by pushgateway-bridge."}
 	maxAgeMetadata = metadata.Metadata{Type: model.MetricTypeGauge, Unit: "seconds",
@@ -112,6 +129,9 @@ type Options struct {
 	// Expected are grouping keys that must exist; each should be listed
 	// once.
 	Expected []labels.Labels
+	// Series are the kinds of per-group series synthesized for every
+	// group, on top of DefaultKinds (see Kind).
+	Series Kinds
 }
 
 // Matcher tests one grouping label.
@@ -141,6 +161,12 @@ type Rule struct {
 	// Pushgateway once it has expired. synth only passes it on, through
 	// Verdict.DeleteGroup.
 	DeleteExpired bool
+	// SeriesLimit, if positive, is the most series a group may hold and
+	// still be forwarded: a group with more is over_limit.
+	SeriesLimit int
+	// Synthesize are kinds of per-group series synthesized for the groups
+	// the rule judges, on top of Options.Series.
+	Synthesize Kinds
 }
 
 // Matches tells whether every matcher of r matches the grouping key.
@@ -188,16 +214,21 @@ type Status string
 // The statuses a group can have, in the order of StatusMetric's series.
 // The package documentation says which applies when several could.
 const (
-	StatusOK      Status = "ok"
-	StatusFailed  Status = "failed"
-	StatusTooOld  Status = "too_old"
-	StatusMissing Status = "missing"
-	StatusExpired Status = "expired"
+	StatusOK        Status = "ok"
+	StatusFailed    Status = "failed"
+	StatusTooOld    Status = "too_old"
+	StatusMissing   Status = "missing"
+	StatusExpired   Status = "expired"
+	StatusOverLimit Status = "over_limit"
 )
 
 // statuses lists every Status once, in the order StatusMetric's series are
 // written.
-var statuses = [...]Status{StatusOK, StatusFailed, StatusTooOld, StatusMissing, StatusExpired}
+var statuses = [...]Status{StatusOK, StatusFailed, StatusTooOld, StatusMissing, StatusExpired, StatusOverLimit}
+
+// Statuses returns every Status once, in the order StatusMetric's series
+// are written.
+func Statuses() []Status { return slices.Clone(statuses[:]) }
 
 // Health is the verdict on one group at one time.
 type Health struct {
@@ -208,6 +239,9 @@ type Health struct {
 	// Idle is the time since the last push, successful or failed, what
 	// ExpireAfter is compared with; 0 for an absent group.
 	Idle time.Duration
+	// Series is how many series the group holds, what SeriesLimit is
+	// compared with; 0 for an absent group.
+	Series int
 	// Rule is the rule the group was judged by, nil if none matched. It
 	// points into Options.Rules.
 	Rule *Rule
@@ -241,9 +275,12 @@ func Evaluate(g *pipeline.Group, now time.Time, rule *Rule) Health {
 	if last > 0 {
 		h.Idle = now.Sub(unixSeconds(last))
 	}
+	h.Series = len(g.Series)
 	switch {
 	case rule != nil && rule.ExpireAfter > 0 && h.Idle > rule.ExpireAfter:
 		h.Status = StatusExpired
+	case rule != nil && rule.SeriesLimit > 0 && h.Series > rule.SeriesLimit:
+		h.Status = StatusOverLimit
 	case g.LastPushFailed():
 		h.Status = StatusFailed
 	case rule != nil && rule.MaxAge > 0 && (!h.HasAge || h.Age > rule.MaxAge):
@@ -267,8 +304,10 @@ type Verdict struct {
 }
 
 // ForwardPushed tells whether the group's pushed series are forwarded:
-// the group is present and has not expired.
-func (v *Verdict) ForwardPushed() bool { return v.Group != nil && v.Status != StatusExpired }
+// the group is present, has not expired and is not over its series limit.
+func (v *Verdict) ForwardPushed() bool {
+	return v.Group != nil && v.Status != StatusExpired && v.Status != StatusOverLimit
+}
 
 // ForwardSynthesized tells whether the group's synthesized series are
 // forwarded: all but those of an expired group that is not expected.
@@ -343,8 +382,10 @@ func Series(dst []pipeline.Series, in Input, now time.Time, o Options) []pipelin
 // AppendSeries appends to dst the synthesized series of a cycle: for every
 // gateway its reachability, then for every verdict where
 // ForwardSynthesized is true, in order, under the group's grouping labels:
-// its pseudo-up; its StatusMetric, one series per Status; its age, once it
-// has pushed successfully; and its rule's MaxAge, if the rule has one.
+// its pseudo-up; its StatusMetric, one series per Status, if KindStatus is
+// enabled for it (Options.Enabled); its age, once it has pushed
+// successfully; and its rule's MaxAge, if the rule has one and KindMaxAge
+// is enabled.
 func AppendSeries(dst []pipeline.Series, gateways []Gateway, verdicts []Verdict, o Options) []pipeline.Series {
 	dst = appendGateways(dst, gateways)
 	a := newAppender(o)
@@ -364,6 +405,7 @@ func appendGateways(dst []pipeline.Series, gateways []Gateway) []pipeline.Series
 
 // appender builds the series of verdicts, reusing one labels.Builder.
 type appender struct {
+	o  Options
 	up string
 	b  *labels.Builder
 }
@@ -373,29 +415,32 @@ func newAppender(o Options) *appender {
 	if up == "" {
 		up = DefaultUpMetric
 	}
-	return &appender{up: up, b: labels.NewBuilder(labels.EmptyLabels())}
+	return &appender{o: o, up: up, b: labels.NewBuilder(labels.EmptyLabels())}
 }
 
 func (a *appender) appendVerdict(dst []pipeline.Series, v *Verdict) []pipeline.Series {
 	if !v.ForwardSynthesized() {
 		return dst
 	}
+	kinds := a.o.KindsFor(v)
 	b := a.b
 	b.Reset(v.Labels)
 	b.Set(model.MetricNameLabel, a.up)
 	dst = append(dst, pipeline.Series{Labels: b.Labels(), Value: boolValue(v.Up()), Metadata: &upMetadata})
 
-	b.Set(model.MetricNameLabel, StatusMetric)
-	if s := v.Labels.Get(StatusLabel); s != "" {
-		exported := "exported_" + StatusLabel
-		for b.Get(exported) != "" {
-			exported = "exported_" + exported
+	if kinds.Has(KindStatus) {
+		b.Set(model.MetricNameLabel, StatusMetric)
+		if s := v.Labels.Get(StatusLabel); s != "" {
+			exported := "exported_" + StatusLabel
+			for b.Get(exported) != "" {
+				exported = "exported_" + exported
+			}
+			b.Set(exported, s)
 		}
-		b.Set(exported, s)
-	}
-	for _, s := range statuses {
-		b.Set(StatusLabel, string(s))
-		dst = append(dst, pipeline.Series{Labels: b.Labels(), Value: boolValue(v.Status == s), Metadata: &statusMetadata})
+		for _, s := range statuses {
+			b.Set(StatusLabel, string(s))
+			dst = append(dst, pipeline.Series{Labels: b.Labels(), Value: boolValue(v.Status == s), Metadata: &statusMetadata})
+		}
 	}
 
 	b.Reset(v.Labels)
@@ -403,7 +448,7 @@ func (a *appender) appendVerdict(dst []pipeline.Series, v *Verdict) []pipeline.S
 		b.Set(model.MetricNameLabel, AgeMetric)
 		dst = append(dst, pipeline.Series{Labels: b.Labels(), Value: v.Age.Seconds(), Metadata: &ageMetadata})
 	}
-	if m := v.MaxAge(); m > 0 {
+	if m := v.MaxAge(); m > 0 && kinds.Has(KindMaxAge) {
 		b.Set(model.MetricNameLabel, MaxAgeMetric)
 		dst = append(dst, pipeline.Series{Labels: b.Labels(), Value: m.Seconds(), Metadata: &maxAgeMetadata})
 	}

@@ -34,11 +34,38 @@ func TestSeries(t *testing.T) {
 	}
 	up := []Gateway{{Name: "pgw:9091", Up: true}}
 	nightly := rule("nightly", 26*time.Hour, 7*24*time.Hour, "job", "nightly_.*")
+	withStatus := rule("with_status", 26*time.Hour, 0, "job", "nightly_backup")
+	withStatus.Synthesize = KindsOf(KindStatus)
+	// Cases switch every kind synth makes on unless defaultKinds says they
+	// keep the options they give.
 	for _, tc := range []struct {
-		name string
-		in   Input
-		opts Options
+		name         string
+		in           Input
+		opts         Options
+		defaultKinds bool
 	}{
+		{
+			// The default: up and age only, whatever the status and rule.
+			name: "default_kinds",
+			in: Input{Gateways: up, Groups: []pipeline.Group{
+				group(pushed, 0, "job", "nightly_backup", "instance", "ok"),
+				group(ago(27*time.Hour), 0, "job", "nightly_backup", "instance", "too_old"),
+				group(pushed, ago(time.Second), "job", "nightly_backup", "instance", "failed"),
+			}},
+			opts:         Options{Rules: []Rule{nightly}, Expected: []labels.Labels{labels.FromStrings("job", "nightly_backup", "instance", "missing")}},
+			defaultKinds: true,
+		},
+		{
+			// A rule's synthesize adds kinds for its groups only; the
+			// options' for every group.
+			name: "rule_synthesize",
+			in: Input{Gateways: up, Groups: []pipeline.Group{
+				group(pushed, 0, "job", "nightly_backup"),
+				group(pushed, 0, "job", "nightly_report"),
+			}},
+			opts:         Options{Rules: []Rule{withStatus, nightly}, Series: KindsOf(KindMaxAge)},
+			defaultKinds: true,
+		},
 		{
 			name: "ok",
 			in: Input{
@@ -175,6 +202,15 @@ func TestSeries(t *testing.T) {
 			opts: Options{Rules: []Rule{nightly}},
 		},
 		{
+			// Over its series limit: up 0, status over_limit, the age.
+			name: "over_limit",
+			in: Input{Gateways: up, Groups: []pipeline.Group{
+				{Labels: labels.FromStrings("job", "big"), PushTime: pushed, Series: make([]pipeline.Series, 3)},
+				{Labels: labels.FromStrings("job", "small"), PushTime: pushed, Series: make([]pipeline.Series, 2)},
+			}},
+			opts: Options{Rules: []Rule{{Name: "limit", SeriesLimit: 2}}},
+		},
+		{
 			// A grouping label named status is kept as exported_status on
 			// the status series only.
 			name: "status_label_clash",
@@ -182,6 +218,9 @@ func TestSeries(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if !tc.defaultKinds {
+				tc.opts.Series = KindsOf(KindStatus, KindMaxAge)
+			}
 			var buf bytes.Buffer
 			for _, s := range Series(nil, tc.in, now, tc.opts) {
 				fmt.Fprintln(&buf, s)
@@ -196,13 +235,13 @@ func TestSeriesAppendsAndDoesNotMutate(t *testing.T) {
 	in := Input{Groups: []pipeline.Group{g}}
 	dst := []pipeline.Series{{Labels: labels.FromStrings("__name__", "x")}}
 	out := Series(dst, in, time.Unix(110, 0), Options{})
-	if len(out) != 8 || !labels.Equal(out[0].Labels, dst[0].Labels) {
-		t.Fatalf("want dst kept and 7 series appended, got %v", out)
+	if len(out) != 3 || !labels.Equal(out[0].Labels, dst[0].Labels) {
+		t.Fatalf("want dst kept and up and age appended, got %v", out)
 	}
 	if !labels.Equal(in.Groups[0].Labels, labels.FromStrings("job", "a")) {
 		t.Errorf("grouping key changed: %s", in.Groups[0].Labels)
 	}
-	if got := out[7].Value; got != 10 {
+	if got := out[2].Value; got != 10 {
 		t.Errorf("age = %v, want 10", got)
 	}
 }
@@ -292,6 +331,9 @@ func TestEvaluate(t *testing.T) {
 	ago := func(d time.Duration) float64 { return float64(now.Add(-d).Unix()) }
 	r := rule("r", time.Hour, 24*time.Hour)
 	maxAgeOnly := rule("m", time.Hour, 0)
+	limited := rule("l", time.Hour, 24*time.Hour)
+	limited.SeriesLimit = 2
+	series := func(n int) []pipeline.Series { return make([]pipeline.Series, n) }
 	for _, tc := range []struct {
 		name             string
 		g                *pipeline.Group
@@ -312,6 +354,11 @@ func TestEvaluate(t *testing.T) {
 		{"expired over failed", &pipeline.Group{PushTime: ago(30 * time.Hour), PushFailureTime: ago(25 * time.Hour)}, &r, StatusExpired, 30 * time.Hour, 25 * time.Hour},
 		{"a recent failed push keeps it from expiring", &pipeline.Group{PushTime: ago(30 * time.Hour), PushFailureTime: ago(time.Hour)}, &r, StatusFailed, 30 * time.Hour, time.Hour},
 		{"no expire_after: too old forever", &pipeline.Group{PushTime: ago(1000 * time.Hour)}, &maxAgeOnly, StatusTooOld, 1000 * time.Hour, 1000 * time.Hour},
+		{"at the series limit is ok", &pipeline.Group{PushTime: ago(time.Minute), Series: series(2)}, &limited, StatusOK, time.Minute, time.Minute},
+		{"over the series limit", &pipeline.Group{PushTime: ago(time.Minute), Series: series(3)}, &limited, StatusOverLimit, time.Minute, time.Minute},
+		{"over the limit over failed and too old", &pipeline.Group{PushTime: ago(2 * time.Hour), PushFailureTime: ago(time.Second), Series: series(3)}, &limited, StatusOverLimit, 2 * time.Hour, time.Second},
+		{"expired over over the limit", &pipeline.Group{PushTime: ago(25 * time.Hour), Series: series(3)}, &limited, StatusExpired, 25 * time.Hour, 25 * time.Hour},
+		{"no series limit: any number", &pipeline.Group{PushTime: ago(time.Minute), Series: series(1000)}, &r, StatusOK, time.Minute, time.Minute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := Evaluate(tc.g, now, tc.rule)
@@ -323,6 +370,9 @@ func TestEvaluate(t *testing.T) {
 			}
 			if h.HasAge != (tc.wantAge != 0) || h.Age != tc.wantAge {
 				t.Errorf("age %v (HasAge %v), want %v", h.Age, h.HasAge, tc.wantAge)
+			}
+			if tc.g != nil && h.Series != len(tc.g.Series) {
+				t.Errorf("series %d, want %d", h.Series, len(tc.g.Series))
 			}
 			if h.Idle != tc.wantIdl {
 				t.Errorf("idle %v, want %v", h.Idle, tc.wantIdl)
@@ -342,8 +392,10 @@ func TestJudge(t *testing.T) {
 	keep := rule("keep", time.Hour, 24*time.Hour, "job", "keep")
 	del := rule("delete", 0, 24*time.Hour)
 	del.DeleteExpired = true
+	big := rule("big", 0, 0, "job", "big")
+	big.SeriesLimit = 1
 	o := Options{
-		Rules: []Rule{keep, del},
+		Rules: []Rule{big, keep, del},
 		Expected: []labels.Labels{
 			labels.FromStrings("job", "absent"),
 			labels.FromStrings("job", "keep", "instance", "expected"),
@@ -357,6 +409,7 @@ func TestJudge(t *testing.T) {
 			{Labels: labels.FromStrings("job", "keep", "instance", "expected"), PushTime: ago(48 * time.Hour)},
 			{Labels: labels.FromStrings("job", "keep", "instance", "other"), PushTime: ago(48 * time.Hour)},
 			{Labels: labels.FromStrings("job", "gone"), PushTime: ago(48 * time.Hour)},
+			{Labels: labels.FromStrings("job", "big"), PushTime: ago(time.Minute), Series: make([]pipeline.Series, 2)},
 		},
 	}
 	type row struct {
@@ -370,6 +423,7 @@ func TestJudge(t *testing.T) {
 		{`{instance="expected", job="keep"}`, StatusExpired, true, false, true, false, "keep"},
 		{`{instance="other", job="keep"}`, StatusExpired, false, false, false, false, "keep"},
 		{`{job="gone"}`, StatusExpired, false, false, false, true, "delete"},
+		{`{job="big"}`, StatusOverLimit, false, false, true, false, "big"},
 		{`{job="absent"}`, StatusMissing, true, false, true, false, "delete"},
 	}
 	vs := Judge(nil, in, now, o)

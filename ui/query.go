@@ -36,11 +36,12 @@ const (
 
 // statusRank orders the statuses worst first, as synth decides them.
 var statusRank = map[synth.Status]int{
-	synth.StatusMissing: 0,
-	synth.StatusExpired: 1,
-	synth.StatusFailed:  2,
-	synth.StatusTooOld:  3,
-	synth.StatusOK:      4,
+	synth.StatusMissing:   0,
+	synth.StatusExpired:   1,
+	synth.StatusOverLimit: 2,
+	synth.StatusFailed:    3,
+	synth.StatusTooOld:    4,
+	synth.StatusOK:        5,
 }
 
 // filter is the grouping labels a group must have, sorted by name: a

@@ -165,6 +165,7 @@ type apiGroup struct {
 	AgeSeconds     *float64          `json:"ageSeconds,omitempty"`
 	MaxAgeSeconds  float64           `json:"maxAgeSeconds,omitzero"`
 	Series         int               `json:"series"`
+	SeriesLimit    int               `json:"seriesLimit,omitempty"`
 	DroppedSeries  int               `json:"droppedSeries,omitempty"`
 	Rule           string            `json:"rule,omitempty"`
 	Expected       bool              `json:"expected"`
@@ -193,6 +194,7 @@ func (h *Handler) serveGroups(w http.ResponseWriter, r *http.Request) {
 			LastFailedPush: utc(g.PushFailureTime),
 			MaxAgeSeconds:  g.MaxAge.Seconds(),
 			Series:         g.Series,
+			SeriesLimit:    g.SeriesLimit,
 			DroppedSeries:  g.DroppedSeries,
 			Rule:           g.Rule,
 			Expected:       g.Expected,

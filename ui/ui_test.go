@@ -144,6 +144,22 @@ func TestPage(t *testing.T) {
 			absent: []string{"<script", "incomplete"},
 		},
 		{
+			// Over its rule's series_limit: a problem, ranked before
+			// failed; the series shown against the limit.
+			name: "over the series limit", target: "/", code: http.StatusOK,
+			status: &bridge.Status{Time: now, Complete: true, Groups: []bridge.GroupStatus{
+				{Labels: labels.FromStrings("job", "fails"), HasAge: true, Age: time.Minute, Status: synth.StatusFailed, Series: 3},
+				{Labels: labels.FromStrings("job", "small"), HasAge: true, Age: time.Minute, Status: synth.StatusOK, Up: true, Series: 3, SeriesLimit: 1000, Rule: "group_rules[0]"},
+				{Labels: labels.FromStrings("job", "huge"), HasAge: true, Age: time.Minute, Status: synth.StatusOverLimit, Series: 12000, SeriesLimit: 1000, Rule: "group_rules[0]"},
+			}},
+			want: []string{
+				"<title>1 over_limit · 1 failed · pushgateway-bridge</title>",
+				`<tr class="problem s-over_limit">`, `<span class="status s-over_limit">over_limit</span>`, "huge", `12000 <span class="bad"`, "/ 1000</span>",
+				`<tr class="problem s-failed">`, "fails",
+				`<tr class="s-ok">`, "small", `3 <span class="dim"`, "/ 1000</span>",
+			},
+		},
+		{
 			name: "by age, oldest first", status: testStatus(), target: "/?sort=age", code: http.StatusOK,
 			want: []string{`<option value="age" selected>`, "db-8", "db-9", "db-7", "report", "&lt;script&gt;"},
 		},

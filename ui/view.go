@@ -102,6 +102,10 @@ type groupView struct {
 	Status   string
 	Problem  bool
 	Series   int
+	// SeriesLimit is its rule's series_limit, 0 if none; OverLimit tells
+	// that Series is over it.
+	SeriesLimit int
+	OverLimit   bool
 	// Dropped counts the series over the label limits.
 	Dropped  int
 	Rule     string
@@ -199,6 +203,8 @@ func groupOf(g bridge.GroupStatus, f filter, key sortKey, now time.Time) groupVi
 		Status:      string(g.Status),
 		Problem:     g.Status != synth.StatusOK,
 		Series:      g.Series,
+		SeriesLimit: g.SeriesLimit,
+		OverLimit:   g.Status == synth.StatusOverLimit,
 		Dropped:     g.DroppedSeries,
 		Rule:        g.Rule,
 		Expected:    g.Expected,

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -45,12 +46,15 @@ type flags struct {
 	interval, timeout time.Duration
 	timeoutSet        bool
 	upMetric          string
-	configFile        string
-	enableLifecycle   bool
-	dryRun            bool
-	gogc              int
-	web               *web.FlagConfig
-	log               promslog.Config
+	synthSeries       []string
+	// synthKinds is synthSeries parsed.
+	synthKinds      synth.Kinds
+	configFile      string
+	enableLifecycle bool
+	dryRun          bool
+	gogc            int
+	web             *web.FlagConfig
+	log             promslog.Config
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -73,6 +77,7 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("scrape.interval", "How often to scrape the Pushgateway and send.").Default("15s").DurationVar(&f.interval)
 	app.Flag("scrape.timeout", "Timeout of one scrape; at most the interval.").Default("10s").IsSetByUser(&f.timeoutSet).DurationVar(&f.timeout)
 	app.Flag("synth.up-metric-name", "Name of the synthesized per-group up series.").Default(synth.DefaultUpMetric).StringVar(&f.upMetric)
+	app.Flag("synth.series", "Kind of per-group synthesized series to add for every group, besides up and age: status, max_age or pushes; repeatable, or a comma-separated list. group_rules' synthesize adds kinds per rule.").PlaceHolder("KIND").StringsVar(&f.synthSeries)
 	app.Flag("config.file", "Path of the YAML configuration file. Reloaded on SIGHUP (and POST /-/reload with --web.enable-lifecycle): group_rules and expected_groups take effect at the next cycle; other changes need a restart.").StringVar(&f.configFile)
 	app.Flag("dry-run", "Scrape once, print what one cycle would send to each endpoint (after relabeling and external labels) as exposition text, and exit; nothing is sent.").BoolVar(&f.dryRun)
 	app.Flag("runtime.gogc", "Go garbage collector target percentage (GOGC); the GOGC environment variable, if set, wins. Lower keeps less memory for more CPU.").Default(strconv.Itoa(defaultGOGC)).IntVar(&f.gogc)
@@ -113,6 +118,15 @@ func validate(f *flags) (*settings, error) {
 	}
 	if !model.LegacyValidation.IsValidMetricName(f.upMetric) {
 		return nil, fmt.Errorf("--synth.up-metric-name %q is not a valid metric name", f.upMetric)
+	}
+	for _, list := range f.synthSeries {
+		for name := range strings.SplitSeq(list, ",") {
+			k, err := synth.ParseKind(strings.TrimSpace(name))
+			if err != nil {
+				return nil, fmt.Errorf("--synth.series: %w", err)
+			}
+			f.synthKinds |= synth.KindsOf(k)
+		}
 	}
 	if f.gogc <= 0 {
 		return nil, fmt.Errorf("--runtime.gogc %d must be positive", f.gogc)
@@ -189,6 +203,6 @@ func setGCPercent(gogc int, logger *slog.Logger) {
 	debug.SetGCPercent(gogc)
 }
 
-func synthOptions(c *config.Config, upMetric string) synth.Options {
-	return synth.Options{UpMetric: upMetric, Rules: c.SynthRules(), Expected: c.ExpectedGroups}
+func synthOptions(c *config.Config, upMetric string, kinds synth.Kinds) synth.Options {
+	return synth.Options{UpMetric: upMetric, Rules: c.SynthRules(), Expected: c.ExpectedGroups, Series: kinds}
 }

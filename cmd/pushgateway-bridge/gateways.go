@@ -26,7 +26,7 @@ func newGateways(s *settings, userAgent string, logger *slog.Logger, reg prometh
 		// The name is the configured one or the host and port: never the
 		// URL, which may hold credentials.
 		gateways = append(gateways, bridge.Gateway{Name: gw.Name, Source: pushgateway.NewClient(gw.URL.URL, client, userAgent, pushgateway.Options{
-			Name: gw.Name, Limits: gw.Limits(), Logger: logger.With("component", "pushgateway"), Registerer: reg,
+			Name: gw.Name, Limits: gw.Limits(), BodySizeLimit: int64(gw.BodySizeLimit), SampleLimit: gw.SampleLimit, Logger: logger.With("component", "pushgateway"), Registerer: reg,
 		})})
 	}
 	return gateways, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/bridge"
 	"github.com/pushgateway-bridge/pushgateway-bridge/config"
+	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
 // reloader reloads --config.file: rules and expected groups are swapped in
@@ -20,8 +21,10 @@ type reloader struct {
 	running  *config.Config
 	br       *bridge.Bridge
 	upMetric string
-	logger   *slog.Logger
-	m        reloadMetrics
+	// synthKinds are the kinds --synth.series adds for every group.
+	synthKinds synth.Kinds
+	logger     *slog.Logger
+	m          reloadMetrics
 }
 
 type reloadMetrics struct {
@@ -62,7 +65,7 @@ func (r *reloader) reload() error {
 	if !sameDelivery(r.running, c) {
 		r.logger.Warn("remote_write or global changed in the configuration file: restart to apply them; group_rules and expected_groups are applied")
 	}
-	r.br.SetSynthOptions(synthOptions(c, r.upMetric))
+	r.br.SetSynthOptions(synthOptions(c, r.upMetric, r.synthKinds))
 	r.running.GroupRules, r.running.ExpectedGroups = c.GroupRules, c.ExpectedGroups
 	r.m.success.Set(1)
 	r.m.timestamp.SetToCurrentTime()

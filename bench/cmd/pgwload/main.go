@@ -15,9 +15,9 @@
 // group: G*(S+2), next to its own go_*, process_* and pushgateway_* series.
 // A forwarder delivers per cycle:
 //
-//   - pushgateway-bridge: G*(S+2) + 7*G + 1: the synthesized up, five
-//     pushgateway_group_status and pushgateway_group_age_seconds per group,
-//     and pushgateway_up;
+//   - pushgateway-bridge: G*(S+2) + 2*G + 1: the synthesized up and
+//     pushgateway_group_age_seconds per group (its default series), and
+//     pushgateway_up;
 //   - a scraper with honor_labels (vmagent, Prometheus): every exposed
 //     series, the gateway's own included, plus the series it adds about the
 //     scrape itself (Prometheus: up and 4 scrape_*; vmagent: up and 6 scrape_*).
@@ -263,8 +263,8 @@ feed:
 		GroupSeries:    group,
 		OwnSeries:      own,
 		ExposedSeries:  group + own,
-		// Per group: up, five pushgateway_group_status series and the age.
-		ExpectedBridge: group + 7**groups + 1,
+		// Per group: up and the age, the bridge's default series.
+		ExpectedBridge: group + 2**groups + 1,
 		ExpectedProm:   group + own + 5,
 		// vmagent: up, scrape_duration_seconds, scrape_response_size_bytes,
 		// scrape_samples_scraped, scrape_samples_post_metric_relabeling,
