@@ -64,6 +64,8 @@ func startCortex(t testing.TB, extra ...string) *cortex {
 		// Without store-gateway sharding the querier asks the listed
 		// store-gateways: this process' own.
 		"-querier.store-gateway-addresses=" + grpcAddr,
+		// By default ./active-query-tracker, in the package's folder.
+		"-querier.active-query-tracker-dir=" + filepath.Join(dir, "active-query-tracker"),
 		"-log.level=info",
 	}, extra...)
 	r := startReceiverProcess(t, "cortex", cortexBin, addr, "/api/v1/push", "/ready", args...)
