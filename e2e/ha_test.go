@@ -442,10 +442,14 @@ e2e_rep{__replica__="r2",cluster="e2e",instance="x",job="rep"} 1`)
 // gateways of an HA pair: once it expires the bridge deletes it from both,
 // each on its own push time, so it does not come back through the merge,
 // and logs no "pushed again" line. A group pushed to both that does not
-// expire stays on both.
+// expire stays on both. It runs against each Pushgateway version.
 func TestDeleteExpiredHAPair(t *testing.T) {
 	t.Parallel()
-	a, b := startPushgateway(t), startPushgateway(t)
+	forEachGatewayVersion(t, testDeleteExpiredHAPair)
+}
+
+func testDeleteExpiredHAPair(t *testing.T, start func(testing.TB) *pushgateway) {
+	a, b := start(t), start(t)
 	r := startPrometheusReceiver(t, 0)
 	cfg := writeConfig(t, `
 group_rules:
