@@ -99,11 +99,12 @@ func (c *cortex) tenantAPI(t testing.TB, tenant string) string {
 // one in remote write 1.0 with metadata requests, one in 2.0. Each tenant's
 // queries see its own groups only, with the values pushed; a query without
 // a tenant is refused; /api/v1/metadata of the 1.0 and the 2.0 tenant holds
-// the pushed TYPE and HELP, and the 2.0 endpoint never falls back.
+// the pushed TYPE and HELP, /api/v1/query_exemplars the exemplar pushed by
+// client_golang, and the 2.0 endpoint never falls back.
 func TestCortexTenants(t *testing.T) {
 	t.Parallel()
 	g := startPushgateway(t)
-	c := startCortex(t, "-distributor.remote-writev2-enabled=true")
+	c := startCortex(t, "-distributor.remote-writev2-enabled=true", "-ingester.max-exemplars=1000")
 	cfg := writeConfig(t, fmt.Sprintf(`
 remote_write:
 - url: %[1]s
@@ -114,10 +115,12 @@ remote_write:
   name: cortex-ops
   headers: {X-Scope-OrgID: ops}
   metadata_config: {send: true, send_interval: 1s}
+  send_exemplars: true
 - url: %[1]s
   name: cortex-rw2
   headers: {X-Scope-OrgID: rw2}
   protobuf_message: %[2]s
+  send_exemplars: true
 `, c.WriteURL, rw2Message))
 	b := startBridge(t, "--pushgateway.url="+g.URL, "--config.file="+cfg, "--scrape.interval=1s", "--log.level=debug")
 
@@ -132,6 +135,8 @@ remote_write:
 	} {
 		mustPush(t, g.URL, http.MethodPut, p.path, fmt.Sprintf("# HELP e2e_cortex_value %s\n# TYPE e2e_cortex_value gauge\ne2e_cortex_value %d\n", help, p.value))
 	}
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	pushExemplarCounter(t, g.URL, "exemplars", "e2e_cortex_records_total", traceID)
 	a := `e2e_cortex_value{job="cortex_a",team="team-a"} 1`
 	bv := `e2e_cortex_value{job="cortex_b",team="team-b"} 2`
 	none := `e2e_cortex_value{job="cortex_none"} 3`
@@ -191,6 +196,20 @@ remote_write:
 			return err
 		})
 		t.Logf("X-Scope-OrgID %s: /api/v1/metadata?metric=e2e_cortex_value: %s", tenant, got)
+	}
+	// Exemplars, in 1.0 and 2.0.
+	for _, tenant := range []string{"ops", "rw2"} {
+		api := c.tenantAPI(t, tenant)
+		var got string
+		eventually(t, arrive, func() error {
+			var err error
+			got, err = expectExemplar(api, `e2e_cortex_records_total`, traceID)
+			return err
+		})
+		t.Logf("X-Scope-OrgID %s: /api/v1/query_exemplars?query=e2e_cortex_records_total: %s", tenant, got)
+	}
+	if v := b.MustMetric(mExemplarsUnwritten, "remote_name", "cortex-rw2"); v != 0 {
+		t.Errorf("%s{remote_name=\"cortex-rw2\"} = %v, want 0", mExemplarsUnwritten, v)
 	}
 	if v := b.MustMetric(mFallbacks, "remote_name", "cortex-rw2"); v != 0 {
 		t.Errorf("%s{remote_name=\"cortex-rw2\"} = %v, want 0: Cortex takes 2.0", mFallbacks, v)

@@ -890,6 +890,34 @@ func mustPush(t testing.TB, gatewayURL, method, path, body string) {
 	}
 }
 
+// pushExemplarCounter pushes, as client_golang's push package does in
+// protobuf, a counter name of value 42 with an exemplar {trace_id=traceID}
+// as group {job=job}, and returns when it was created.
+func pushExemplarCounter(t testing.TB, gatewayURL, job, name, traceID string) time.Time {
+	t.Helper()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: "A counter pushed with an exemplar."})
+	created := time.Now()
+	c.(prometheus.ExemplarAdder).AddWithExemplar(42, prometheus.Labels{"trace_id": traceID})
+	if err := push.New(gatewayURL, job).Collector(c).Format(expfmt.NewFormat(expfmt.TypeProtoDelim)).Push(); err != nil {
+		t.Fatalf("push %s with client_golang: %v", name, err)
+	}
+	return created
+}
+
+// expectExemplar returns an error unless /api/v1/query_exemplars of expr
+// over the last minute holds the trace_id exemplar of value 42 that
+// pushExemplarCounter pushed, and the answer otherwise.
+func expectExemplar(promURL, expr, traceID string) (string, error) {
+	got, err := queryExemplars(promURL, expr, time.Now().Add(-time.Minute), time.Now().Add(time.Minute))
+	if err != nil {
+		return "", err
+	}
+	if !strings.Contains(got, `"trace_id":"`+traceID+`"`) || !strings.Contains(got, `"value":"42"`) {
+		return got, fmt.Errorf("/api/v1/query_exemplars?query=%s: %s, want the trace_id exemplar of value 42", expr, got)
+	}
+	return got, nil
+}
+
 // pushNativeHistogram PUTs (replaces) the group {job=job, labels...} with
 // one histogram named name having native buckets (bucket factor 1.1, no
 // classic buckets) that observed values. client_golang's push sends

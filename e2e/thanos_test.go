@@ -53,6 +53,7 @@ func startThanos(t testing.TB) *thanos {
 		"--tsdb.path="+dir,
 		"--label="+thanosReplicaLabel+`="0"`,
 		"--receive.tenant-header=THANOS-TENANT",
+		"--tsdb.max-exemplars=1000",
 		"--log.level=info",
 	)
 	queryHTTP := localAddr(t)
@@ -71,7 +72,8 @@ func startThanos(t testing.TB) *thanos {
 // routes series to tenants by their team label in the THANOS-TENANT header
 // (the group without one to the default tenant) into a real Thanos receive,
 // and reads them back through Thanos query: every series of a group carries
-// its tenant as tenant_id, with the values pushed. A DELETE on the gateway
+// its tenant as tenant_id, with the values pushed, and an exemplar pushed by
+// client_golang shows in /api/v1/query_exemplars. A DELETE on the gateway
 // makes that group's series stale through Thanos too, and only its own.
 func TestThanosReceiveTenants(t *testing.T) {
 	t.Parallel()
@@ -84,6 +86,7 @@ remote_write:
   tenant_label: team
   tenant_header: THANOS-TENANT
   default_tenant: shared
+  send_exemplars: true
 `, th.WriteURL))
 	startBridge(t, "--pushgateway.url="+g.URL, "--config.file="+cfg, "--scrape.interval=1s", "--log.level=debug")
 
@@ -103,6 +106,8 @@ remote_write:
 		mustPush(t, g.URL, http.MethodPut, path, fmt.Sprintf("e2e_thanos_value %d\n", i+1))
 		want = append(want, fmt.Sprintf("e2e_thanos_value{job=%q%s,tenant_id=%q} %d", c.job, team, c.tenant, i+1))
 	}
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	pushExemplarCounter(t, g.URL, "exemplars", "e2e_thanos_records_total", traceID)
 	took := eventually(t, thanosArrive, func() error {
 		return expectVector(th.URL, `e2e_thanos_value`, strings.Join(want, "\n"))
 	})
@@ -123,6 +128,15 @@ remote_write:
 		t.Error(err)
 	}
 	t.Logf("%s:\n%s\n%s", countExpr, indent(strings.Join(counts, "\n")), upWant)
+
+	// The exemplar, in the default tenant.
+	var exemplars string
+	eventually(t, arrive, func() error {
+		var err error
+		exemplars, err = expectExemplar(th.URL, `e2e_thanos_records_total`, traceID)
+		return err
+	})
+	t.Logf("/api/v1/query_exemplars?query=e2e_thanos_records_total: %s", exemplars)
 
 	mustPush(t, g.URL, http.MethodDelete, groupPath("thanos_b", "team", "team-b"), "")
 	took = eventually(t, arrive, func() error { return expectEmpty(th.URL, `{job="thanos_b"}`) })
