@@ -343,8 +343,11 @@ func TestPushgatewayDown(t *testing.T) {
 
 // TestBase64GroupingKey checks that grouping label values pushed with the
 // @base64 path encoding arrive decoded.
-func TestBase64GroupingKey(t *testing.T) {
-	g, r, _ := setup(t)
+// It runs against each Pushgateway version (forEachGateway).
+func TestBase64GroupingKey(t *testing.T) { forEachGateway(t, testBase64GroupingKey) }
+
+func testBase64GroupingKey(t *testing.T, g *pushgateway) {
+	_, r, _ := setupWith(t, g)
 
 	path := groupPath("dir/job", "path", "/var/tmp")
 	if want := "/metrics/job@base64/ZGlyL2pvYg/path@base64/L3Zhci90bXA"; path != want {
@@ -362,8 +365,11 @@ up{job="dir/job",path="/var/tmp"} 1
 // TestOverlappingGroupingKeys checks groups {job="x"} and {job="x",foo="bar"}
 // whose series overlap in labels: each keeps its own up, and deleting one
 // leaves the other's series alone.
-func TestOverlappingGroupingKeys(t *testing.T) {
-	g, r, _ := setup(t)
+// It runs against each Pushgateway version (forEachGateway).
+func TestOverlappingGroupingKeys(t *testing.T) { forEachGateway(t, testOverlappingGroupingKeys) }
+
+func testOverlappingGroupingKeys(t *testing.T, g *pushgateway) {
+	_, r, _ := setupWith(t, g)
 
 	mustPush(t, g.URL, http.MethodPut, groupPath("x"), `some_gauge{foo="bar"} 1`+"\n")
 	mustPush(t, g.URL, http.MethodPut, groupPath("x", "foo", "bar"), "other_gauge 2\n")

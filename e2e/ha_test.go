@@ -56,10 +56,15 @@ func haCycleSets(rec *sampleRecorder, match func(model.Metric) bool) map[int64][
 
 // TestMergeNewestPushWins pushes a group to gateway A, then to B with other
 // series, then to A again: the receiver gets B's copy, then A's newer one,
-// each whole; no cycle sends a mix of the two copies' series.
+// each whole; no cycle sends a mix of the two copies' series. It runs
+// against each Pushgateway version.
 func TestMergeNewestPushWins(t *testing.T) {
 	t.Parallel()
-	a, b := startPushgateway(t), startPushgateway(t)
+	forEachGatewayVersion(t, testMergeNewestPushWins)
+}
+
+func testMergeNewestPushWins(t *testing.T, start func(testing.TB) *pushgateway) {
+	a, b := start(t), start(t)
 	r := startPrometheusReceiver(t, contLookback)
 	rec := startSampleRecorder(t, r.WriteURL)
 	startBridge(t, haArgs(rec.URL+"/api/v1/write", a.URL, b.URL)...)
