@@ -363,9 +363,10 @@ remote_write:
 	killed := time.Now()
 	mustPush(t, g.URL, http.MethodPut, groupPath("cortex_ha"), "e2e_cortex_ha 2\n")
 	want = `e2e_cortex_ha{cluster="e2e",job="cortex_ha"} 2`
-	// The failover timeout, the surviving replica's next cycle and its
-	// request: a few seconds on top.
-	eventually(t, cortexFailover+10*time.Second, func() error { return expectVector(api, `e2e_cortex_ha`, want) })
+	// Cortex fails over once it has seen nothing of the elected replica
+	// for the failover timeout, counted from before the kill; then comes
+	// the surviving replica's next cycle (1s) and its request.
+	eventually(t, cortexFailover+5*time.Second, func() error { return expectVector(api, `e2e_cortex_ha`, want) })
 	arrived := time.Since(killed)
 	now, err := cortexElected(c, tenant, cluster)
 	if err != nil {
