@@ -29,7 +29,12 @@ const (
 // and a bridge between them scraping every second.
 func setup(t *testing.T) (*pushgateway, *receiver, *bridge) {
 	t.Helper()
-	g := startPushgateway(t)
+	return setupWith(t, startPushgateway(t))
+}
+
+// setupWith is setup with the gateway g, e.g. one of forEachGateway's.
+func setupWith(t *testing.T, g *pushgateway) (*pushgateway, *receiver, *bridge) {
+	t.Helper()
 	r := startPrometheusReceiver(t, 0)
 	b := startBridge(t, bridgeArgs(g.URL, r.WriteURL)...)
 	return g, r, b
@@ -38,8 +43,10 @@ func setup(t *testing.T) (*pushgateway, *receiver, *bridge) {
 // TestMetricTypes checks that every metric type arrives with the labels the
 // gateway exposes minus its empty instance label, and that the gateway's own
 // metrics are not forwarded.
-func TestMetricTypes(t *testing.T) {
-	g := startPushgateway(t)
+// It runs against each Pushgateway version (forEachGateway).
+func TestMetricTypes(t *testing.T) { forEachGateway(t, testMetricTypes) }
+
+func testMetricTypes(t *testing.T, g *pushgateway) {
 	r := startPrometheusReceiver(t, 0)
 	rec := startWriteRecorder(t, r.WriteURL)
 	startBridge(t, bridgeArgs(g.URL, rec.URL)...)
@@ -131,8 +138,11 @@ push_failure_time_seconds{env="test",job="native"} 0
 
 // TestUpAndAge checks the synthesized per-group up and
 // pushgateway_group_age_seconds.
-func TestUpAndAge(t *testing.T) {
-	g, r, _ := setup(t)
+// It runs against each Pushgateway version (forEachGateway).
+func TestUpAndAge(t *testing.T) { forEachGateway(t, testUpAndAge) }
+
+func testUpAndAge(t *testing.T, g *pushgateway) {
+	_, r, _ := setupWith(t, g)
 
 	mustPush(t, g.URL, http.MethodPut, groupPath("good"), "# TYPE e2e_shared gauge\ne2e_shared 1\n")
 	mustPush(t, g.URL, http.MethodPut, groupPath("bad"), "e2e_ok 1\n")
@@ -203,8 +213,11 @@ e2e_ok{job="bad"} 1
 // TestPutFewerSeriesMarksStale checks that a series dropped from a group by
 // a PUT gets a staleness marker: with a 5m lookback delta nothing else can
 // make it vanish from instant queries within seconds.
-func TestPutFewerSeriesMarksStale(t *testing.T) {
-	g, r, _ := setup(t)
+// It runs against each Pushgateway version (forEachGateway).
+func TestPutFewerSeriesMarksStale(t *testing.T) { forEachGateway(t, testPutFewerSeriesMarksStale) }
+
+func testPutFewerSeriesMarksStale(t *testing.T, g *pushgateway) {
+	_, r, _ := setupWith(t, g)
 
 	mustPush(t, g.URL, http.MethodPut, groupPath("shrink"), "e2e_keep 1\ne2e_drop 2\n")
 	eventually(t, arrive, func() error {
@@ -226,8 +239,11 @@ e2e_drop{job="shrink"} 2
 
 // TestDeleteGroupMarksStale checks that a deleted group's series and its
 // synthesized series vanish at once, and only that group's.
-func TestDeleteGroupMarksStale(t *testing.T) {
-	g, r, _ := setup(t)
+// It runs against each Pushgateway version (forEachGateway).
+func TestDeleteGroupMarksStale(t *testing.T) { forEachGateway(t, testDeleteGroupMarksStale) }
+
+func testDeleteGroupMarksStale(t *testing.T, g *pushgateway) {
+	_, r, _ := setupWith(t, g)
 
 	mustPush(t, g.URL, http.MethodPut, groupPath("gone", "k", "v"), "e2e_gone 1\n")
 	mustPush(t, g.URL, http.MethodPut, groupPath("stay"), "e2e_stay 1\n")
@@ -327,8 +343,11 @@ func TestPushgatewayDown(t *testing.T) {
 
 // TestBase64GroupingKey checks that grouping label values pushed with the
 // @base64 path encoding arrive decoded.
-func TestBase64GroupingKey(t *testing.T) {
-	g, r, _ := setup(t)
+// It runs against each Pushgateway version (forEachGateway).
+func TestBase64GroupingKey(t *testing.T) { forEachGateway(t, testBase64GroupingKey) }
+
+func testBase64GroupingKey(t *testing.T, g *pushgateway) {
+	_, r, _ := setupWith(t, g)
 
 	path := groupPath("dir/job", "path", "/var/tmp")
 	if want := "/metrics/job@base64/ZGlyL2pvYg/path@base64/L3Zhci90bXA"; path != want {
@@ -346,8 +365,11 @@ up{job="dir/job",path="/var/tmp"} 1
 // TestOverlappingGroupingKeys checks groups {job="x"} and {job="x",foo="bar"}
 // whose series overlap in labels: each keeps its own up, and deleting one
 // leaves the other's series alone.
-func TestOverlappingGroupingKeys(t *testing.T) {
-	g, r, _ := setup(t)
+// It runs against each Pushgateway version (forEachGateway).
+func TestOverlappingGroupingKeys(t *testing.T) { forEachGateway(t, testOverlappingGroupingKeys) }
+
+func testOverlappingGroupingKeys(t *testing.T, g *pushgateway) {
+	_, r, _ := setupWith(t, g)
 
 	mustPush(t, g.URL, http.MethodPut, groupPath("x"), `some_gauge{foo="bar"} 1`+"\n")
 	mustPush(t, g.URL, http.MethodPut, groupPath("x", "foo", "bar"), "other_gauge 2\n")
@@ -459,8 +481,11 @@ func TestReadyAndFlags(t *testing.T) {
 // compliance suite's real-world payload does) next to its other series: the
 // receiver gets the pushed value as exported_up and the synthesized up 1 of
 // a healthy group, not one of the two at random.
-func TestPushedUpExported(t *testing.T) {
-	g, r, _ := setup(t)
+// It runs against each Pushgateway version (forEachGateway).
+func TestPushedUpExported(t *testing.T) { forEachGateway(t, testPushedUpExported) }
+
+func testPushedUpExported(t *testing.T, g *pushgateway) {
+	_, r, _ := setupWith(t, g)
 	mustPush(t, g.URL, http.MethodPut, groupPath("selfup"), "up 0\ne2e_selfup_done 1\n")
 	eventually(t, arrive, func() error {
 		return expectVector(r.URL, `{job="selfup",__name__=~"up|exported_up|e2e_selfup_done"}`, `

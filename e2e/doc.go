@@ -1,12 +1,15 @@
 // Package e2e holds the end-to-end tests of pushgateway-bridge: they run the
-// built bridge between a real Prometheus Pushgateway and a real Prometheus
-// acting as remote-write receiver, push groups to the gateway and assert what
+// built bridge between a real Prometheus Pushgateway and a real
+// remote-write receiver (Prometheus 2 or 3, VictoriaMetrics, Thanos, Cortex), push groups to the gateway and assert what
 // the receiver answers through its PromQL HTTP API.
 //
 // The peers come from scripts/peers.sh (Debian's prometheus-pushgateway,
-// prometheus and promtool, victoria-metrics, chromium and podman, and
-// Prometheus 3 built with go install), or from the folder named by the
-// PEERS_BIN environment variable. TestImage builds the container image with
+// prometheus and promtool, victoria-metrics, chromium and podman,
+// Prometheus 3 and Pushgateway 1.11.5 built with go install, and Thanos and
+// Cortex built from their modules), or from the folder named by the
+// PEERS_BIN environment variable. The tests of the Pushgateway's API run
+// against both Pushgateways (forEachGateway); Thanos receive and Cortex are
+// receivers with tenants, and Cortex's HA tracker takes two bridges. TestImage builds the container image with
 // podman and runs it in a chroot, which needs root.
 // A missing peer or a bridge that does not build fails the whole package: the
 // tests never skip, so CI cannot pass without having run them.

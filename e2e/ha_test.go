@@ -56,10 +56,15 @@ func haCycleSets(rec *sampleRecorder, match func(model.Metric) bool) map[int64][
 
 // TestMergeNewestPushWins pushes a group to gateway A, then to B with other
 // series, then to A again: the receiver gets B's copy, then A's newer one,
-// each whole; no cycle sends a mix of the two copies' series.
+// each whole; no cycle sends a mix of the two copies' series. It runs
+// against each Pushgateway version.
 func TestMergeNewestPushWins(t *testing.T) {
 	t.Parallel()
-	a, b := startPushgateway(t), startPushgateway(t)
+	forEachGatewayVersion(t, testMergeNewestPushWins)
+}
+
+func testMergeNewestPushWins(t *testing.T, start func(testing.TB) *pushgateway) {
+	a, b := start(t), start(t)
 	r := startPrometheusReceiver(t, contLookback)
 	rec := startSampleRecorder(t, r.WriteURL)
 	startBridge(t, haArgs(rec.URL+"/api/v1/write", a.URL, b.URL)...)
@@ -442,10 +447,14 @@ e2e_rep{__replica__="r2",cluster="e2e",instance="x",job="rep"} 1`)
 // gateways of an HA pair: once it expires the bridge deletes it from both,
 // each on its own push time, so it does not come back through the merge,
 // and logs no "pushed again" line. A group pushed to both that does not
-// expire stays on both.
+// expire stays on both. It runs against each Pushgateway version.
 func TestDeleteExpiredHAPair(t *testing.T) {
 	t.Parallel()
-	a, b := startPushgateway(t), startPushgateway(t)
+	forEachGatewayVersion(t, testDeleteExpiredHAPair)
+}
+
+func testDeleteExpiredHAPair(t *testing.T, start func(testing.TB) *pushgateway) {
+	a, b := start(t), start(t)
 	r := startPrometheusReceiver(t, 0)
 	cfg := writeConfig(t, `
 group_rules:

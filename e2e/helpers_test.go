@@ -260,6 +260,36 @@ func startPushgatewayBin(t testing.TB, port int, bin string, extra ...string) *p
 	return g
 }
 
+// gatewayVersions are the Pushgateways the tests of the gateway's API (its
+// scrape formats, the push times of /api/v1/metrics, DELETE) run against:
+// Debian's 1.5.1 and 1.11.5, the newest, that scripts/peers.sh builds.
+var gatewayVersions = []struct {
+	name  string
+	start func(t testing.TB) *pushgateway
+}{
+	{"pushgateway-1.5.1", startPushgateway},
+	{"pushgateway-1.11.5", func(t testing.TB) *pushgateway { return startPushgatewayBin(t, 0, pushgateway1115Bin) }},
+}
+
+// forEachGateway runs test once per gatewayVersions entry, as parallel
+// subtests named after the version, each with its own gateway.
+func forEachGateway(t *testing.T, test func(t *testing.T, g *pushgateway)) {
+	t.Helper()
+	forEachGatewayVersion(t, func(t *testing.T, start func(testing.TB) *pushgateway) { test(t, start(t)) })
+}
+
+// forEachGatewayVersion is forEachGateway for tests that start gateways
+// themselves, with start.
+func forEachGatewayVersion(t *testing.T, test func(t *testing.T, start func(testing.TB) *pushgateway)) {
+	t.Helper()
+	for _, gv := range gatewayVersions {
+		t.Run(gv.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, gv.start)
+		})
+	}
+}
+
 // Start (re)starts the gateway on its port and waits until it is ready.
 func (g *pushgateway) Start() {
 	g.t.Helper()
@@ -487,10 +517,16 @@ func (b *bridge) Output() string { return b.proc.output.String() }
 // name whose labels include the name/value pairs lv, and how many samples
 // matched; a family the bridge does not expose (yet) matches none.
 func (b *bridge) Metric(name string, lv ...string) (float64, int, error) {
+	return metricAt(b.URL+"/metrics", name, lv...)
+}
+
+// metricAt is bridge.Metric for the Prometheus exposition at metricsURL,
+// e.g. a receiver's own /metrics.
+func metricAt(metricsURL, name string, lv ...string) (float64, int, error) {
 	if len(lv)%2 != 0 {
-		panic("bridge.Metric: labels must be name/value pairs")
+		panic("metricAt: labels must be name/value pairs")
 	}
-	code, body, err := httpGet(b.URL + "/metrics")
+	code, body, err := httpGet(metricsURL)
 	if err != nil {
 		return 0, 0, fmt.Errorf("GET /metrics: %w", err)
 	}
@@ -852,6 +888,34 @@ func mustPush(t testing.TB, gatewayURL, method, path, body string) {
 	if code/100 != 2 {
 		t.Fatalf("%s %s: status %d: %s", method, path, code, resp)
 	}
+}
+
+// pushExemplarCounter pushes, as client_golang's push package does in
+// protobuf, a counter name of value 42 with an exemplar {trace_id=traceID}
+// as group {job=job}, and returns when it was created.
+func pushExemplarCounter(t testing.TB, gatewayURL, job, name, traceID string) time.Time {
+	t.Helper()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: "A counter pushed with an exemplar."})
+	created := time.Now()
+	c.(prometheus.ExemplarAdder).AddWithExemplar(42, prometheus.Labels{"trace_id": traceID})
+	if err := push.New(gatewayURL, job).Collector(c).Format(expfmt.NewFormat(expfmt.TypeProtoDelim)).Push(); err != nil {
+		t.Fatalf("push %s with client_golang: %v", name, err)
+	}
+	return created
+}
+
+// expectExemplar returns an error unless /api/v1/query_exemplars of expr
+// over the last minute holds the trace_id exemplar of value 42 that
+// pushExemplarCounter pushed, and the answer otherwise.
+func expectExemplar(promURL, expr, traceID string) (string, error) {
+	got, err := queryExemplars(promURL, expr, time.Now().Add(-time.Minute), time.Now().Add(time.Minute))
+	if err != nil {
+		return "", err
+	}
+	if !strings.Contains(got, `"trace_id":"`+traceID+`"`) || !strings.Contains(got, `"value":"42"`) {
+		return got, fmt.Errorf("/api/v1/query_exemplars?query=%s: %s, want the trace_id exemplar of value 42", expr, got)
+	}
+	return got, nil
 }
 
 // pushNativeHistogram PUTs (replaces) the group {job=job, labels...} with

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,6 +31,12 @@ var (
 	// victoriaMetricsBin is the single-node VictoriaMetrics binary (Debian's)
 	// run as receiver.
 	victoriaMetricsBin string
+	// thanosBin is Thanos (receive and query), which scripts/peers.sh
+	// builds: a remote-write receiver with tenants from THANOS-TENANT.
+	thanosBin string
+	// cortexBin is Cortex, which scripts/peers.sh builds: a remote-write
+	// receiver with X-Scope-OrgID tenants and the HA tracker.
+	cortexBin string
 	// bridgeBin is the pushgateway-bridge binary built for this run.
 	bridgeBin string
 )
@@ -52,7 +59,9 @@ func runMain(m *testing.M) int {
 	prometheus3Bin = filepath.Join(bin, "prometheus3")
 	victoriaMetricsBin = filepath.Join(bin, "victoria-metrics")
 	pushgateway1115Bin = filepath.Join(bin, "pushgateway-1.11.5")
-	for _, b := range []string{pushgatewayBin, prometheusBin, prometheus3Bin, victoriaMetricsBin, pushgateway1115Bin} {
+	thanosBin = filepath.Join(bin, "thanos")
+	cortexBin = filepath.Join(bin, "cortex")
+	for _, b := range []string{pushgatewayBin, prometheusBin, prometheus3Bin, victoriaMetricsBin, pushgateway1115Bin, thanosBin, cortexBin} {
 		if err := checkExecutable(b); err != nil {
 			fmt.Fprintf(os.Stderr, "e2e: FAIL: peer: %v\n", err)
 			return 1
@@ -64,9 +73,16 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: FAIL: peer: %v\n", err)
 		return 1
 	}
-	if err := checkVersion(pushgateway1115Bin, "pushgateway, version 1.11.5 "); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: FAIL: peer: %v\n", err)
-		return 1
+	// The versions the README's table of receivers names.
+	for _, c := range []struct{ bin, prefix string }{
+		{pushgateway1115Bin, "pushgateway, version 1.11.5 "},
+		{thanosBin, "thanos, version 0.41.0 "},
+		{cortexBin, "Cortex, version 1.21.1 "},
+	} {
+		if err := checkVersion(c.bin, c.prefix); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: FAIL: peer: %v\n", err)
+			return 1
+		}
 	}
 
 	tmp, err := os.MkdirTemp("", "pushgateway-bridge-e2e-")
@@ -132,14 +148,16 @@ func checkExecutable(path string) error {
 	return nil
 }
 
-// checkVersion runs bin --version and fails unless its output starts with
-// prefix.
+// checkVersion runs bin --version and fails unless a line of its output
+// starts with prefix: some print the version on stdout, some on stderr,
+// and Cortex logs a line of its own on stderr, so both are read and any
+// line may be it.
 func checkVersion(bin, prefix string) error {
 	out, err := exec.Command(bin, "--version").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s --version: %w\n%s", bin, err, out)
 	}
-	if !bytes.HasPrefix(out, []byte(prefix)) {
+	if !slices.ContainsFunc(strings.Split(string(out), "\n"), func(l string) bool { return strings.HasPrefix(l, prefix) }) {
 		first, _, _ := strings.Cut(string(out), "\n")
 		return fmt.Errorf("%s --version: %q, want %q...", bin, first, prefix)
 	}

@@ -5,8 +5,10 @@
 # (apt-get download + dpkg -x), and Prometheus 3 built from the Go module proxy
 # into its own folder, linked as bin/prometheus3 so that it does not clash with
 # Debian's prometheus, and the newest Pushgateway the same way, linked as
-# bin/pushgateway-1.11.5. The first Prometheus 3 build takes several minutes;
-# later runs reuse it.
+# bin/pushgateway-1.11.5, and Thanos and Cortex built from their modules'
+# folders, linked as bin/thanos and bin/cortex. The first builds of
+# Prometheus 3, Thanos and Cortex take several minutes each; later runs
+# reuse them.
 #
 # Debian's chromium, for the status page's browser test, and podman, which
 # builds the container image for the image test, are the exceptions: they
@@ -108,6 +110,43 @@ if ! "$PGW_DIR/pushgateway" --version 2>&1 | grep -q "^pushgateway, version $PGW
 fi
 ln -sfn "$PGW_DIR/pushgateway" "$BIN/pushgateway-$PGW_VERSION"
 
+# build_module_cmd builds command $4 of Go module $2 at version v$3 into
+# $PEERS_DIR/$1-$3/$1 and links it as bin/$1, unless the cached binary already
+# reports "$6" on $1 --version; $5 is the -ldflags -X that stamps the version.
+# Thanos and Cortex cannot be go install'ed: their go.mod has replace
+# directives. So the module is downloaded (go mod download gives its folder
+# in the module cache) and built in that folder, with its own go.mod and
+# go.sum (-mod=mod: the folder has no vendor/ to use). Both need the
+# slicelabels tag (Prometheus' labels as slices; without it they fail on
+# the first write) and netgo for a static build.
+build_module_cmd() {
+  local name=$1 module=$2 version=$3 pkg=$4 stamp=$5 want=$6
+  local dir="$PEERS_DIR/$name-$version"
+  if ! "$dir/$name" --version 2>&1 | grep -q "^$want"; then
+    command -v go >/dev/null || { echo "peers: go is needed to build $name $version" >&2; exit 1; }
+    echo "peers: building $name $version ($module@v$version); the first build takes minutes" >&2
+    mkdir -p "$dir"
+    local src
+    src=$(cd "$dir" && GOWORK=off GOFLAGS=-mod=mod go mod download -json "$module@v$version" |
+      sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    [ -n "$src" ] && [ -d "$src" ] || { echo "peers: go mod download $module@v$version gave no folder" >&2; exit 1; }
+    (cd "$src" && GOWORK=off GOFLAGS="-buildvcs=false -mod=mod" CGO_ENABLED=0 \
+      go build -tags "netgo slicelabels" -ldflags "-X $stamp=$version" -o "$dir/$name" "./$pkg" >&2)
+    "$dir/$name" --version 2>&1 | grep -q "^$want" ||
+      { echo "peers: $dir/$name does not report version $version" >&2; exit 1; }
+  fi
+  ln -sfn "$dir/$name" "$BIN/$name"
+}
+# Thanos receive and query, and Cortex, as remote-write receivers with
+# tenants (and Cortex's HA tracker). Thanos 0.42 needs a newer Go than the
+# one CI has.
+THANOS_VERSION=0.41.0
+CORTEX_VERSION=1.21.1
+build_module_cmd thanos github.com/thanos-io/thanos "$THANOS_VERSION" cmd/thanos \
+  github.com/prometheus/common/version.Version "thanos, version $THANOS_VERSION "
+build_module_cmd cortex github.com/cortexproject/cortex "$CORTEX_VERSION" cmd/cortex \
+  main.Version "Cortex, version $CORTEX_VERSION "
+
 # install_system_wide installs Debian's package $1 with apt-get as root unless
 # its command $1 is on PATH, and links bin/$1 to it.
 install_system_wide() {
@@ -130,7 +169,7 @@ install_system_wide podman
 fi
 
 bins=()
-[ "$MODE" = demo ] || bins+=(prometheus3 "pushgateway-$PGW_VERSION" chromium podman)
+[ "$MODE" = demo ] || bins+=(prometheus3 "pushgateway-$PGW_VERSION" thanos cortex chromium podman)
 for pkg in "${!PKG_BINS[@]}"; do
   for b in ${PKG_BINS[$pkg]}; do bins+=("$b"); done
 done
