@@ -141,9 +141,9 @@ remote_write:
 	bv := `e2e_cortex_value{job="cortex_b",team="team-b"} 2`
 	none := `e2e_cortex_value{job="cortex_none"} 3`
 	up := fmt.Sprintf(`pushgateway_up{gateway=%q} 1`, g.Addr)
-	// The group's pushed series, its push times, up, age and the 5 status
-	// series.
-	const groupSeries = 10
+	// The group's pushed series, its push times, up and age (the default
+	// series budget).
+	const groupSeries = 5
 	for _, tc := range []struct {
 		tenant string
 		values []string // e2e_cortex_value
@@ -345,7 +345,7 @@ remote_write:
 	if deduped == 0 {
 		t.Errorf("cortex_distributor_deduped_samples_total{user=%q,cluster=%q} = 0, want the other replica's samples", tenant, cluster)
 	}
-	const groupSeries = 10 // the pushed series, push times, up, age, 5 status series
+	const groupSeries = 5 // the pushed series, push times, up and age
 	countExpr := `count by (cluster, job) ({__name__=~".+",job="cortex_ha"})`
 	countWant := fmt.Sprintf(`{cluster="e2e",job="cortex_ha"} %d`, groupSeries)
 	if err := expectVector(api, countExpr, countWant); err != nil {

@@ -114,9 +114,9 @@ remote_write:
 	t.Logf("through Thanos query %v after the pushes:\n%s", took.Round(time.Millisecond), indent(strings.Join(want, "\n")))
 
 	// Every series of each group, the synthesized ones included, went to
-	// the group's tenant only: the pushed series, its push times, up, age
-	// and the 5 status series.
-	const groupSeries = 10
+	// the group's tenant only: the pushed series, its push times, up and
+	// age (the default series budget).
+	const groupSeries = 5
 	var counts []string
 	for _, c := range tenants {
 		counts = append(counts, fmt.Sprintf("{job=%q,tenant_id=%q} %d", c.job, c.tenant, groupSeries))
