@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/pushgateway-bridge/pushgateway-bridge/runs"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
@@ -25,6 +26,12 @@ func (c *Config) SynthRules() []synth.Rule {
 			MaxAge:        time.Duration(r.MaxAge),
 			ExpireAfter:   time.Duration(r.ExpireAfter),
 			DeleteExpired: r.DeleteExpired,
+		}
+		if a := r.Accumulate; a != nil {
+			rules[i].Accumulate = &runs.Accumulate{Metrics: slices.Clone(a.Metrics), KeepLabels: slices.Clone(a.KeepLabels)}
+			if a.Runs == RunsOnReset {
+				rules[i].Accumulate.Runs = runs.OnReset
+			}
 		}
 		for _, name := range slices.Sorted(maps.Keys(r.Match)) {
 			rules[i].Matchers = append(rules[i].Matchers, synth.Matcher{Name: name, Regexp: r.Match[name]})

@@ -54,6 +54,7 @@ package synth
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -62,6 +63,7 @@ import (
 	"github.com/prometheus/prometheus/model/relabel"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
+	"github.com/pushgateway-bridge/pushgateway-bridge/runs"
 )
 
 // Names of the synthesized series.
@@ -112,6 +114,21 @@ type Options struct {
 	// Expected are grouping keys that must exist; each should be listed
 	// once.
 	Expected []labels.Labels
+	// Pushes sends the series of pushes observed per group
+	// (runs.PushesMetric, runs.FailedPushesMetric). It is the one switch
+	// of that kind of series.
+	Pushes bool
+}
+
+// Accumulations returns the Accumulate of every rule that has one.
+func (o Options) Accumulations() []*runs.Accumulate {
+	var acc []*runs.Accumulate
+	for i := range o.Rules {
+		if a := o.Rules[i].Accumulate; a != nil {
+			acc = append(acc, a)
+		}
+	}
+	return acc
 }
 
 // Matcher tests one grouping label.
@@ -141,6 +158,10 @@ type Rule struct {
 	// Pushgateway once it has expired. synth only passes it on, through
 	// Verdict.DeleteGroup.
 	DeleteExpired bool
+	// Accumulate, if not nil, sums counter and classic histogram families
+	// of the groups across their runs; the bridge does it (package runs),
+	// synth only passes it on.
+	Accumulate *runs.Accumulate
 }
 
 // Matches tells whether every matcher of r matches the grouping key.
@@ -428,9 +449,12 @@ func unixSeconds(s float64) time.Time {
 // clashes with a target label.
 const exportedPrefix = "exported_"
 
-// Synthesized tells whether name is the name of a series synth makes: the
-// per-group up (Options.UpMetric), the group status, age and max age, and
-// the gateway's up. A pushed series of such a name would go out under the
+// Synthesized tells whether name is the name of a series synth or the
+// bridge makes: the per-group up (Options.UpMetric), the group status, age
+// and max age, the gateway's up, the pushes observed if Options.Pushes, and
+// every name ending in runs.Operation (":sum_runs", the accumulated
+// series, whether a rule accumulates or not), unless it starts with
+// exported_. A pushed series of such a name would go out under the
 // same identity as the synthesized one; Export renames it.
 func (o Options) Synthesized(name string) bool {
 	up := o.UpMetric
@@ -440,8 +464,11 @@ func (o Options) Synthesized(name string) bool {
 	switch name {
 	case up, StatusMetric, AgeMetric, MaxAgeMetric, GatewayUpMetric:
 		return true
+	case runs.PushesMetric, runs.FailedPushesMetric:
+		return o.Pushes
 	}
-	return false
+	// A renamed one (exported_...) is not: renaming must end.
+	return strings.HasSuffix(name, runs.Operation) && !strings.HasPrefix(name, exportedPrefix)
 }
 
 // Export returns a group's series as they are forwarded: a series named
