@@ -32,6 +32,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
+	"github.com/pushgateway-bridge/pushgateway-bridge/runs"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
@@ -120,6 +121,8 @@ type Bridge struct {
 type carried struct {
 	// series is the one owner of what the last complete cycle sent.
 	series *seriesState
+	// runs is the run state last saved (see runs.go); nil before any.
+	runs *runs.State
 	// gateways holds, per gateway, what the loop knows of it.
 	gateways []gatewayState
 	// lastCycle is the time of the last complete cycle sent, by this
@@ -191,6 +194,11 @@ func New(o Options) (*Bridge, error) {
 		case st.len() > 0:
 			b.carried.series = st
 			o.Logger.Info("state loaded", "series", st.len(), "last_cycle", last)
+		}
+		if b.carried.runs, err = loadRuns(b.runsPath()); err != nil {
+			// Sums start again from zero: a counter reset downstream.
+			b.m.stateLoadFailures.Inc()
+			o.Logger.Error("run state unreadable, starting without it", "path", b.runsPath(), "err", err)
 		}
 		if b.carried.lastCycle, err = loadLastCycle(b.lastCyclePath()); err != nil {
 			o.Logger.Error("last cycle time unreadable, not filling the gap", "err", err)

@@ -21,6 +21,8 @@ type metrics struct {
 	groupsDeleted     prometheus.Counter
 	stateLoadFailures prometheus.Counter
 	stateSaveDuration prometheus.Histogram
+	runsSaveFailures  prometheus.Counter
+	accumulatedSeries prometheus.Gauge
 	backfillSamples   prometheus.Counter
 	heldCycles        prometheus.Gauge
 }
@@ -86,6 +88,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		backfillSamples: f.NewCounter(prometheus.CounterOpts{
 			Name: "pushgateway_bridge_backfill_samples_total",
 			Help: "Samples of ticks missed while the bridge was down, written by every sender (remote write: on its disk queue).",
+		}),
+		runsSaveFailures: f.NewCounter(prometheus.CounterOpts{
+			Name: "pushgateway_bridge_runs_save_failures_total",
+			Help: "Cycles whose run state (pushes observed, sums across runs) could not be written; they sent the sums last written.",
+		}),
+		accumulatedSeries: f.NewGauge(prometheus.GaugeOpts{
+			Name: "pushgateway_bridge_runs_accumulated_series",
+			Help: "Series summed across runs under group_rules accumulate.",
 		}),
 		groupsDeleted: f.NewCounter(prometheus.CounterOpts{
 			Name: "pushgateway_bridge_groups_deleted_total",

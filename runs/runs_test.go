@@ -87,7 +87,7 @@ func TestAdvance(t *testing.T) {
 		{
 			name: "kept instance", acc: Accumulate{Metrics: rows, KeepLabels: []string{"job", "instance"}}, names: rows,
 			cycles: [][]push{{{instance: "a", time: 1, values: []float64{5}}, {instance: "b", time: 2, values: []float64{7}}}, {{instance: "a", time: 3, values: []float64{1}}}},
-			want: map[string]float64{`{__name__="job_instance:rows_total:sum_runs", instance="a", job="etl"}`: 6, `{__name__="job_instance:rows_total:sum_runs", instance="b", job="etl"}`: 7}, pushes: 2,
+			want:   map[string]float64{`{__name__="job_instance:rows_total:sum_runs", instance="a", job="etl"}`: 6, `{__name__="job_instance:rows_total:sum_runs", instance="b", job="etl"}`: 7}, pushes: 2,
 		},
 		{
 			name: "classic histogram, le kept", acc: Accumulate{Metrics: []string{"d"}, KeepLabels: []string{"job"}}, names: []string{"d_bucket", "d_bucket", "d_sum", "d_count"}, meta: histogramMeta,
@@ -100,12 +100,12 @@ func TestAdvance(t *testing.T) {
 		{
 			name: "a gauge is not summed", acc: Accumulate{Metrics: rows, KeepLabels: []string{"job"}}, names: rows, meta: gaugeMeta,
 			cycles: [][]push{{{time: 1, values: []float64{5}}}, {{time: 2, values: []float64{7}}}},
-			want: map[string]float64{}, pushes: 2,
+			want:   map[string]float64{}, pushes: 2,
 		},
 		{
 			name: "failed pushes keep the last run's values", acc: Accumulate{Metrics: rows, KeepLabels: []string{"job"}}, names: rows,
 			cycles: [][]push{{{time: 1, values: []float64{5}}}, {{time: 1, failure: 2, values: []float64{5}}}, {{time: 1, failure: 3, values: []float64{5}}}, {{time: 4, failure: 3, values: []float64{6}}}},
-			want: map[string]float64{`{__name__="job:rows_total:sum_runs", job="etl"}`: 11}, pushes: 2, failed: 2,
+			want:   map[string]float64{`{__name__="job:rows_total:sum_runs", job="etl"}`: 11}, pushes: 2, failed: 2,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

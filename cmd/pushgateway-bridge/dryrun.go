@@ -63,7 +63,7 @@ func dryRun(s *settings, out io.Writer, logger *slog.Logger) int {
 		Interval:              s.interval,
 		Timeout:               s.timeout,
 		ForwardGatewayMetrics: s.forwardOwn,
-		Synth:                 synthOptions(s.cfg, s.upMetric),
+		Synth:                 synthOptions(s.cfg, s.upMetric, s.synthPushes),
 		Senders:               []bridge.Sender{rec},
 		Logger:                blog,
 		Registerer:            prometheus.NewRegistry(),

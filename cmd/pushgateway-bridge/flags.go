@@ -45,6 +45,7 @@ type flags struct {
 	interval, timeout time.Duration
 	timeoutSet        bool
 	upMetric          string
+	synthPushes       bool
 	configFile        string
 	enableLifecycle   bool
 	dryRun            bool
@@ -72,6 +73,7 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("storage.queue-max-bytes", "Bound of each endpoint's on-disk queue; beyond it the oldest samples are dropped and counted.").Default(units.Base2Bytes(remotewrite.DefaultMaxDiskBytes).String()).BytesVar(&f.queueMaxBytes)
 	app.Flag("scrape.interval", "How often to scrape the Pushgateway and send.").Default("15s").DurationVar(&f.interval)
 	app.Flag("scrape.timeout", "Timeout of one scrape; at most the interval.").Default("10s").IsSetByUser(&f.timeoutSet).DurationVar(&f.timeout)
+	app.Flag("synth.pushes", "Send pushgateway_group_pushes_total and pushgateway_group_failed_pushes_total per group: the pushes the bridge observed.").BoolVar(&f.synthPushes)
 	app.Flag("synth.up-metric-name", "Name of the synthesized per-group up series.").Default(synth.DefaultUpMetric).StringVar(&f.upMetric)
 	app.Flag("config.file", "Path of the YAML configuration file. Reloaded on SIGHUP (and POST /-/reload with --web.enable-lifecycle): group_rules and expected_groups take effect at the next cycle; other changes need a restart.").StringVar(&f.configFile)
 	app.Flag("dry-run", "Scrape once, print what one cycle would send to each endpoint (after relabeling and external labels) as exposition text, and exit; nothing is sent.").BoolVar(&f.dryRun)
@@ -189,6 +191,6 @@ func setGCPercent(gogc int, logger *slog.Logger) {
 	debug.SetGCPercent(gogc)
 }
 
-func synthOptions(c *config.Config, upMetric string) synth.Options {
-	return synth.Options{UpMetric: upMetric, Rules: c.SynthRules(), Expected: c.ExpectedGroups}
+func synthOptions(c *config.Config, upMetric string, pushes bool) synth.Options {
+	return synth.Options{UpMetric: upMetric, Rules: c.SynthRules(), Expected: c.ExpectedGroups, Pushes: pushes}
 }

@@ -17,6 +17,7 @@
 //	--storage.queue-max-bytes            bound of each endpoint's (each tenant's) on-disk queue (default 1GiB)
 //	--scrape.interval, --scrape.timeout  cycle interval (15s) and scrape timeout (10s)
 //	--synth.up-metric-name               name of the per-group pseudo-up (default up)
+//	--synth.pushes                       send the pushes observed per group (pushgateway_group_pushes_total, ..._failed_pushes_total)
 //	--config.file                        YAML configuration
 //	--runtime.gogc                       garbage collector target, GOGC (default 30; the GOGC variable wins)
 //	--web.listen-address, --web.config.file  HTTP server, TLS and auth (exporter-toolkit)
@@ -138,7 +139,7 @@ func serve(s *settings, logger *slog.Logger) error {
 		Interval:              s.interval,
 		Timeout:               s.timeout,
 		ForwardGatewayMetrics: s.forwardOwn,
-		Synth:                 synthOptions(s.cfg, s.upMetric),
+		Synth:                 synthOptions(s.cfg, s.upMetric, s.synthPushes),
 		Senders:               senders,
 		StatePath:             filepath.Join(s.storagePath, "state"),
 		Logger:                logger.With("component", "bridge"),
@@ -148,7 +149,7 @@ func serve(s *settings, logger *slog.Logger) error {
 		return err
 	}
 
-	rl := &reloader{file: s.configFile, running: s.fileCfg, br: br, upMetric: s.upMetric, logger: logger, m: newReloadMetrics(reg)}
+	rl := &reloader{file: s.configFile, running: s.fileCfg, br: br, upMetric: s.upMetric, pushes: s.synthPushes, logger: logger, m: newReloadMetrics(reg)}
 	var g run.Group
 	{
 		hup := make(chan os.Signal, 1)

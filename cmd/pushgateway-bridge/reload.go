@@ -20,6 +20,7 @@ type reloader struct {
 	running  *config.Config
 	br       *bridge.Bridge
 	upMetric string
+	pushes   bool
 	logger   *slog.Logger
 	m        reloadMetrics
 }
@@ -62,7 +63,7 @@ func (r *reloader) reload() error {
 	if !sameDelivery(r.running, c) {
 		r.logger.Warn("remote_write or global changed in the configuration file: restart to apply them; group_rules and expected_groups are applied")
 	}
-	r.br.SetSynthOptions(synthOptions(c, r.upMetric))
+	r.br.SetSynthOptions(synthOptions(c, r.upMetric, r.pushes))
 	r.running.GroupRules, r.running.ExpectedGroups = c.GroupRules, c.ExpectedGroups
 	r.m.success.Set(1)
 	r.m.timestamp.SetToCurrentTime()
