@@ -104,6 +104,10 @@ type Group struct {
 	Start int64
 	// Families are the group's accumulated families, sorted by name.
 	Families []Family
+
+	// acc is the rule the families were found under: while it and the
+	// push times stay, the group is as it was.
+	acc *Accumulate
 }
 
 // Family is the current run of one accumulated family of a group.
@@ -229,7 +233,13 @@ func (s *State) Advance(obs []Observation, rules []*Accumulate) (*State, bool) {
 	for _, o := range obs {
 		k := key(o.Group.Labels)
 		pg := prev.groups[k]
-		if pg != nil && pg.PushTime == o.Group.PushTime && pg.FailureTime == o.Group.PushFailureTime && sameFamilies(pg, o) {
+		if pg != nil && pg.PushTime == o.Group.PushTime && pg.FailureTime == o.Group.PushFailureTime && (pg.acc == o.Accumulate || sameFamilies(pg, o)) {
+			if pg.acc != o.Accumulate {
+				// The same families under a rule read again: remember it.
+				c := *pg
+				c.acc = o.Accumulate
+				pg = &c
+			}
 			next.groups[k] = pg
 			continue
 		}
@@ -280,7 +290,7 @@ type adder struct {
 // new runs and runs pushed again add to the sums.
 func (a *adder) observe(pg *Group, o Observation) *Group {
 	g := o.Group
-	ng := &Group{Labels: g.Labels, PushTime: g.PushTime, FailureTime: g.PushFailureTime}
+	ng := &Group{Labels: g.Labels, PushTime: g.PushTime, FailureTime: g.PushFailureTime, acc: o.Accumulate}
 	if pg == nil {
 		pg = &Group{}
 		ng.Start = startOf(g)
