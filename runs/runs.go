@@ -206,7 +206,9 @@ func (s *State) sort() {
 
 // Advance returns the state after a complete cycle that found the groups
 // of obs, sorted by grouping key (groups absent from it are forgotten;
-// their sums stay), and whether it differs from s. rules are every
+// their sums stay), and whether it differs from s in what is persisted
+// (it may be a new State that does not, which the caller keeps all the
+// same). rules are every
 // Accumulate in force: a sum none of them makes is dropped. s is not
 // changed.
 func (s *State) Advance(obs []Observation, rules []*Accumulate) (*State, bool) {
@@ -230,15 +232,18 @@ func (s *State) Advance(obs []Observation, rules []*Accumulate) (*State, bool) {
 		}
 	}
 	a := adder{sums: next.sums, made: map[string]bool{}}
+	refreshed := false
 	for _, o := range obs {
 		k := key(o.Group.Labels)
 		pg := prev.groups[k]
 		if pg != nil && pg.PushTime == o.Group.PushTime && pg.FailureTime == o.Group.PushFailureTime && (pg.acc == o.Accumulate || sameFamilies(pg, o)) {
 			if pg.acc != o.Accumulate {
-				// The same families under a rule read again: remember it.
+				// The same families under a rule read again (a reload, a
+				// restart): remember it, not to look again next cycle.
 				c := *pg
 				c.acc = o.Accumulate
 				pg = &c
+				refreshed = true
 			}
 			next.groups[k] = pg
 			continue
@@ -248,11 +253,11 @@ func (s *State) Advance(obs []Observation, rules []*Accumulate) (*State, bool) {
 			ng.Start != pg.Start || ng.PushTime != pg.PushTime || ng.FailureTime != pg.FailureTime || !slices.EqualFunc(ng.Families, pg.Families, sameFamily)
 		next.groups[k] = ng
 	}
-	if !changed {
+	if !changed && !refreshed {
 		return s, false
 	}
 	next.sort()
-	return next, true
+	return next, changed
 }
 
 // sameFamilies tells whether g tracks exactly the families o's rule names
