@@ -108,6 +108,22 @@ type Group struct {
 	// acc is the rule the families were found under: while it and the
 	// push times stay, the group is as it was.
 	acc *Accumulate
+	// key is the group's key in State.groups; pushes its series of
+	// pushes observed, made once.
+	key    string
+	pushes [2]pipeline.Series
+}
+
+// seal fills in what is derived from g's fields, before g is published.
+func (g *Group) seal() *Group {
+	g.key = key(g.Labels)
+	extra := &pipeline.Extra{StartTimestamp: g.Start}
+	b := labels.NewBuilder(g.Labels)
+	b.Set(model.MetricNameLabel, PushesMetric)
+	g.pushes[0] = pipeline.Series{Labels: b.Labels(), Value: float64(g.Pushes), Metadata: &pushesMetadata, Extra: extra}
+	b.Set(model.MetricNameLabel, FailedPushesMetric)
+	g.pushes[1] = pipeline.Series{Labels: b.Labels(), Value: float64(g.FailedPushes), Metadata: &failedPushesMetadata, Extra: extra}
+	return g
 }
 
 // Family is the current run of one accumulated family of a group.
@@ -157,7 +173,7 @@ type State struct {
 func NewState(groups []*Group, sums []*Sum) *State {
 	s := &State{groups: make(map[string]*Group, len(groups)), sums: make(map[string]*Sum, len(sums))}
 	for _, g := range groups {
-		s.groups[key(g.Labels)] = g
+		s.groups[g.seal().key] = g
 	}
 	for _, m := range sums {
 		m.meta, m.extra = sumMetadata(m.Labels.Get(model.MetricNameLabel)), &pipeline.Extra{StartTimestamp: m.Start}
@@ -175,7 +191,8 @@ func (s *State) Group(ls labels.Labels) *Group {
 	if s == nil {
 		return nil
 	}
-	return s.groups[key(ls)]
+	var buf [256]byte
+	return s.groups[string(ls.Bytes(buf[:0]))]
 }
 
 // Groups calls f with every group s knows, in no order.
@@ -234,8 +251,8 @@ func (s *State) Advance(obs []Observation, rules []*Accumulate) (*State, bool) {
 	a := adder{sums: next.sums, made: map[string]bool{}}
 	refreshed := false
 	for _, o := range obs {
-		k := key(o.Group.Labels)
-		pg := prev.groups[k]
+		a.buf = o.Group.Labels.Bytes(a.buf[:0])
+		pg := prev.groups[string(a.buf)]
 		if pg != nil && pg.PushTime == o.Group.PushTime && pg.FailureTime == o.Group.PushFailureTime && (pg.acc == o.Accumulate || sameFamilies(pg, o)) {
 			if pg.acc != o.Accumulate {
 				// The same families under a rule read again (a reload, a
@@ -245,13 +262,13 @@ func (s *State) Advance(obs []Observation, rules []*Accumulate) (*State, bool) {
 				pg = &c
 				refreshed = true
 			}
-			next.groups[k] = pg
+			next.groups[pg.key] = pg
 			continue
 		}
 		ng := a.observe(pg, o)
 		changed = changed || pg == nil || len(a.made) > 0 || ng.Pushes != pg.Pushes || ng.FailedPushes != pg.FailedPushes ||
 			ng.Start != pg.Start || ng.PushTime != pg.PushTime || ng.FailureTime != pg.FailureTime || !slices.EqualFunc(ng.Families, pg.Families, sameFamily)
-		next.groups[k] = ng
+		next.groups[ng.seal().key] = ng
 	}
 	if !changed && !refreshed {
 		return s, false
@@ -289,6 +306,7 @@ type adder struct {
 	sums map[string]*Sum
 	made map[string]bool
 	lb   labels.Builder
+	buf  []byte
 }
 
 // observe returns the group's state after the push o shows, adding what
@@ -471,16 +489,10 @@ var (
 // AppendPushes appends the series of pushes observed of the group of
 // grouping key ls, if s knows it, under its grouping labels.
 func (s *State) AppendPushes(dst []pipeline.Series, ls labels.Labels) []pipeline.Series {
-	g := s.Group(ls)
-	if g == nil {
-		return dst
+	if g := s.Group(ls); g != nil {
+		dst = append(dst, g.pushes[:]...)
 	}
-	extra := &pipeline.Extra{StartTimestamp: g.Start}
-	b := labels.NewBuilder(ls)
-	b.Set(model.MetricNameLabel, PushesMetric)
-	dst = append(dst, pipeline.Series{Labels: b.Labels(), Value: float64(g.Pushes), Metadata: &pushesMetadata, Extra: extra})
-	b.Set(model.MetricNameLabel, FailedPushesMetric)
-	return append(dst, pipeline.Series{Labels: b.Labels(), Value: float64(g.FailedPushes), Metadata: &failedPushesMetadata, Extra: extra})
+	return dst
 }
 
 // AppendSums appends the accumulated series, sorted by labels.

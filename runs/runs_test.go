@@ -1,6 +1,7 @@
 package runs
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/prometheus/common/model"
@@ -185,5 +186,33 @@ func TestAppendPushes(t *testing.T) {
 	}
 	if s.AppendPushes(nil, labels.FromStrings("job", "other")) != nil {
 		t.Error("series of an unknown group")
+	}
+}
+
+// BenchmarkAdvanceUnchanged is the steady state: 1,000 groups of 100
+// series, one accumulated counter each, none pushed again.
+func BenchmarkAdvanceUnchanged(b *testing.B) {
+	acc := &Accumulate{Metrics: []string{"rows_total"}, KeepLabels: []string{"job", "instance"}}
+	obs := make([]Observation, 1000)
+	for i := range obs {
+		g := group(push{instance: fmt.Sprintf("i%d", i), time: 1, values: []float64{float64(i)}}, []string{"rows_total"}, counterMeta)
+		for j := range 99 {
+			g.Series = append(g.Series, pipeline.Series{Labels: labels.FromStrings("__name__", fmt.Sprintf("g%d", j), "instance", fmt.Sprintf("i%d", i), "job", "etl"), Metadata: gaugeMeta})
+		}
+		obs[i] = Observation{Group: &g, Accumulate: acc}
+	}
+	s, _ := (*State)(nil).Advance(obs, []*Accumulate{acc})
+	var dst []pipeline.Series
+	b.ReportAllocs()
+	for b.Loop() {
+		next, changed := s.Advance(obs, []*Accumulate{acc})
+		if changed {
+			b.Fatal("changed")
+		}
+		dst = dst[:0]
+		for _, o := range obs {
+			dst = next.AppendPushes(dst, o.Group.Labels)
+		}
+		dst = next.AppendSums(dst)
 	}
 }
