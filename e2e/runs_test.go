@@ -148,6 +148,7 @@ func TestRunsAccumulateExpired(t *testing.T) {
 		return nil
 	})
 	// The groups' series are gone (stale); the sum is not.
+	eventually(t, arrive, func() error { return expectEmpty(r.URL, `rows_processed_total`) })
 	consistently(t, 3*time.Second, func() error {
 		if err := expectEmpty(r.URL, `rows_processed_total`); err != nil {
 			return err
@@ -156,10 +157,10 @@ func TestRunsAccumulateExpired(t *testing.T) {
 	})
 }
 
-// TestRunsAccumulateKill kills the bridge (SIGKILL) right after a push,
-// before or after it saw and saved it, and again while a run is pushed:
-// after each restart the sum holds every run once, and the receiver never
-// saw more.
+// TestRunsAccumulateKill kills the bridge (SIGKILL) right after it saved
+// a run and maybe before it sent it, right after a push it has likely not
+// seen, and while a run is pushed: after each restart the sum holds every
+// run once, and the receiver never saw more.
 func TestRunsAccumulateKill(t *testing.T) {
 	t.Parallel()
 	g := startPushgateway(t)
@@ -172,23 +173,36 @@ func TestRunsAccumulateKill(t *testing.T) {
 	pushRows(t, g, "", 100)
 	eventually(t, arrive, func() error { return expectValue(r.URL, sum, 100) })
 
-	// Killed right after a push: saved or not, the run counts once.
+	// Killed once the run state holds the run (the status shows it only
+	// after it was saved), sent or not.
 	pushRows(t, g, "", 20)
-	time.Sleep(500 * time.Millisecond)
+	eventually(t, arrive, func() error {
+		_, body, err := httpGet(b.URL + "/api/v1/groups?job=etl")
+		if err != nil || !strings.Contains(body, `"pushes":{"ok":2,`) {
+			return fmt.Errorf("the bridge has not seen the push: %v %s", err, body)
+		}
+		return nil
+	})
 	b.Kill()
 	b = runsBridge(t, g, r.WriteURL, cfg, storage)
 	eventually(t, arrive, func() error { return expectValue(r.URL, sum, 120) })
 
+	// Killed right after a push, most likely before it saw it.
+	pushRows(t, g, "", 7)
+	b.Kill()
+	b = runsBridge(t, g, r.WriteURL, cfg, storage)
+	eventually(t, arrive, func() error { return expectValue(r.URL, sum, 127) })
+
 	// Killed, and a run pushed while the bridge is down.
 	b.Kill()
-	pushRows(t, g, "", 7)
+	pushRows(t, g, "", 5)
 	runsBridge(t, g, r.WriteURL, cfg, storage)
-	eventually(t, arrive, func() error { return expectValue(r.URL, sum, 127) })
+	eventually(t, arrive, func() error { return expectValue(r.URL, sum, 132) })
 	consistently(t, 3*time.Second, func() error {
-		if err := expectValue(r.URL, sum, 127); err != nil {
+		if err := expectValue(r.URL, sum, 132); err != nil {
 			return err
 		}
-		return expectValue(r.URL, `max_over_time(`+sum+`[10m])`, 127)
+		return expectValue(r.URL, `max_over_time(`+sum+`[10m])`, 132)
 	})
 }
 
@@ -235,5 +249,49 @@ job:rows_processed_total:sum_runs{__replica__="r2",job="etl"} %[1]g`, want))
 	}
 	if !slices.Equal(seqs[0], seqs[1]) || len(seqs[0]) != 5 {
 		t.Errorf("values sent, in order: %s %v, %s %v; want the same 5", m[0].Metric, seqs[0], m[1].Metric, seqs[1])
+	}
+}
+
+// TestRunsStartTimestamps sends the accumulated series and the pushes
+// observed over remote write 2.0 to Prometheus 3 with start timestamps
+// stored: each starts just before the first push it counted.
+func TestRunsStartTimestamps(t *testing.T) {
+	t.Parallel()
+	g := startPushgateway(t)
+	r := startPrometheusBin(t, "prometheus3", prometheus3Bin, 0,
+		"--web.remote-write-receiver.accepted-protobuf-messages="+rw2Message,
+		"--enable-feature=st-storage",
+		"--enable-feature=use-start-timestamps",
+		"--enable-feature=promql-experimental-functions")
+	cfg := writeConfig(t, fmt.Sprintf(`
+remote_write:
+- url: %s
+  protobuf_message: %s
+group_rules:
+- match: {job: etl}
+  accumulate:
+    metrics: [rows_processed_total]
+    keep_labels: [job]
+`, r.WriteURL, rw2Message))
+	startBridge(t, "--pushgateway.url="+g.URL, "--config.file="+cfg, "--scrape.interval=1s", "--synth.pushes")
+	pushRows(t, g, "", 9)
+	eventually(t, arrive, func() error {
+		return expectValue(r.URL, `job:rows_processed_total:sum_runs{job="etl"}`, 9)
+	})
+	pushTime, err := scalarOf(r.URL, `push_time_seconds{job="etl"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, series := range []string{`job:rows_processed_total:sum_runs{job="etl"}`, `pushgateway_group_pushes_total{job="etl"}`} {
+		eventually(t, arrive, func() error {
+			st, err := scalarOf(r.URL, `start_timestamp(`+series+`)`)
+			if err != nil {
+				return err
+			}
+			if d := pushTime - st; d < 0 || d > 0.002 {
+				return fmt.Errorf("start_timestamp(%s) = %.3f, want just before the push, %.3f", series, st, pushTime)
+			}
+			return nil
+		})
 	}
 }
