@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/histogram"
+
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
@@ -111,12 +113,16 @@ type sourceFunc func() (*pipeline.Snapshot, error)
 func (f sourceFunc) Scrape(context.Context) (*pipeline.Snapshot, error) { return f() }
 
 func TestRunsFileRoundTrip(t *testing.T) {
-	acc := &runs.Accumulate{Metrics: []string{"d"}, KeepLabels: []string{"job"}, Runs: runs.OnReset}
+	acc := &runs.Accumulate{Metrics: []string{"d", "n"}, KeepLabels: []string{"job"}, Runs: runs.OnReset}
 	hist := &metadata.Metadata{Type: model.MetricTypeHistogram}
 	g := group(1700000000.5, []pipeline.Series{
 		series("d_bucket", 2, "job", "etl", "le", "1"), series("d_bucket", 3, "job", "etl", "le", "+Inf"),
 		series("d_sum", 4.5, "job", "etl"), series("d_count", 3, "job", "etl"),
 	}, "job", "etl")
+	g.Series = append(g.Series, pipeline.Series{Labels: labels.FromStrings("__name__", "n", "job", "etl"),
+		Histogram: &histogram.Histogram{Count: 3, Sum: 2.5, Schema: 1, ZeroThreshold: 0.001, ZeroCount: 1,
+			PositiveSpans: []histogram.Span{{Offset: -1, Length: 2}}, PositiveBuckets: []int64{1, 0},
+			NegativeSpans: []histogram.Span{{Offset: 3, Length: 1}}, NegativeBuckets: []int64{0}}})
 	for i := range g.Series {
 		g.Series[i].Metadata = hist
 	}
@@ -130,7 +136,7 @@ func TestRunsFileRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, b := s.AppendSums(nil), back.AppendSums(nil); len(a) != 4 || len(a) != len(b) {
+	if a, b := s.AppendSums(nil), back.AppendSums(nil); len(a) != 5 || len(a) != len(b) {
 		t.Fatalf("sums %v, read back %v", a, b)
 	} else {
 		for i := range a {
@@ -143,7 +149,7 @@ func TestRunsFileRoundTrip(t *testing.T) {
 		t.Errorf("the state read back takes the same push for a new one: %v", again.AppendSums(nil))
 	}
 	fi, _ := os.Stat(path)
-	t.Logf("run state of 1 group, 4 accumulated series: %d bytes", fi.Size())
+	t.Logf("run state of 1 group, 5 accumulated series (a native histogram among them): %d bytes", fi.Size())
 
 	b, _ := os.ReadFile(path)
 	b[len(b)/2] ^= 1

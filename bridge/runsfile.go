@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/internal/atomicfile"
@@ -26,9 +27,15 @@ import (
 //	  name, len, value), push time, failure time (floats), pushes, failed
 //	  pushes, start (zigzag varint), number of families; per family: len,
 //	  name, run (zigzag varint), total (float), number of series counted;
-//	  per series: labels, value (float)
-//	number of sums; per sum: labels, value (float), start (zigzag
-//	  varint), len, family, len, level
+//	  per series: labels, value (float), histogram
+//	number of sums; per sum: labels, value (float), histogram, start
+//	  (zigzag varint), len, family, len, level
+//
+// where a histogram is 0 for none (a float value), else 1, then schema
+// (zigzag varint), zero threshold, zero count, count, sum (floats),
+// counter reset hint, positive spans (number, then per span: offset as a
+// zigzag varint, length), positive buckets (number, floats), negative
+// spans and buckets alike, custom bucket bounds (number, floats).
 //	CRC32-C of everything before, 4 bytes little endian
 //
 // It is written to a temporary file, synced and renamed over the old one
@@ -49,6 +56,37 @@ func saveRuns(path string, s *runs.State) error {
 		lset := func(ls labels.Labels) {
 			uvarint(uint64(ls.Len()))
 			ls.Range(func(l labels.Label) { str(l.Name); str(l.Value) })
+		}
+		floats := func(fs []float64) {
+			uvarint(uint64(len(fs)))
+			for _, f := range fs {
+				float(f)
+			}
+		}
+		spans := func(ss []histogram.Span) {
+			uvarint(uint64(len(ss)))
+			for _, sp := range ss {
+				varint(int64(sp.Offset))
+				uvarint(uint64(sp.Length))
+			}
+		}
+		hist := func(h *histogram.FloatHistogram) {
+			if h == nil {
+				uvarint(0)
+				return
+			}
+			uvarint(1)
+			varint(int64(h.Schema))
+			float(h.ZeroThreshold)
+			float(h.ZeroCount)
+			float(h.Count)
+			float(h.Sum)
+			uvarint(uint64(h.CounterResetHint))
+			spans(h.PositiveSpans)
+			floats(h.PositiveBuckets)
+			spans(h.NegativeSpans)
+			floats(h.NegativeBuckets)
+			floats(h.CustomValues)
 		}
 
 		_, _ = w.WriteString(runsMagic)
@@ -71,6 +109,7 @@ func saveRuns(path string, s *runs.State) error {
 				for _, c := range f.Counted {
 					lset(c.Labels)
 					float(c.Value)
+					hist(c.H)
 				}
 			}
 		}
@@ -79,6 +118,7 @@ func saveRuns(path string, s *runs.State) error {
 		for _, m := range sums {
 			lset(m.Labels)
 			float(m.Value)
+			hist(m.H)
 			varint(m.Start)
 			str(m.Family)
 			str(m.Level)
@@ -122,7 +162,7 @@ func loadRuns(path string) (*runs.State, error) {
 			f := runs.Family{Name: d.str(), Run: d.varint(), Total: d.float()}
 			nc := d.count()
 			for range nc {
-				f.Counted = append(f.Counted, runs.Counted{Labels: d.labels(), Value: d.float()})
+				f.Counted = append(f.Counted, runs.Counted{Labels: d.labels(), Value: d.float(), H: d.hist()})
 			}
 			g.Families = append(g.Families, f)
 		}
@@ -131,7 +171,7 @@ func loadRuns(path string) (*runs.State, error) {
 	n = d.count()
 	sums := make([]*runs.Sum, 0, n)
 	for range n {
-		sums = append(sums, &runs.Sum{Labels: d.labels(), Value: d.float(), Start: d.varint(), Family: d.str(), Level: d.str()})
+		sums = append(sums, &runs.Sum{Labels: d.labels(), Value: d.float(), H: d.hist(), Start: d.varint(), Family: d.str(), Level: d.str()})
 	}
 	if d.bad || len(d.r) != 0 {
 		return nil, fmt.Errorf("load run state %s: malformed", path)
@@ -201,4 +241,41 @@ func (d *decoder) labels() labels.Labels {
 	}
 	d.lb.Sort()
 	return d.lb.Labels()
+}
+
+func (d *decoder) floats() []float64 {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	fs := make([]float64, n)
+	for i := range fs {
+		fs[i] = d.float()
+	}
+	return fs
+}
+
+func (d *decoder) spans() []histogram.Span {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	ss := make([]histogram.Span, n)
+	for i := range ss {
+		ss[i] = histogram.Span{Offset: int32(d.varint()), Length: uint32(d.uvarint())}
+	}
+	return ss
+}
+
+// hist reads a histogram, nil for none.
+func (d *decoder) hist() *histogram.FloatHistogram {
+	if d.uvarint() == 0 {
+		return nil
+	}
+	h := &histogram.FloatHistogram{Schema: int32(d.varint()), ZeroThreshold: d.float(), ZeroCount: d.float(), Count: d.float(), Sum: d.float(),
+		CounterResetHint: histogram.CounterResetHint(d.uvarint())}
+	h.PositiveSpans, h.PositiveBuckets = d.spans(), d.floats()
+	h.NegativeSpans, h.NegativeBuckets = d.spans(), d.floats()
+	h.CustomValues = d.floats()
+	return h
 }

@@ -81,7 +81,7 @@ type GroupRule struct {
 	// DeleteExpired also deletes an expired group from the Pushgateway. It
 	// needs ExpireAfter.
 	DeleteExpired bool `yaml:"delete_expired,omitempty"`
-	// Accumulate, if set, sums counter and classic histogram families of
+	// Accumulate, if set, sums counter and histogram families of
 	// the matching groups across their runs.
 	Accumulate *AccumulateConfig `yaml:"accumulate,omitempty"`
 
@@ -92,8 +92,8 @@ type GroupRule struct {
 
 // AccumulateConfig is the accumulate block of a group rule.
 type AccumulateConfig struct {
-	// Metrics are counter family names as pushed, or classic histogram
-	// base names; not empty.
+	// Metrics are counter family names as pushed, or histogram base
+	// names (classic or native); not empty.
 	Metrics []string `yaml:"metrics"`
 	// KeepLabels are the labels of the sums; not empty. Every other label
 	// (le of a histogram bucket aside) is summed away.

@@ -23,7 +23,7 @@ func runsConfig(t testing.TB, extra string) string {
 group_rules:
 - match: {job: etl.*}
 `+extra+`  accumulate:
-    metrics: [rows_processed_total]
+    metrics: [rows_processed_total, batch_seconds]
     keep_labels: [job]
 `)
 }
@@ -61,7 +61,8 @@ func expectValue(promURL, expr string, want float64) error {
 // 100, 120, 80, 80, 200, each seen by the bridge: the accumulated series
 // ends at 580 and the pushes observed at 5, while increase() over the raw
 // series shows less. A client_golang job pushes twice per run (one created
-// timestamp) and runs twice: each run counts once, with its last value.
+// timestamp) and runs twice: each run counts once, with its last value. A
+// native histogram pushed by client_golang in two runs is summed too.
 func TestRunsAccumulate(t *testing.T) {
 	t.Parallel()
 	g := startPushgatewayBin(t, 0, pushgateway1115Bin)
@@ -114,6 +115,21 @@ func TestRunsAccumulate(t *testing.T) {
 	if err := expectValue(r.URL, `job:rows_processed_total:sum_runs{job="etl_go"}`, 55); err != nil {
 		t.Error(err)
 	}
+	// A native histogram, pushed by client_golang: two runs of 3 and 2
+	// observations.
+	for i, obs := range [][]float64{{0.1, 0.2, 5}, {1, 2}} {
+		pushNativeHistogram(t, g.URL, "etl_nh", "batch_seconds", nil, obs...)
+		eventually(t, arrive, func() error {
+			if err := expectValue(r.URL, `pushgateway_group_pushes_total{job="etl_nh"}`, float64(i+1)); err != nil {
+				return err
+			}
+			return expectValue(r.URL, `histogram_count(job:batch_seconds:sum_runs{job="etl_nh"})`, []float64{3, 5}[i])
+		})
+	}
+	if err := expectValue(r.URL, `histogram_sum(job:batch_seconds:sum_runs{job="etl_nh"})`, 8.3); err != nil {
+		t.Error(err)
+	}
+
 	// The status API shows the pushes seen and what the group's runs added.
 	code, body, err := httpGet(b.URL + "/api/v1/groups?job=etl")
 	if err != nil || code != http.StatusOK || !strings.Contains(body, `"pushes":{"ok":5,"failed":0,"accumulated":{"rows_processed_total":580}}`) {

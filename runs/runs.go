@@ -9,8 +9,8 @@
 //
 //   - the pushes and failed pushes seen (a new push time, a new push
 //     failure time), and
-//   - for the counter and classic histogram families an Accumulate rule
-//     names, what the group's current run has added to the sums;
+//   - for the counter, classic and native histogram families an
+//     Accumulate rule names, what the group's current run has added to the sums;
 //
 // and per sum (one per name and kept labels) the total of every run summed
 // into it. A run is summed once: when it is first seen its values are
@@ -31,6 +31,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
 
@@ -63,12 +64,13 @@ const (
 	OnReset
 )
 
-// Accumulate is an accumulation rule: the counter and classic histogram
-// families to sum across runs, and the labels the sums keep.
+// Accumulate is an accumulation rule: the counter, classic and native
+// histogram families to sum across runs, and the labels the sums keep.
 type Accumulate struct {
 	// Metrics are metric family names: a counter's name as pushed (e.g.
-	// rows_processed_total), a classic histogram's base name (its _bucket,
-	// _sum and _count series are summed).
+	// rows_processed_total), a histogram's base name (a classic one's
+	// _bucket, _sum and _count series are summed, a native one as a
+	// histogram).
 	Metrics []string
 	// KeepLabels are the labels of the sums, in the order they make the
 	// name's level; every other label, le of a bucket aside, is summed
@@ -132,23 +134,29 @@ type Family struct {
 	// Run identifies the run: its created timestamp in milliseconds, or
 	// the push time in milliseconds if the push carries none.
 	Run int64
-	// Total is what every run of the group has added to the sums.
+	// Total is what every run of the group has added to the sums: of a
+	// histogram, its observations (count).
 	Total float64
 	// Counted holds, per series of the run, the value already summed.
 	Counted []Counted
 }
 
-// Counted is the value of one series of a run already summed.
+// Counted is the value of one series of a run already summed: Value, or H
+// for a native histogram.
 type Counted struct {
 	Labels labels.Labels
 	Value  float64
+	H      *histogram.FloatHistogram
 }
 
 // Sum is one accumulated series. It is never changed once made.
 type Sum struct {
 	// Labels are the series' labels, its name included.
 	Labels labels.Labels
-	Value  float64
+	// Value is the sum, or H for a native histogram (never changed once
+	// made: a new sum gets a new one).
+	Value float64
+	H     *histogram.FloatHistogram
 	// Start is when the sum started, in milliseconds since the epoch: just
 	// before the push of the first run summed into it.
 	Start int64
@@ -176,7 +184,7 @@ func NewState(groups []*Group, sums []*Sum) *State {
 		s.groups[g.seal().key] = g
 	}
 	for _, m := range sums {
-		m.meta, m.extra = sumMetadata(m.Labels.Get(model.MetricNameLabel)), &pipeline.Extra{StartTimestamp: m.Start}
+		m.meta, m.extra = sumMetadata(m.Labels.Get(model.MetricNameLabel), m.H != nil), &pipeline.Extra{StartTimestamp: m.Start}
 		s.sums[key(m.Labels)] = m
 	}
 	s.sort()
@@ -296,7 +304,7 @@ func sameFamilies(g *Group, o Observation) bool {
 
 func sameFamily(a, b Family) bool {
 	return a.Name == b.Name && a.Run == b.Run && a.Total == b.Total && slices.EqualFunc(a.Counted, b.Counted, func(x, y Counted) bool {
-		return x.Value == y.Value && labels.Equal(x.Labels, y.Labels)
+		return x.Value == y.Value && (x.H == y.H || (x.H != nil && y.H != nil && x.H.Equals(y.H))) && labels.Equal(x.Labels, y.Labels)
 	})
 }
 
@@ -365,22 +373,33 @@ func (a *adder) family(pf *Family, name string, members []*pipeline.Series, g *p
 			f.Run = max(f.Run, s.Extra.StartTimestampOrZero())
 		}
 	}
-	counted := func(ls labels.Labels) (float64, bool) {
+	counted := func(ls labels.Labels) (Counted, bool) {
 		if pf == nil {
-			return 0, false
+			return Counted{}, false
 		}
 		for _, c := range pf.Counted {
 			if labels.Equal(c.Labels, ls) {
-				return c.Value, true
+				return c, true
 			}
 		}
-		return 0, false
+		return Counted{}, false
+	}
+	values := make([]Counted, len(members))
+	for i, s := range members {
+		values[i] = Counted{Labels: s.Labels, Value: s.Value}
+		switch {
+		case s.FloatHistogram != nil:
+			values[i].H = s.FloatHistogram
+		case s.Histogram != nil:
+			values[i].H = s.Histogram.ToFloat(nil)
+		}
 	}
 	newRun := pf == nil || (acc.Runs == PerPush && f.Run != pf.Run)
 	if !newRun {
 		// The same run, unless a value went down.
-		for _, s := range members {
-			if v, ok := counted(s.Labels); ok && s.Value < v {
+		for _, v := range values {
+			c, ok := counted(v.Labels)
+			if ok && ((v.H == nil && v.Value < c.Value) || (v.H != nil && (c.H == nil || v.H.DetectReset(c.H)))) {
 				newRun = true
 				break
 			}
@@ -393,22 +412,39 @@ func (a *adder) family(pf *Family, name string, members []*pipeline.Series, g *p
 			f.Run = pf.Run
 		}
 	}
-	for i, s := range members {
-		delta := s.Value
+	for i, v := range values {
+		f.Counted[i] = v
+		delta := v
 		if !newRun {
-			v, _ := counted(s.Labels)
-			delta -= v
+			c, _ := counted(v.Labels)
+			if v.H == nil {
+				delta.Value -= c.Value
+			} else if c.H != nil {
+				d, _, _, err := v.H.Copy().Sub(c.H)
+				if err != nil {
+					// Incompatible buckets (custom bounds changed): the
+					// push is taken for a new run of this series.
+					d = v.H
+				}
+				delta.H = d
+			}
 		}
-		f.Counted[i] = Counted{Labels: s.Labels, Value: s.Value}
-		f.Total += delta
-		a.add(s, name, acc, delta, pushMs-1)
+		switch {
+		case delta.H != nil:
+			f.Total += delta.H.Count
+		case !strings.HasSuffix(v.Labels.Get(model.MetricNameLabel), "_bucket") && !strings.HasSuffix(v.Labels.Get(model.MetricNameLabel), "_sum"):
+			// A counter, or a classic histogram's _count: what the
+			// status shows is observations, not buckets added up.
+			f.Total += delta.Value
+		}
+		a.add(members[i], name, acc, delta, pushMs-1)
 	}
 	return f
 }
 
 // add adds delta to the sum of series s under acc, making the sum if it is
 // new, with start as its start.
-func (a *adder) add(s *pipeline.Series, family string, acc *Accumulate, delta float64, start int64) {
+func (a *adder) add(s *pipeline.Series, family string, acc *Accumulate, delta Counted, start int64) {
 	name := s.Labels.Get(model.MetricNameLabel)
 	a.lb.Reset(labels.EmptyLabels())
 	for _, l := range acc.KeepLabels {
@@ -428,23 +464,43 @@ func (a *adder) add(s *pipeline.Series, family string, acc *Accumulate, delta fl
 	m := a.sums[k]
 	switch {
 	case m == nil:
-		m = &Sum{Labels: ls, Start: start, Family: family, Level: acc.Level(), meta: sumMetadata(out), extra: &pipeline.Extra{StartTimestamp: start}}
+		m = &Sum{Labels: ls, Start: start, Family: family, Level: acc.Level(), meta: sumMetadata(out, delta.H != nil), extra: &pipeline.Extra{StartTimestamp: start}}
+		if delta.H != nil {
+			m.H = delta.H.Copy()
+			m.H.CounterResetHint = histogram.UnknownCounterReset
+			a.sums[k], a.made[k] = m, true
+			return
+		}
 		a.sums[k], a.made[k] = m, true
 	case !a.made[k]:
 		c := *m
 		m = &c
 		a.sums[k], a.made[k] = m, true
+		if m.H != nil {
+			m.H = m.H.Copy()
+		}
 	}
-	m.Value += delta
+	switch {
+	case m.H != nil && delta.H != nil:
+		if _, _, _, err := m.H.Add(delta.H); err != nil {
+			// Incompatible custom bucket bounds: the sum keeps what it
+			// had. (Add leaves m.H as it was on error.)
+			return
+		}
+	case m.H == nil && delta.H == nil:
+		m.Value += delta.Value
+	}
 }
 
-// member tells whether s is a series of the counter or classic histogram
-// family name: named name, or name_bucket, name_sum or name_count of a
-// histogram. Gauges and summaries are no members: their values do not
-// add up across runs.
+// member tells whether s is a series of the counter or histogram family
+// name: named name (a counter, a native histogram), or name_bucket,
+// name_sum or name_count of a classic histogram. Gauges, gauge histograms
+// and summaries are no members: their values do not add up across runs.
 func member(name string, s *pipeline.Series) bool {
 	if s.Histogram != nil || s.FloatHistogram != nil {
-		return false
+		return s.Labels.Get(model.MetricNameLabel) == name && (s.Metadata == nil || s.Metadata.Type != model.MetricTypeGaugeHistogram) &&
+			(s.Histogram == nil || s.Histogram.CounterResetHint != histogram.GaugeType) &&
+			(s.FloatHistogram == nil || s.FloatHistogram.CounterResetHint != histogram.GaugeType)
 	}
 	var typ model.MetricType
 	if s.Metadata != nil {
@@ -473,8 +529,12 @@ func startOf(g *pipeline.Group) int64 {
 	return int64(math.Round(t*1000)) - 1
 }
 
-func sumMetadata(name string) *metadata.Metadata {
-	return &metadata.Metadata{Type: model.MetricTypeCounter,
+func sumMetadata(name string, native bool) *metadata.Metadata {
+	typ := model.MetricTypeCounter
+	if native {
+		typ = model.MetricTypeHistogram
+	}
+	return &metadata.Metadata{Type: typ,
 		Help: "Sum across runs of " + name + "; accumulated by pushgateway-bridge (group_rules accumulate)."}
 }
 
@@ -498,7 +558,7 @@ func (s *State) AppendPushes(dst []pipeline.Series, ls labels.Labels) []pipeline
 // AppendSums appends the accumulated series, sorted by labels.
 func (s *State) AppendSums(dst []pipeline.Series) []pipeline.Series {
 	for _, m := range s.Sums() {
-		dst = append(dst, pipeline.Series{Labels: m.Labels, Value: m.Value, Metadata: m.meta, Extra: m.extra})
+		dst = append(dst, pipeline.Series{Labels: m.Labels, Value: m.Value, FloatHistogram: m.H, Metadata: m.meta, Extra: m.extra})
 	}
 	return dst
 }

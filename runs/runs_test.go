@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
 
@@ -214,5 +215,47 @@ func BenchmarkAdvanceUnchanged(b *testing.B) {
 			dst = next.AppendPushes(dst, o.Group.Labels)
 		}
 		dst = next.AppendSums(dst)
+	}
+}
+
+// nh is a native histogram with count observations of 1 (schema 0, bucket
+// 0) and created timestamp created.
+func nh(count float64, created int64) pipeline.Series {
+	return pipeline.Series{
+		Labels:   labels.FromStrings("__name__", "d", "instance", "x", "job", "etl"),
+		Metadata: histogramMeta,
+		FloatHistogram: &histogram.FloatHistogram{Count: count, Sum: count, Schema: 0,
+			PositiveSpans: []histogram.Span{{Offset: 0, Length: 1}}, PositiveBuckets: []float64{count}},
+		Extra: &pipeline.Extra{StartTimestamp: created},
+	}
+}
+
+func TestAdvanceNativeHistogram(t *testing.T) {
+	acc := &Accumulate{Metrics: []string{"d"}, KeepLabels: []string{"job"}}
+	var s *State
+	// A run pushing 2 then 5 observations, a second run pushing 3: 8.
+	for i, p := range []struct {
+		time    float64
+		count   float64
+		created int64
+	}{{10, 2, 9000}, {10, 2, 9000}, {11, 5, 9000}, {20, 3, 19000}} {
+		g := pipeline.Group{Labels: labels.FromStrings("instance", "x", "job", "etl"), PushTime: p.time, Series: []pipeline.Series{nh(p.count, p.created)}}
+		s, _ = s.Advance([]Observation{{Group: &g, Accumulate: acc}}, []*Accumulate{acc})
+		if i == 1 {
+			if got := s.AppendSums(nil)[0].FloatHistogram.Count; got != 2 {
+				t.Fatalf("after the same push twice: count %v, want 2", got)
+			}
+		}
+	}
+	sums := s.AppendSums(nil)
+	if len(sums) != 1 || sums[0].FloatHistogram == nil {
+		t.Fatalf("sums %v, want one native histogram", sums)
+	}
+	h := sums[0].FloatHistogram
+	if h.Count != 8 || h.Sum != 8 || h.PositiveBuckets[0] != 8 || sums[0].Labels.Get("__name__") != "job:d:sum_runs" || sums[0].Metadata.Type != model.MetricTypeHistogram {
+		t.Errorf("sum %v (%v), want count, sum and bucket 8 under job:d:sum_runs, type histogram", sums[0], sums[0].Metadata)
+	}
+	if f := s.Group(labels.FromStrings("instance", "x", "job", "etl")).Families[0]; f.Total != 8 {
+		t.Errorf("the group's total %v, want 8 observations", f.Total)
 	}
 }

@@ -158,7 +158,7 @@ type Rule struct {
 	// Pushgateway once it has expired. synth only passes it on, through
 	// Verdict.DeleteGroup.
 	DeleteExpired bool
-	// Accumulate, if not nil, sums counter and classic histogram families
+	// Accumulate, if not nil, sums counter and histogram families
 	// of the groups across their runs; the bridge does it (package runs),
 	// synth only passes it on.
 	Accumulate *runs.Accumulate
