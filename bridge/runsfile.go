@@ -36,6 +36,7 @@ import (
 // counter reset hint, positive spans (number, then per span: offset as a
 // zigzag varint, length), positive buckets (number, floats), negative
 // spans and buckets alike, custom bucket bounds (number, floats).
+//
 //	CRC32-C of everything before, 4 bytes little endian
 //
 // It is written to a temporary file, synced and renamed over the old one
