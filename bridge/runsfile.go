@@ -30,14 +30,13 @@ import (
 //	  per series: labels, value (float), histogram
 //	number of sums; per sum: labels, value (float), histogram, start
 //	  (zigzag varint), len, family, len, level
+//	CRC32-C of everything before, 4 bytes little endian
 //
 // where a histogram is 0 for none (a float value), else 1, then schema
 // (zigzag varint), zero threshold, zero count, count, sum (floats),
 // counter reset hint, positive spans (number, then per span: offset as a
 // zigzag varint, length), positive buckets (number, floats), negative
 // spans and buckets alike, custom bucket bounds (number, floats).
-//
-//	CRC32-C of everything before, 4 bytes little endian
 //
 // It is written to a temporary file, synced and renamed over the old one
 // (internal/atomicfile), before the cycle whose sums it holds is
