@@ -123,6 +123,9 @@ type carried struct {
 	series *seriesState
 	// runs is the run state last saved (see runs.go); nil before any.
 	runs *runs.State
+	// pushRequests is the gateway's count of pushes last read, to tell
+	// pushes no cycle observed (see runs.go).
+	pushRequests pushRequestCount
 	// gateways holds, per gateway, what the loop knows of it.
 	gateways []gatewayState
 	// lastCycle is the time of the last complete cycle sent, by this

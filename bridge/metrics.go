@@ -23,6 +23,7 @@ type metrics struct {
 	stateSaveDuration prometheus.Histogram
 	runsSaveFailures  prometheus.Counter
 	accumulatedSeries prometheus.Gauge
+	pushesUnobserved  prometheus.Counter
 	backfillSamples   prometheus.Counter
 	heldCycles        prometheus.Gauge
 }
@@ -96,6 +97,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		accumulatedSeries: f.NewGauge(prometheus.GaugeOpts{
 			Name: "pushgateway_bridge_runs_accumulated_series",
 			Help: "Series summed across runs under group_rules accumulate.",
+		}),
+		pushesUnobserved: f.NewCounter(prometheus.CounterOpts{
+			Name: "pushgateway_bridge_runs_pushes_unobserved_total",
+			Help: "Pushes the Pushgateway counted (pushgateway_http_requests_total{handler=\"push\"}) that no cycle observed: overwritten by a later push to their group before a scrape, or to a group deleted meanwhile. Only with one gateway, while pushes or runs are counted.",
 		}),
 		groupsDeleted: f.NewCounter(prometheus.CounterOpts{
 			Name: "pushgateway_bridge_groups_deleted_total",

@@ -2,12 +2,14 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/histogram"
 
 	"github.com/prometheus/common/model"
@@ -127,7 +129,7 @@ func TestRunsFileRoundTrip(t *testing.T) {
 		g.Series[i].Metadata = hist
 	}
 	g.PushFailureTime = 1700000001
-	s, _ := (*runs.State)(nil).Advance([]runs.Observation{{Group: &g, Accumulate: acc}}, []*runs.Accumulate{acc})
+	s, _, _ := (*runs.State)(nil).Advance([]runs.Observation{{Group: &g, Accumulate: acc}}, []*runs.Accumulate{acc})
 	path := filepath.Join(t.TempDir(), "runs")
 	if err := saveRuns(path, s); err != nil {
 		t.Fatal(err)
@@ -145,7 +147,7 @@ func TestRunsFileRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if again, changed := back.Advance([]runs.Observation{{Group: &g, Accumulate: acc}}, []*runs.Accumulate{acc}); changed || fmt.Sprint(again.AppendSums(nil)) != fmt.Sprint(s.AppendSums(nil)) {
+	if again, changed, _ := back.Advance([]runs.Observation{{Group: &g, Accumulate: acc}}, []*runs.Accumulate{acc}); changed || fmt.Sprint(again.AppendSums(nil)) != fmt.Sprint(s.AppendSums(nil)) {
 		t.Errorf("the state read back takes the same push for a new one: %v", again.AppendSums(nil))
 	}
 	fi, _ := os.Stat(path)
@@ -158,5 +160,61 @@ func TestRunsFileRoundTrip(t *testing.T) {
 	}
 	if _, err := loadRuns(path); err == nil {
 		t.Error("a corrupt run state read without error")
+	}
+}
+
+// TestPushesUnobserved compares the gateway's count of pushes with the
+// pushes the cycles observed.
+func TestPushesUnobserved(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	type step struct {
+		requests          float64 // the gateway's pushgateway_http_requests_total{handler="push"}
+		start             float64 // its start time
+		push, failure     int     // the group's push and failure times, seconds after t0
+		unreachable       bool
+		wantUnobserved    float64
+		wantPushesCounted float64
+	}
+	steps := []step{
+		{requests: 4, start: 1, push: 1, wantUnobserved: 0, wantPushesCounted: 1}, // the first count: from now on
+		{requests: 6, start: 1, push: 2, wantUnobserved: 1, wantPushesCounted: 2}, // two pushes, one seen
+		{requests: 6, start: 1, push: 2, wantUnobserved: 1, wantPushesCounted: 2},
+		{unreachable: true, wantUnobserved: 1, wantPushesCounted: 2},
+		{requests: 8, start: 1, push: 3, failure: 4, wantUnobserved: 1, wantPushesCounted: 4}, // a push and a failed one, both seen
+		{requests: 1, start: 2, push: 5, failure: 4, wantUnobserved: 1, wantPushesCounted: 5}, // the gateway restarted
+		{requests: 4, start: 2, push: 6, failure: 4, wantUnobserved: 3, wantPushesCounted: 6}, // three pushes, one seen
+	}
+	var cur step
+	src := sourceFunc(func() (*pipeline.Snapshot, error) {
+		if cur.unreachable {
+			return nil, errors.New("connection refused")
+		}
+		g := group(float64(t0.Unix()+int64(cur.push)), nil, "job", "etl")
+		if cur.failure > 0 {
+			g.PushFailureTime = float64(t0.Unix() + int64(cur.failure))
+		}
+		own := []pipeline.Series{
+			series("pushgateway_http_requests_total", cur.requests-1, "code", "200", "handler", "push", "method", "put"),
+			series("pushgateway_http_requests_total", 1, "code", "400", "handler", "push", "method", "post"),
+			series("pushgateway_http_requests_total", 50, "code", "200", "handler", "metrics", "method", "get"),
+		}
+		return &pipeline.Snapshot{Groups: []pipeline.Group{g}, Own: own, StartTime: cur.start}, nil
+	})
+	now := t0
+	br, err := New(Options{
+		Gateways: []Gateway{{Name: "pgw", Source: src}}, Interval: 15 * time.Second, Senders: []Sender{&recorder{}},
+		Synth: synth.Options{Pushes: true}, OutageHold: time.Hour, Now: func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range steps {
+		cur = st
+		br.Cycle(context.Background())
+		now = now.Add(15 * time.Second)
+		gs := br.Status().Groups[0]
+		if got := testutil.ToFloat64(br.m.pushesUnobserved); got != st.wantUnobserved || float64(gs.Pushes+gs.FailedPushes) != st.wantPushesCounted {
+			t.Errorf("step %d: unobserved %v, pushes counted %d+%d; want %v and %v", i, got, gs.Pushes, gs.FailedPushes, st.wantUnobserved, st.wantPushesCounted)
+		}
 	}
 }

@@ -231,18 +231,18 @@ func (s *State) sort() {
 
 // Advance returns the state after a complete cycle that found the groups
 // of obs, sorted by grouping key (groups absent from it are forgotten;
-// their sums stay), and whether it differs from s in what is persisted
-// (it may be a new State that does not, which the caller keeps all the
-// same). rules are every
-// Accumulate in force: a sum none of them makes is dropped. s is not
-// changed.
-func (s *State) Advance(obs []Observation, rules []*Accumulate) (*State, bool) {
+// their sums stay); whether it differs from s in what is persisted (it
+// may be a new State that does not, which the caller keeps all the same);
+// and how many pushes, successful or failed, it observed that s had not.
+// rules are every Accumulate in force: a sum none of them makes is
+// dropped. s is not changed.
+func (s *State) Advance(obs []Observation, rules []*Accumulate) (next *State, changed bool, seen uint64) {
 	var prev State
 	if s != nil {
 		prev = *s
 	}
-	next := &State{groups: make(map[string]*Group, len(obs)), sums: make(map[string]*Sum, len(prev.sums))}
-	changed := len(obs) != len(prev.groups)
+	next = &State{groups: make(map[string]*Group, len(obs)), sums: make(map[string]*Sum, len(prev.sums))}
+	changed = len(obs) != len(prev.groups)
 	configured := map[[2]string]bool{}
 	for _, r := range rules {
 		for _, m := range r.Metrics {
@@ -274,15 +274,19 @@ func (s *State) Advance(obs []Observation, rules []*Accumulate) (*State, bool) {
 			continue
 		}
 		ng := a.observe(pg, o)
+		seen += ng.Pushes + ng.FailedPushes
+		if pg != nil {
+			seen -= pg.Pushes + pg.FailedPushes
+		}
 		changed = changed || pg == nil || len(a.made) > 0 || ng.Pushes != pg.Pushes || ng.FailedPushes != pg.FailedPushes ||
 			ng.Start != pg.Start || ng.PushTime != pg.PushTime || ng.FailureTime != pg.FailureTime || !slices.EqualFunc(ng.Families, pg.Families, sameFamily)
 		next.groups[ng.seal().key] = ng
 	}
 	if !changed && !refreshed {
-		return s, false
+		return s, false, seen
 	}
 	next.sort()
-	return next, changed
+	return next, changed, seen
 }
 
 // sameFamilies tells whether g tracks exactly the families o's rule names

@@ -117,6 +117,9 @@ func TestAdvance(t *testing.T) {
 			}
 			var s *State
 			var last pipeline.Group
+			// The pushes seen: each group's distinct push and failure times.
+			var seen uint64
+			distinct := map[string]bool{}
 			for i, c := range tc.cycles {
 				var obs []Observation
 				for _, p := range c {
@@ -125,13 +128,22 @@ func TestAdvance(t *testing.T) {
 					}
 					g := group(p, tc.names, meta)
 					last = g
+					for j, tm := range []float64{p.time, p.failure} {
+						if k := fmt.Sprint(g.Labels, j, tm); tm > 0 && !distinct[k] {
+							distinct[k] = true
+						}
+					}
 					obs = append(obs, Observation{Group: &g, Accumulate: &tc.acc})
 				}
-				next, _ := s.Advance(obs, []*Accumulate{&tc.acc})
-				if again, changed := next.Advance(obs, []*Accumulate{&tc.acc}); changed || again != next {
-					t.Fatalf("cycle %d: the same groups again changed the state", i)
+				next, _, n := s.Advance(obs, []*Accumulate{&tc.acc})
+				seen += n
+				if again, changed, n := next.Advance(obs, []*Accumulate{&tc.acc}); changed || again != next || n != 0 {
+					t.Fatalf("cycle %d: the same groups again changed the state, or saw %d pushes", i, n)
 				}
 				s = next
+			}
+			if seen != uint64(len(distinct)) {
+				t.Errorf("pushes seen %d, want %d", seen, len(distinct))
 			}
 			got := map[string]float64{}
 			for _, ser := range s.AppendSums(nil) {
@@ -158,12 +170,12 @@ func TestAdvance(t *testing.T) {
 func TestAdvanceDropsUnconfiguredSums(t *testing.T) {
 	acc := &Accumulate{Metrics: []string{"rows_total"}, KeepLabels: []string{"job"}}
 	g := group(push{time: 1, values: []float64{3}}, acc.Metrics, counterMeta)
-	s, _ := (*State)(nil).Advance([]Observation{{Group: &g, Accumulate: acc}}, []*Accumulate{acc})
+	s, _, _ := (*State)(nil).Advance([]Observation{{Group: &g, Accumulate: acc}}, []*Accumulate{acc})
 	if len(s.Sums()) != 1 {
 		t.Fatalf("sums %v, want one", s.Sums())
 	}
 	other := &Accumulate{Metrics: []string{"rows_total"}, KeepLabels: []string{"instance"}}
-	next, changed := s.Advance([]Observation{{Group: &g}}, []*Accumulate{other})
+	next, changed, _ := s.Advance([]Observation{{Group: &g}}, []*Accumulate{other})
 	if !changed || len(next.Sums()) != 0 {
 		t.Errorf("after the rule changed: changed %v, sums %v, want none", changed, next.Sums())
 	}
@@ -174,7 +186,7 @@ func TestAdvanceDropsUnconfiguredSums(t *testing.T) {
 
 func TestAppendPushes(t *testing.T) {
 	g := pipeline.Group{Labels: labels.FromStrings("job", "etl"), PushTime: 10, PushFailureTime: 12}
-	s, _ := (*State)(nil).Advance([]Observation{{Group: &g}}, nil)
+	s, _, _ := (*State)(nil).Advance([]Observation{{Group: &g}}, nil)
 	got := s.AppendPushes(nil, g.Labels)
 	want := []string{`pushgateway_group_pushes_total{job="etl"} 1`, `pushgateway_group_failed_pushes_total{job="etl"} 1`}
 	if len(got) != len(want) {
@@ -202,11 +214,11 @@ func BenchmarkAdvanceUnchanged(b *testing.B) {
 		}
 		obs[i] = Observation{Group: &g, Accumulate: acc}
 	}
-	s, _ := (*State)(nil).Advance(obs, []*Accumulate{acc})
+	s, _, _ := (*State)(nil).Advance(obs, []*Accumulate{acc})
 	var dst []pipeline.Series
 	b.ReportAllocs()
 	for b.Loop() {
-		next, changed := s.Advance(obs, []*Accumulate{acc})
+		next, changed, _ := s.Advance(obs, []*Accumulate{acc})
 		if changed {
 			b.Fatal("changed")
 		}
@@ -240,7 +252,7 @@ func TestAdvanceNativeHistogram(t *testing.T) {
 		created int64
 	}{{10, 2, 9000}, {10, 2, 9000}, {11, 5, 9000}, {20, 3, 19000}} {
 		g := pipeline.Group{Labels: labels.FromStrings("instance", "x", "job", "etl"), PushTime: p.time, Series: []pipeline.Series{nh(p.count, p.created)}}
-		s, _ = s.Advance([]Observation{{Group: &g, Accumulate: acc}}, []*Accumulate{acc})
+		s, _, _ = s.Advance([]Observation{{Group: &g, Accumulate: acc}}, []*Accumulate{acc})
 		if i == 1 {
 			if got := s.AppendSums(nil)[0].FloatHistogram.Count; got != 2 {
 				t.Fatalf("after the same push twice: count %v, want 2", got)
