@@ -4,13 +4,15 @@
 // adds the synthesized series, stamps everything with the cycle's time,
 // writes staleness markers for series that vanished, and hands the samples
 // to the senders. A cycle is explicit stages, front to back (cycle.go):
-// collect (gateways.go, merge.go), judge (synth), diff (state.go), deliver
+// collect (gateways.go, merge.go), judge (synth), accumulate (runs.go), diff (state.go), deliver
 // (samples.go, backfill.go), and what follows from the verdicts after
 // delivery (follow.go); its result is an immutable Status.
 //
 // It owns the series state: which series the last complete cycle sent,
 // persisted so that a restart still marks what vanished meanwhile, and the
 // time of the last cycle, from which a restart fills the ticks it missed.
+// It owns the run state too (runs.go): the pushes observed and the sums
+// across runs, persisted before the cycle that sends them.
 //
 // A gateway that cannot be scraped contributes the groups of its last
 // successful scrape for the outage hold, so an unreachable gateway causes
