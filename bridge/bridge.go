@@ -4,13 +4,15 @@
 // adds the synthesized series, stamps everything with the cycle's time,
 // writes staleness markers for series that vanished, and hands the samples
 // to the senders. A cycle is explicit stages, front to back (cycle.go):
-// collect (gateways.go, merge.go), judge (synth), diff (state.go), deliver
+// collect (gateways.go, merge.go), judge (synth), accumulate (runs.go), diff (state.go), deliver
 // (samples.go, backfill.go), and what follows from the verdicts after
 // delivery (follow.go); its result is an immutable Status.
 //
 // It owns the series state: which series the last complete cycle sent,
 // persisted so that a restart still marks what vanished meanwhile, and the
 // time of the last cycle, from which a restart fills the ticks it missed.
+// It owns the run state too (runs.go): the pushes observed and the sums
+// across runs, persisted before the cycle that sends them.
 //
 // A gateway that cannot be scraped contributes the groups of its last
 // successful scrape for the outage hold, so an unreachable gateway causes
@@ -32,6 +34,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
+	"github.com/pushgateway-bridge/pushgateway-bridge/runs"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
@@ -120,6 +123,11 @@ type Bridge struct {
 type carried struct {
 	// series is the one owner of what the last complete cycle sent.
 	series *seriesState
+	// runs is the run state last saved (see runs.go); nil before any.
+	runs *runs.State
+	// pushRequests is the gateway's count of pushes last read, to tell
+	// pushes no cycle observed (see runs.go).
+	pushRequests pushRequestCount
 	// gateways holds, per gateway, what the loop knows of it.
 	gateways []gatewayState
 	// lastCycle is the time of the last complete cycle sent, by this
@@ -194,6 +202,11 @@ func New(o Options) (*Bridge, error) {
 		case st.len() > 0:
 			b.carried.series = st
 			o.Logger.Info("state loaded", "series", st.len(), "last_cycle", last)
+		}
+		if b.carried.runs, err = loadRuns(b.runsPath()); err != nil {
+			// Sums start again from zero: a counter reset downstream.
+			b.m.stateLoadFailures.Inc()
+			o.Logger.Error("run state unreadable, starting without it", "path", b.runsPath(), "err", err)
 		}
 		if b.carried.lastCycle, err = loadLastCycle(b.lastCyclePath()); err != nil {
 			o.Logger.Error("last cycle time unreadable, not filling the gap", "err", err)

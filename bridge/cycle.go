@@ -14,6 +14,8 @@ import (
 //
 //	collect  scrape every gateway, decide what each contributes, merge
 //	judge    synth: verdicts and the series to send, in parts
+//	accumulate  the pushes observed and the sums across runs, committed
+//	         to disk before they are sent (runs.go)
 //	diff     the series state: staleness markers for what vanished
 //	deliver  hand the missed ticks (after a restart) and the cycle to the senders
 //	follow   what the verdicts ask for, after delivery: delete expired
@@ -33,6 +35,7 @@ func (b *Bridge) Cycle(ctx context.Context) *Status {
 	}
 	b.judge(c)
 	b.noteOverLimit(c)
+	b.accumulate(c)
 	b.diff(c)
 	b.deliver(c)
 	b.follow(ctx, c)

@@ -22,6 +22,9 @@ type metrics struct {
 	groupsDeleted     prometheus.Counter
 	stateLoadFailures prometheus.Counter
 	stateSaveDuration prometheus.Histogram
+	runsSaveFailures  prometheus.Counter
+	accumulatedSeries prometheus.Gauge
+	pushesUnobserved  prometheus.Counter
 	backfillSamples   prometheus.Counter
 	heldCycles        prometheus.Gauge
 }
@@ -91,6 +94,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		backfillSamples: f.NewCounter(prometheus.CounterOpts{
 			Name: "pushgateway_bridge_backfill_samples_total",
 			Help: "Samples of ticks missed while the bridge was down, written by every sender (remote write: on its disk queue).",
+		}),
+		runsSaveFailures: f.NewCounter(prometheus.CounterOpts{
+			Name: "pushgateway_bridge_runs_save_failures_total",
+			Help: "Cycles whose run state (pushes observed, sums across runs) could not be written; they sent the sums last written.",
+		}),
+		accumulatedSeries: f.NewGauge(prometheus.GaugeOpts{
+			Name: "pushgateway_bridge_runs_accumulated_series",
+			Help: "Series summed across runs under group_rules accumulate.",
+		}),
+		pushesUnobserved: f.NewCounter(prometheus.CounterOpts{
+			Name: "pushgateway_bridge_runs_pushes_unobserved_total",
+			Help: "Pushes the Pushgateway counted (pushgateway_http_requests_total{handler=\"push\"}) that no cycle observed: overwritten by a later push to their group before a scrape, or to a group deleted meanwhile. Only with one gateway, while pushes or runs are counted.",
 		}),
 		groupsDeleted: f.NewCounter(prometheus.CounterOpts{
 			Name: "pushgateway_bridge_groups_deleted_total",

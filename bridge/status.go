@@ -53,6 +53,20 @@ type GroupStatus struct {
 	DroppedSeries int
 	Rule          string
 	Expected      bool
+	// Pushes and FailedPushes are the pushes the bridge observed, while
+	// it tracks them (Synth.Pushes or an accumulate rule; see runs.go);
+	// PushesKnown tells whether it does.
+	Pushes, FailedPushes uint64
+	PushesKnown          bool
+	// Accumulated holds, per family its rule accumulates, what all of the
+	// group's runs added to the sums, sorted by family.
+	Accumulated []AccumulatedTotal
+}
+
+// AccumulatedTotal is what a group's runs added to the sums of one family.
+type AccumulatedTotal struct {
+	Family string
+	Total  float64
 }
 
 // Status returns what the last cycle found, nil before the first cycle.
@@ -102,6 +116,12 @@ func (b *Bridge) result(c *cycle) *Status {
 			gs.Gateway = b.o.Gateways[from[g.Labels.Hash()]].Name
 			gs.PushTime, gs.PushFailureTime = unixTime(g.PushTime), unixTime(g.PushFailureTime)
 			gs.Series, gs.DroppedSeries = len(g.Series), g.DroppedSeries
+			if r := b.carried.runs.Group(g.Labels); r != nil {
+				gs.Pushes, gs.FailedPushes, gs.PushesKnown = r.Pushes, r.FailedPushes, true
+				for _, f := range r.Families {
+					gs.Accumulated = append(gs.Accumulated, AccumulatedTotal{Family: f.Name, Total: f.Total})
+				}
+			}
 		}
 		st.Groups = append(st.Groups, gs)
 	}

@@ -91,11 +91,34 @@ type GroupRule struct {
 	// pushes; see synth.Kind) the groups the rule judges get on top of
 	// those every group gets.
 	Synthesize []string `yaml:"synthesize,omitempty"`
+	// Accumulate, if set, sums counter and histogram families of
+	// the matching groups across their runs.
+	Accumulate *AccumulateConfig `yaml:"accumulate,omitempty"`
 
 	// maxAgeSet, expireAfterSet and seriesLimitSet tell a key written with
 	// 0 from a key left out, which both decode to 0: the first is an error.
 	maxAgeSet, expireAfterSet, seriesLimitSet bool
 }
+
+// AccumulateConfig is the accumulate block of a group rule.
+type AccumulateConfig struct {
+	// Metrics are counter family names as pushed, or histogram base
+	// names (classic or native); not empty.
+	Metrics []string `yaml:"metrics"`
+	// KeepLabels are the labels of the sums; not empty. Every other label
+	// (le of a histogram bucket aside) is summed away.
+	KeepLabels []string `yaml:"keep_labels"`
+	// Runs is per_push (the default: each push is a whole run) or
+	// on_reset (a run may push several times; a lower value starts a new
+	// run).
+	Runs string `yaml:"runs,omitempty"`
+}
+
+// Accumulate runs values.
+const (
+	RunsPerPush = "per_push"
+	RunsOnReset = "on_reset"
+)
 
 // groupRule names GroupRule where a local type of that same name is
 // declared from it.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/pushgateway-bridge/pushgateway-bridge/runs"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
@@ -31,6 +32,12 @@ func (c *Config) SynthRules() []synth.Rule {
 			// Validated: an unknown name is never here.
 			if k, err := synth.ParseKind(name); err == nil {
 				rules[i].Synthesize |= synth.KindsOf(k)
+			}
+		}
+		if a := r.Accumulate; a != nil {
+			rules[i].Accumulate = &runs.Accumulate{Metrics: slices.Clone(a.Metrics), KeepLabels: slices.Clone(a.KeepLabels)}
+			if a.Runs == RunsOnReset {
+				rules[i].Accumulate.Runs = runs.OnReset
 			}
 		}
 		for _, name := range slices.Sorted(maps.Keys(r.Match)) {

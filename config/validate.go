@@ -118,6 +118,42 @@ func (r *GroupRule) validate() error {
 	if r.DeleteExpired && r.ExpireAfter <= 0 {
 		return errors.New("delete_expired needs expire_after")
 	}
+	if r.Accumulate != nil {
+		if err := r.Accumulate.validate(); err != nil {
+			return fmt.Errorf("accumulate: %w", err)
+		}
+	}
+	return nil
+}
+
+func (a *AccumulateConfig) validate() error {
+	if len(a.Metrics) == 0 {
+		return errors.New("metrics missing")
+	}
+	for i, m := range a.Metrics {
+		if !nameValidation.IsValidMetricName(m) {
+			return fmt.Errorf("metrics[%d]: metric name %q is not valid", i, m)
+		}
+		if slices.Contains(a.Metrics[:i], m) {
+			return fmt.Errorf("metrics[%d]: %q listed twice", i, m)
+		}
+	}
+	if len(a.KeepLabels) == 0 {
+		return errors.New("keep_labels missing: the sums need a label, such as job")
+	}
+	for i, l := range a.KeepLabels {
+		if !nameValidation.IsValidLabelName(l) || l == model.MetricNameLabel {
+			return fmt.Errorf("keep_labels[%d]: label name %q is not valid", i, l)
+		}
+		if slices.Contains(a.KeepLabels[:i], l) {
+			return fmt.Errorf("keep_labels[%d]: %q listed twice", i, l)
+		}
+	}
+	switch a.Runs {
+	case "", RunsPerPush, RunsOnReset:
+	default:
+		return fmt.Errorf("runs %q: must be %s or %s", a.Runs, RunsPerPush, RunsOnReset)
+	}
 	return nil
 }
 

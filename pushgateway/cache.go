@@ -40,22 +40,22 @@ import (
 //
 // It is not safe for concurrent use.
 type scrapeCache struct {
-	limits   Limits
+	limits Limits
 	// bodySizeLimit bounds the body, and so each family read; 0 for none.
 	bodySizeLimit int64
 	check         labelCheck
-	scrape   uint64
-	families map[string]*family
-	meta     map[string]*metadata.Metadata // family -> its metadata, shared
-	st       *labels.SymbolTable
-	lb       labels.Builder
-	msg      []byte    // scratch: a one-metric family message
-	metrics  [][]byte  // scratch: the metric messages of a family
-	buf      []byte    // scratch: the family being read
-	order    []*family // the families of the last scrape, in order
-	sb       labels.ScratchBuilder
-	slab     seriesSlab // of the family being parsed
-	extras   extraReader
+	scrape        uint64
+	families      map[string]*family
+	meta          map[string]*metadata.Metadata // family -> its metadata, shared
+	st            *labels.SymbolTable
+	lb            labels.Builder
+	msg           []byte    // scratch: a one-metric family message
+	metrics       [][]byte  // scratch: the metric messages of a family
+	buf           []byte    // scratch: the family being read
+	order         []*family // the families of the last scrape, in order
+	sb            labels.ScratchBuilder
+	slab          seriesSlab // of the family being parsed
+	extras        extraReader
 	// groups are the groups the last full parse found and attributed,
 	// returned again while they are unchanged; valid if attributed.
 	groups     []pipeline.Group

@@ -95,6 +95,16 @@ func (o *Options) Enabled(v *Verdict, k Kind) bool {
 	return o.KindsFor(v).Has(k)
 }
 
+// AnyEnabled tells whether some group may get the series of kind k: k is
+// a default kind, in o.Series, or in the Synthesize of one of o.Rules.
+func (o *Options) AnyEnabled(k Kind) bool {
+	s := DefaultKinds | o.Series
+	for i := range o.Rules {
+		s |= o.Rules[i].Synthesize
+	}
+	return s.Has(k)
+}
+
 // KindsFor returns every kind the group v judges gets.
 func (o *Options) KindsFor(v *Verdict) Kinds {
 	s := DefaultKinds | o.Series

@@ -71,6 +71,7 @@ package synth
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -79,6 +80,7 @@ import (
 	"github.com/prometheus/prometheus/model/relabel"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/pipeline"
+	"github.com/pushgateway-bridge/pushgateway-bridge/runs"
 )
 
 // Names of the synthesized series.
@@ -134,6 +136,17 @@ type Options struct {
 	Series Kinds
 }
 
+// Accumulations returns the Accumulate of every rule that has one.
+func (o Options) Accumulations() []*runs.Accumulate {
+	var acc []*runs.Accumulate
+	for i := range o.Rules {
+		if a := o.Rules[i].Accumulate; a != nil {
+			acc = append(acc, a)
+		}
+	}
+	return acc
+}
+
 // Matcher tests one grouping label.
 type Matcher struct {
 	// Name is the label's name.
@@ -167,6 +180,10 @@ type Rule struct {
 	// Synthesize are kinds of per-group series synthesized for the groups
 	// the rule judges, on top of Options.Series.
 	Synthesize Kinds
+	// Accumulate, if not nil, sums counter and histogram families
+	// of the groups across their runs; the bridge does it (package runs),
+	// synth only passes it on.
+	Accumulate *runs.Accumulate
 }
 
 // Matches tells whether every matcher of r matches the grouping key.
@@ -473,9 +490,12 @@ func unixSeconds(s float64) time.Time {
 // clashes with a target label.
 const exportedPrefix = "exported_"
 
-// Synthesized tells whether name is the name of a series synth makes: the
-// per-group up (Options.UpMetric), the group status, age and max age, and
-// the gateway's up. A pushed series of such a name would go out under the
+// Synthesized tells whether name is the name of a series synth or the
+// bridge makes: the per-group up (Options.UpMetric), the group status, age
+// and max age, the gateway's up, the pushes observed, and
+// every name ending in runs.Operation (":sum_runs", the accumulated
+// series, whether a rule accumulates or not), unless it starts with
+// exported_. A pushed series of such a name would go out under the
 // same identity as the synthesized one; Export renames it.
 func (o Options) Synthesized(name string) bool {
 	up := o.UpMetric
@@ -483,10 +503,12 @@ func (o Options) Synthesized(name string) bool {
 		up = DefaultUpMetric
 	}
 	switch name {
-	case up, StatusMetric, AgeMetric, MaxAgeMetric, GatewayUpMetric:
+	case up, StatusMetric, AgeMetric, MaxAgeMetric, GatewayUpMetric,
+		runs.PushesMetric, runs.FailedPushesMetric:
 		return true
 	}
-	return false
+	// A renamed one (exported_...) is not: renaming must end.
+	return strings.HasSuffix(name, runs.Operation) && !strings.HasPrefix(name, exportedPrefix)
 }
 
 // Export returns a group's series as they are forwarded: a series named

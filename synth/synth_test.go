@@ -491,6 +491,12 @@ func TestExport(t *testing.T) {
 			[]string{`{__name__="up"}`, `{__name__="exported_job_up"}`}, true},
 		{"exported_up pushed too", Options{}, []pipeline.Series{s("up"), s("exported_up")},
 			[]string{`{__name__="exported_exported_up"}`, `{__name__="exported_up"}`}, true},
+		{"an accumulated name", Options{}, []pipeline.Series{s("job:rows_total:sum_runs"), s("job:rows_total:rate5m")},
+			[]string{`{__name__="exported_job:rows_total:sum_runs"}`, `{__name__="job:rows_total:rate5m"}`}, true},
+		// Reserved like every synthesized name, whether or not any group
+		// gets them.
+		{"pushes observed", Options{}, []pipeline.Series{s("pushgateway_group_pushes_total"), s("pushgateway_group_failed_pushes_total")},
+			[]string{`{__name__="exported_pushgateway_group_pushes_total"}`, `{__name__="exported_pushgateway_group_failed_pushes_total"}`}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := slices.Clone(tc.in)

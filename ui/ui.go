@@ -169,6 +169,17 @@ type apiGroup struct {
 	DroppedSeries  int               `json:"droppedSeries,omitempty"`
 	Rule           string            `json:"rule,omitempty"`
 	Expected       bool              `json:"expected"`
+	// Pushes is set while the bridge counts pushes (see bridge.GroupStatus).
+	Pushes *apiPushes `json:"pushes,omitempty"`
+}
+
+// apiPushes is what the bridge counts of a group's pushes and runs.
+type apiPushes struct {
+	OK     uint64 `json:"ok"`
+	Failed uint64 `json:"failed"`
+	// Accumulated maps each accumulated family to what the group's runs
+	// added to its sums.
+	Accumulated map[string]float64 `json:"accumulated,omitempty"`
 }
 
 func (h *Handler) serveGroups(w http.ResponseWriter, r *http.Request) {
@@ -202,6 +213,15 @@ func (h *Handler) serveGroups(w http.ResponseWriter, r *http.Request) {
 		if g.HasAge {
 			age := g.Age.Seconds()
 			a.AgeSeconds = &age
+		}
+		if g.PushesKnown {
+			a.Pushes = &apiPushes{OK: g.Pushes, Failed: g.FailedPushes}
+			for _, t := range g.Accumulated {
+				if a.Pushes.Accumulated == nil {
+					a.Pushes.Accumulated = map[string]float64{}
+				}
+				a.Pushes.Accumulated[t.Family] = t.Total
+			}
 		}
 		data = append(data, a)
 	}

@@ -44,7 +44,8 @@ func testStatus() *bridge.Status {
 				Status: synth.StatusTooOld, Series: 5, Rule: "group_rules[0]"},
 			{Labels: labels.FromStrings("job", "report"), Gateway: "pgw:9091",
 				PushTime: cycle.Add(-10 * time.Minute), PushFailureTime: cycle.Add(-time.Minute), HasAge: true, Age: 10 * time.Minute,
-				Status: synth.StatusFailed, Series: 3, DroppedSeries: 2},
+				Status: synth.StatusFailed, Series: 3, DroppedSeries: 2,
+				PushesKnown: true, Pushes: 41, FailedPushes: 3, Accumulated: []bridge.AccumulatedTotal{{Family: "rows_processed_total", Total: 580}}},
 			{Labels: labels.FromStrings("job", "nightly_backup", "instance", "db-8"),
 				MaxAge: 26 * time.Hour, Status: synth.StatusMissing, Rule: "group_rules[0]", Expected: true},
 			{Labels: labels.FromStrings("job", hostile), Gateway: "pgw:9091",
@@ -137,6 +138,7 @@ func TestPage(t *testing.T) {
 				"5 of 5",
 				`<tr class="problem s-missing">`, "expected", "db-8", "never pushed",
 				`<tr class="problem s-failed">`, "report", "10m", `class="bad"`, "1m 3s ago", "+2 dropped",
+				`<td data-label="Pushes seen">41 / 3<br><span class="dim">rows_processed_total</span> 580</td>`,
 				`<tr class="problem s-too_old">`, "db-9", `class="bad">27h / 26h`, `value="1"`,
 				`<tr class="s-ok">`, "db-7", "2h / 26h", `value="0.07`, "group_rules[0]",
 				`<tr class="s-ok">`, "&lt;script&gt;",
@@ -366,6 +368,9 @@ func TestGroupsAPI(t *testing.T) {
 		}
 		if !strings.Contains(b, `"lastPush":"2026-11-25T11:49:57Z"`) {
 			t.Errorf("lastPush not in UTC RFC 3339: %s", b)
+		}
+		if !strings.Contains(b, `"pushes":{"ok":41,"failed":3,"accumulated":{"rows_processed_total":580}}`) {
+			t.Errorf("pushes seen and accumulated totals not in the API: %s", b)
 		}
 		if !strings.Contains(b, `"droppedSeries":2`) {
 			t.Errorf("series over the label limits not in the API: %s", b)

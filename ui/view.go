@@ -110,6 +110,10 @@ type groupView struct {
 	Dropped  int
 	Rule     string
 	Expected bool
+	// Pushes is "ok / failed" pushes seen, empty while the bridge does not
+	// count them; Accumulated what the group's runs added per family.
+	Pushes      string
+	Accumulated []bridge.AccumulatedTotal
 }
 
 // chip is one label: a link that adds it to the filter, or removes it.
@@ -208,6 +212,10 @@ func groupOf(g bridge.GroupStatus, f filter, key sortKey, now time.Time) groupVi
 		Dropped:     g.DroppedSeries,
 		Rule:        g.Rule,
 		Expected:    g.Expected,
+		Accumulated: g.Accumulated,
+	}
+	if g.PushesKnown {
+		v.Pushes = fmt.Sprintf("%d / %d", g.Pushes, g.FailedPushes)
 	}
 	g.Labels.Range(func(l labels.Label) {
 		c := chip{Name: l.Name, Value: l.Value, Active: f.has(l.Name, l.Value)}

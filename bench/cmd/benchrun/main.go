@@ -117,6 +117,10 @@ func run() int {
 	flag.IntVar(&cfg.floorN, "floor-n", 5, "Renders of /metrics for the floor measurement.")
 	flag.BoolVar(&cfg.catchup, "catchup", false, "Also run the catch-up scenario.")
 	flag.IntVar(&cfg.bridgePerGroup, "bridge-synth-per-group", 2, "Series the bridge synthesizes per group, for its expected count: up and pushgateway_group_age_seconds by default (7 with the 5 pushgateway_group_status series the bridge sent by default between the status series and --synth.series; 8 with --synth.series=status now).")
+	flag.Func("bridge-flags", "Flags added to the bridge's, separated by spaces (e.g. --config.file=accumulate.yml --synth.series=pushes); count its added series in -bridge-synth-per-group.", func(s string) error {
+		cfg.bins.bridgeFlags = strings.Fields(s)
+		return nil
+	})
 	flag.BoolVar(&cfg.perf, "perf", false, "After the rounds of each size, profile one more bridge run with perf record (needs perf).")
 	flag.StringVar(&catchSize, "catchup-size", "1000x100", "Size of the catch-up scenario.")
 	flag.DurationVar(&cfg.outage, "outage", 10*time.Minute, "Receiver outage of the catch-up scenario.")

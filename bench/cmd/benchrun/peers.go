@@ -27,6 +27,8 @@ type env struct {
 // bins are the programs the runner starts.
 type bins struct {
 	bridge, vmagent, prometheus, pushgateway, pgwload string
+	// bridgeFlags are added to the bridge's flags (-bridge-flags).
+	bridgeFlags []string
 }
 
 // forwarder is one of the compared programs.
@@ -55,13 +57,13 @@ func startBridge(ps *procs, e env) (*proc, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := ps.start(e.logDir, "bridge", e.bins.bridge,
-		"--pushgateway.url=http://"+e.gateway,
-		"--remote-write.url="+e.sinkURL,
-		"--storage.path="+filepath.Join(e.dir, "data"),
-		"--scrape.interval="+e.interval.String(),
-		"--web.listen-address="+addr,
-	)
+	p, err := ps.start(e.logDir, "bridge", e.bins.bridge, append([]string{
+		"--pushgateway.url=http://" + e.gateway,
+		"--remote-write.url=" + e.sinkURL,
+		"--storage.path=" + filepath.Join(e.dir, "data"),
+		"--scrape.interval=" + e.interval.String(),
+		"--web.listen-address=" + addr,
+	}, e.bins.bridgeFlags...)...)
 	return p, addr, err
 }
 
