@@ -1,12 +1,14 @@
 // Package examples tests the example files in this folder: alerts.yml, the
 // alerting rules for batch jobs behind the bridge and for the bridge itself,
-// and alerts-status.yml, the optional ones on the status series, with
-// promtool (`promtool check rules` and `promtool test rules` on
-// alerts_test.yml), and that every alert there has a unit test; and
-// dashboard.json, the Grafana dashboard, for its structure and that every
-// PromQL expression in both files parses. That every metric name they use
-// is one the bridge exports is checked end to end, against the real binary,
-// by TestExampleMetricsExported in e2e.
+// alerts-status.yml, the optional ones on the status series, and
+// alerts-runs.yml, those on the pushes counters, with promtool (`promtool
+// check rules` and `promtool test rules` on alerts_test.yml), and that every
+// alert there has a unit test; and dashboard.json, the Grafana dashboard,
+// for its structure and that every PromQL expression in these files parses
+// and reads a series of an optional kind only where it says it needs that
+// kind. That every metric name they use is one the bridge exports is
+// checked end to end, against the real binary, by TestExampleMetricsExported
+// in e2e.
 //
 // promtool is $PEERS_BIN/promtool, or promtool in the folder
 // scripts/peers.sh prints on its last line (Debian's, fetched into a cache).
@@ -41,13 +43,14 @@ import (
 const (
 	rulesFile       = "alerts.yml"
 	statusRulesFile = "alerts-status.yml"
+	runsRulesFile   = "alerts-runs.yml"
 	testsFile       = "alerts_test.yml"
 	dashboardFile   = "dashboard.json"
 )
 
 // rulesFiles are the alerting rules: those for the default series, and the
-// optional ones that need the status series.
-var rulesFiles = []string{rulesFile, statusRulesFile}
+// optional ones that need the status series or the pushes counters.
+var rulesFiles = []string{rulesFile, statusRulesFile, runsRulesFile}
 
 func TestPromtoolCheckRules(t *testing.T) {
 	promtool(t, append([]string{"check", "rules"}, rulesFiles...)...)
