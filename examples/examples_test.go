@@ -37,6 +37,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v2"
 
+	"github.com/pushgateway-bridge/pushgateway-bridge/runs"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 )
 
@@ -236,8 +237,31 @@ var grafanaVars = strings.NewReplacer("$__rate_interval", "5m", "$__interval", "
 // labelValues matches a template variable query label_values(selector, label).
 var labelValues = regexp.MustCompile(`^label_values\((.+),\s*[a-zA-Z_][a-zA-Z0-9_]*\)$`)
 
-// expression is a PromQL expression of one of the example files.
-type expression struct{ where, expr string }
+// expression is a PromQL expression of one of the example files, and the
+// optional kinds of series its place says it needs.
+type expression struct {
+	where, expr string
+	needs       synth.Kinds
+}
+
+// fileNeeds are the kinds of series the optional rule files need.
+var fileNeeds = map[string]synth.Kinds{
+	statusRulesFile: synth.KindsOf(synth.KindStatus),
+	runsRulesFile:   synth.KindsOf(synth.KindPushes),
+}
+
+// titleNeeds matches a panel title that says which kinds of series it
+// needs, e.g. "(needs --synth.series=pushes)".
+var titleNeeds = regexp.MustCompile(`--synth\.series=([a-z_]+(?:,[a-z_]+)*)`)
+
+// kindOf is the optional kind of each series name the bridge sends only
+// where that kind is switched on.
+var kindOf = map[string]synth.Kind{
+	synth.StatusMetric:      synth.KindStatus,
+	synth.MaxAgeMetric:      synth.KindMaxAge,
+	runs.PushesMetric:       synth.KindPushes,
+	runs.FailedPushesMetric: synth.KindPushes,
+}
 
 // expressions returns every PromQL expression of alerts.yml and
 // dashboard.json, template variable queries included.
@@ -258,14 +282,24 @@ func expressions(t *testing.T) []expression {
 		readYAML(t, f, &rules)
 		for _, g := range rules.Groups {
 			for _, r := range g.Rules {
-				out = append(out, expression{f + ": " + r.Alert + r.Record, r.Expr})
+				out = append(out, expression{f + ": " + r.Alert + r.Record, r.Expr, fileNeeds[f]})
 			}
 		}
 	}
 	d := readDashboard(t)
 	for _, p := range allPanels(d.Panels) {
+		var needs synth.Kinds
+		if m := titleNeeds.FindStringSubmatch(p.Title); m != nil {
+			for _, name := range strings.Split(m[1], ",") {
+				k, err := synth.ParseKind(name)
+				if err != nil {
+					t.Errorf("%s: panel %q: %v", dashboardFile, p.Title, err)
+				}
+				needs |= synth.KindsOf(k)
+			}
+		}
 		for _, tg := range p.Targets {
-			out = append(out, expression{fmt.Sprintf("%s: panel %q, query %s", dashboardFile, p.Title, tg.RefID), grafanaVars.Replace(tg.Expr)})
+			out = append(out, expression{fmt.Sprintf("%s: panel %q, query %s", dashboardFile, p.Title, tg.RefID), grafanaVars.Replace(tg.Expr), needs})
 		}
 	}
 	for _, v := range d.Templating.List {
@@ -281,7 +315,7 @@ func expressions(t *testing.T) []expression {
 			t.Errorf("%s: variable %s: query %q is not label_values(selector, label)", dashboardFile, v.Name, q)
 			continue
 		}
-		out = append(out, expression{fmt.Sprintf("%s: variable %s", dashboardFile, v.Name), sel[1]})
+		out = append(out, expression{fmt.Sprintf("%s: variable %s", dashboardFile, v.Name), sel[1], 0})
 	}
 	return out
 }
@@ -311,7 +345,9 @@ func allPanels(ps []dashboardPanel) []dashboardPanel {
 
 // TestExpressionsParse parses every PromQL expression of the example files
 // and checks that each selector names its metric exactly, so that the end
-// to end test can check the name against what the bridge exports.
+// to end test can check the name against what the bridge exports, and that
+// a series of an optional kind is read only where its file or panel title
+// says it needs that kind.
 func TestExpressionsParse(t *testing.T) {
 	p := parser.NewParser(parser.Options{})
 	exprs := expressions(t)
@@ -325,10 +361,15 @@ func TestExpressionsParse(t *testing.T) {
 			continue
 		}
 		for _, sel := range parser.ExtractSelectors(expr) {
-			if !slices.ContainsFunc(sel, func(m *labels.Matcher) bool {
+			i := slices.IndexFunc(sel, func(m *labels.Matcher) bool {
 				return m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual
-			}) {
+			})
+			if i < 0 {
 				t.Errorf("%s: %q: a selector without an exact metric name", e.where, e.expr)
+				continue
+			}
+			if k, ok := kindOf[sel[i].Value]; ok && !e.needs.Has(k) {
+				t.Errorf("%s: reads %s, which needs --synth.series=%s, and does not say so", e.where, sel[i].Value, k)
 			}
 		}
 	}
