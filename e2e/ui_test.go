@@ -36,6 +36,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/pushgateway-bridge/pushgateway-bridge/internal/golden"
+	"github.com/pushgateway-bridge/pushgateway-bridge/runs"
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
 	"go.yaml.in/yaml/v2"
 )
@@ -341,14 +342,17 @@ func TestStatusPageInChromium(t *testing.T) {
 }
 
 // TestExampleMetricsExported checks that every metric name the PromQL
-// expressions of examples/alerts.yml and examples/dashboard.json use is
-// one the bridge exports with its default series: in what a cycle sends
-// (--dry-run) or on its own /metrics; and that those of
-// examples/alerts-status.yml are sent with --synth.series=status. Metric
-// vectors appear on /metrics only once a child exists, so
-// the test makes each happen: a rejecting endpoint (drops), a gateway
-// outage (scrape failures), and a gateway restart without its data (lost
-// groups).
+// expressions of examples/ use is one the bridge exports: in what a cycle
+// sends (--dry-run) or on its own /metrics. A use needs the series it reads
+// with the default series, unless its place says otherwise: those of
+// examples/alerts-status.yml need --synth.series=status, those of
+// examples/alerts-runs.yml --synth.series=pushes, and a dashboard panel
+// whose title says "--synth.series=KIND" that kind; each is checked against
+// a dry run with those kinds, and only those, switched on. Metric vectors
+// appear on /metrics only once a child exists, so the test makes each
+// happen: a rejecting endpoint (drops), a gateway outage (scrape failures),
+// a gateway restart without its data (lost groups), and a push over the
+// gateway's sample_limit (scrape failures for that reason).
 func TestExampleMetricsExported(t *testing.T) {
 	t.Parallel()
 	used := exampleMetricNames(t)
@@ -363,29 +367,57 @@ func TestExampleMetricsExported(t *testing.T) {
 	}))
 	t.Cleanup(reject.Close)
 	pushUIGroups(t, g.URL)
-	cfg := writeConfig(t, uiConfig("- {url: "+r.WriteURL+", name: prometheus}\n- {url: "+reject.URL+"/api/v1/write, name: reject}"))
+	// The gateway's own series and the groups above stay well under the
+	// sample_limit; the push of overLimit series at the end breaks it.
+	const sampleLimit, overLimit = 5000, 6000
+	cfg := writeConfig(t, uiConfig("- {url: "+r.WriteURL+", name: prometheus}\n- {url: "+reject.URL+"/api/v1/write, name: reject}")+
+		fmt.Sprintf("pushgateways:\n- {name: pgw, url: %s, sample_limit: %d}\n", g.URL, sampleLimit))
 
-	dryRun := func(extra ...string) map[string]bool {
-		names := map[string]bool{}
-		stdout, stderr, code := runBridgeOnce(t, append([]string{"--dry-run", "--pushgateway.url=" + g.URL, "--config.file=" + cfg}, extra...)...)
-		if code != 0 {
-			t.Fatalf("--dry-run: exit %d: %s", code, stderr)
+	// dryRuns holds the names a dry run sends, by the kinds switched on
+	// ("" for the default series).
+	dryRuns := map[string]map[string]bool{}
+	dryRun := func(kinds string) map[string]bool {
+		if names, ok := dryRuns[kinds]; ok {
+			return names
 		}
+		args := []string{"--dry-run", "--config.file=" + cfg}
+		if kinds != "" {
+			args = append(args, "--synth.series="+kinds)
+		}
+		stdout, stderr, code := runBridgeOnce(t, args...)
+		if code != 0 {
+			t.Fatalf("--dry-run --synth.series=%s: exit %d: %s", kinds, code, stderr)
+		}
+		names := map[string]bool{}
 		for line := range strings.Lines(stdout) {
 			if line == "\n" || strings.HasPrefix(line, "#") {
 				continue
 			}
 			names[line[:strings.IndexAny(line, "{ ")]] = true
 		}
+		dryRuns[kinds] = names
 		return names
 	}
-	exported := dryRun()
-	withStatus := dryRun("--synth.series=status")
-	if exported[synth.StatusMetric] || !withStatus[synth.StatusMetric] {
-		t.Errorf("%s sent by default: %v, with --synth.series=status: %v; want false, true", synth.StatusMetric, exported[synth.StatusMetric], withStatus[synth.StatusMetric])
+	for _, c := range []struct {
+		kinds string
+		names []string
+	}{
+		{"status", []string{synth.StatusMetric}},
+		{"pushes", []string{runs.PushesMetric, runs.FailedPushesMetric}},
+	} {
+		for _, name := range c.names {
+			if def, on := dryRun("")[name], dryRun(c.kinds)[name]; def || !on {
+				t.Errorf("%s sent by default: %v, with --synth.series=%s: %v; want false, true", name, def, c.kinds, on)
+			}
+		}
+	}
+	for _, uses := range used {
+		for _, u := range uses {
+			dryRun(u.needs)
+		}
 	}
 
-	b := startBridge(t, "--pushgateway.url="+g.URL, "--config.file="+cfg, "--scrape.interval=1s")
+	b := startBridge(t, "--config.file="+cfg, "--scrape.interval=1s")
 	eventually(t, 30*time.Second, func() error {
 		if v, _, err := b.Metric("pushgateway_bridge_remote_write_samples_dropped_total", "remote_name", "reject"); err != nil || v == 0 {
 			return fmt.Errorf("no drop counted for the rejecting endpoint yet (%v)", err)
@@ -397,7 +429,7 @@ func TestExampleMetricsExported(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, func() error {
-		if v, _, err := b.Metric("pushgateway_bridge_scrape_failures_total"); err != nil || v == 0 {
+		if v, _, err := b.Metric("pushgateway_bridge_scrape_failures_total", "reason", "error"); err != nil || v == 0 {
 			return fmt.Errorf("no scrape failure counted yet (%v)", err)
 		}
 		return nil
@@ -409,6 +441,20 @@ func TestExampleMetricsExported(t *testing.T) {
 		}
 		return nil
 	})
+	var many strings.Builder
+	many.WriteString("# TYPE e2e_many gauge\n")
+	for i := range overLimit {
+		fmt.Fprintf(&many, "e2e_many{i=\"%d\"} 1\n", i)
+	}
+	mustPush(t, g.URL, http.MethodPut, groupPath("too_many"), many.String())
+	eventually(t, 30*time.Second, func() error {
+		if v, _, err := b.Metric("pushgateway_bridge_scrape_failures_total", "gateway", "pgw", "reason", "sample_limit"); err != nil || v == 0 {
+			return fmt.Errorf("no scrape over sample_limit counted yet (%v)", err)
+		}
+		return nil
+	})
+
+	exported := map[string]bool{}
 	tp := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := tp.TextToMetricFamilies(strings.NewReader(b.MetricsText()))
 	if err != nil {
@@ -425,23 +471,45 @@ func TestExampleMetricsExported(t *testing.T) {
 	}
 
 	for _, name := range slices.Sorted(maps.Keys(used)) {
-		onlyStatus := !slices.ContainsFunc(used[name], func(where string) bool { return !strings.HasPrefix(where, "alerts-status.yml ") })
-		switch {
-		case onlyStatus && !exported[name] && !withStatus[name]:
-			t.Errorf("%s, used by %s, is neither in a dry run with --synth.series=status nor on the bridge's /metrics", name, strings.Join(used[name], "; "))
-		case !onlyStatus && !exported[name]:
-			t.Errorf("%s, used by %s, is neither in a dry run with the default series nor on the bridge's /metrics", name, strings.Join(used[name], "; "))
+		for _, u := range used[name] {
+			if exported[name] || dryRuns[u.needs][name] {
+				continue
+			}
+			if u.needs == "" {
+				t.Errorf("%s, used by %s, is neither in a dry run with the default series nor on the bridge's /metrics", name, u.where)
+			} else {
+				t.Errorf("%s, used by %s, is neither in a dry run with --synth.series=%s nor on the bridge's /metrics", name, u.where, u.needs)
+			}
 		}
 	}
 }
 
+// exampleUse is where an example uses a metric name, and the kinds of
+// series (as --synth.series takes them; "" for the default series) its
+// place says it needs.
+type exampleUse struct{ where, needs string }
+
+// exampleRuleFiles are the rule files of examples/, with the kinds of
+// series each needs.
+var exampleRuleFiles = []struct{ file, needs string }{
+	{"alerts.yml", ""},
+	{"alerts-status.yml", "status"},
+	{"alerts-runs.yml", "pushes"},
+}
+
+// panelNeeds matches a dashboard panel title that says which kinds of
+// series it needs, e.g. "(needs --synth.series=pushes)".
+var panelNeeds = regexp.MustCompile(`--synth\.series=([a-z_]+(?:,[a-z_]+)*)`)
+
 // exampleMetricNames returns the metric names of every PromQL expression in
-// examples/alerts.yml, examples/alerts-status.yml and
-// examples/dashboard.json, each with where it is used (led by the file's
-// name).
-func exampleMetricNames(t *testing.T) map[string][]string {
+// the rule files of examples/ and examples/dashboard.json, each with its
+// uses.
+func exampleMetricNames(t *testing.T) map[string][]exampleUse {
 	t.Helper()
-	type expr struct{ where, expr string }
+	type expr struct {
+		use  exampleUse
+		expr string
+	}
 	var exprs []expr
 
 	var rules struct {
@@ -451,12 +519,12 @@ func exampleMetricNames(t *testing.T) map[string][]string {
 			}
 		}
 	}
-	for _, file := range []string{"alerts.yml", "alerts-status.yml"} {
+	for _, f := range exampleRuleFiles {
 		rules.Groups = nil
-		readFileInto(t, filepath.Join("..", "examples", file), func(b []byte) error { return yaml.Unmarshal(b, &rules) })
+		readFileInto(t, filepath.Join("..", "examples", f.file), func(b []byte) error { return yaml.Unmarshal(b, &rules) })
 		for _, g := range rules.Groups {
 			for _, r := range g.Rules {
-				exprs = append(exprs, expr{file + " " + r.Alert + r.Record, r.Expr})
+				exprs = append(exprs, expr{exampleUse{f.file + " " + r.Alert + r.Record, f.needs}, r.Expr})
 			}
 		}
 	}
@@ -478,8 +546,12 @@ func exampleMetricNames(t *testing.T) map[string][]string {
 	readFileInto(t, filepath.Join("..", "examples", "dashboard.json"), func(b []byte) error { return json.Unmarshal(b, &dash) })
 	vars := strings.NewReplacer("$__rate_interval", "5m", "$__interval", "1m", "$__range", "1h")
 	for _, p := range dash.Panels {
+		needs := ""
+		if m := panelNeeds.FindStringSubmatch(p.Title); m != nil {
+			needs = m[1]
+		}
 		for _, tg := range p.Targets {
-			exprs = append(exprs, expr{fmt.Sprintf("dashboard.json %q", p.Title), vars.Replace(tg.Expr)})
+			exprs = append(exprs, expr{exampleUse{fmt.Sprintf("dashboard.json %q", p.Title), needs}, vars.Replace(tg.Expr)})
 		}
 		if len(p.Panels) > 0 {
 			t.Errorf("dashboard.json: collapsed row %q: panels inside rows are not read here", p.Title)
@@ -490,22 +562,22 @@ func exampleMetricNames(t *testing.T) map[string][]string {
 		var q struct{ Query string }
 		_ = json.Unmarshal(v.Query, &q)
 		if m := labelValues.FindStringSubmatch(q.Query); m != nil {
-			exprs = append(exprs, expr{"dashboard.json variable " + v.Name, m[1]})
+			exprs = append(exprs, expr{exampleUse{"dashboard.json variable " + v.Name, ""}, m[1]})
 		}
 	}
 
-	names := map[string][]string{}
+	names := map[string][]exampleUse{}
 	p := parser.NewParser(parser.Options{})
 	for _, e := range exprs {
 		pe, err := p.ParseExpr(e.expr)
 		if err != nil {
-			t.Errorf("%s: %q: %v", e.where, e.expr, err)
+			t.Errorf("%s: %q: %v", e.use.where, e.expr, err)
 			continue
 		}
 		for _, sel := range parser.ExtractSelectors(pe) {
 			for _, m := range sel {
-				if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual && !slices.Contains(names[m.Value], e.where) {
-					names[m.Value] = append(names[m.Value], e.where)
+				if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual && !slices.Contains(names[m.Value], e.use) {
+					names[m.Value] = append(names[m.Value], e.use)
 				}
 			}
 		}
