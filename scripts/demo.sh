@@ -50,8 +50,9 @@ echo 'daily_report pushes again, with a timestamp the Pushgateway refuses; it re
 echo 'report_rows 4300 1700000000000' | curl -sS --data-binary @- "$PGW/metrics/job/daily_report" || true
 
 say "The bridge scrapes every 2s and remote-writes to Prometheus at $PROM"
+echo "By default it adds two series per group (up and age); here also the status and pushes kinds."
 "$WORK/pushgateway-bridge" --pushgateway.url="$PGW" --remote-write.url="$PROM/api/v1/write" \
-  --scrape.interval=2s --web.listen-address="127.0.0.1:$BRIDGE_PORT" --storage.path="$WORK/data" >"$WORK/bridge.log" 2>&1 &
+  --synth.series=status,pushes --scrape.interval=2s --web.listen-address="127.0.0.1:$BRIDGE_PORT" --storage.path="$WORK/data" >"$WORK/bridge.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do curl -fsS -o /dev/null "$BRIDGE/-/ready" 2>/dev/null && break; sleep 0.1; done
 sleep 3
@@ -59,10 +60,13 @@ sleep 3
 q() { echo "\$ promtool query instant '$1'"; "$BIN/promtool" query instant "$PROM" "$1" | sed 's/^/  /'; }
 say "Per-group up: 1 for the backup, 0 for the report whose last push failed"
 q 'up'
-say "Why: the status series with value 1 (ok, failed, too_old, missing or expired)"
+say "Why: the status series with value 1 (ok, failed, too_old, missing, expired or over_limit)"
 q 'pushgateway_group_status == 1'
 say "Freshness: seconds since each group's last successful push"
 q 'pushgateway_group_age_seconds'
+say "Pushes the bridge observed per group (successful, failed)"
+q 'pushgateway_group_pushes_total'
+q 'pushgateway_group_failed_pushes_total'
 say "The pushed series, without the instance=\"\" the Pushgateway adds"
 q '{__name__=~"backup_.*|report_rows"}'
 sleep 2
