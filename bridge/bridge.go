@@ -4,9 +4,10 @@
 // adds the synthesized series, stamps everything with the cycle's time,
 // writes staleness markers for series that vanished, and hands the samples
 // to the senders. A cycle is explicit stages, front to back (cycle.go):
-// collect (gateways.go, merge.go), judge (synth), accumulate (runs.go), diff (state.go), deliver
-// (samples.go, backfill.go), and what follows from the verdicts after
-// delivery (follow.go); its result is an immutable Status.
+// collect (gateways.go, merge.go), judge (synth; groups over their
+// series_limit noted in overlimit.go), accumulate (runs.go), diff
+// (state.go), deliver (samples.go, backfill.go), and what follows from the
+// verdicts after delivery (follow.go); its result is an immutable Status.
 //
 // It owns the series state: which series the last complete cycle sent,
 // persisted so that a restart still marks what vanished meanwhile, and the
