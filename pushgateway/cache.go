@@ -34,12 +34,16 @@ import (
 // buckets, quantiles, native histograms) is exactly Prometheus'.
 //
 // Above that, it remembers every metric family's hash and entries. A family
-// whose bytes did not change is not walked message by message. And a push,
-// failed or not, and a deletion always change push_time_seconds or
+// of at most maxBuffered bytes is read whole, and not walked message by
+// message if its bytes did not change. A larger one (a gateway whose groups
+// all push one metric serves it as one message as large as the exposition)
+// is streamed, a metric message at a time, and counts as unchanged when
+// every message is the one at its place last time. And a push, failed or
+// not, and a deletion always change push_time_seconds or
 // push_failure_time_seconds: when every family that held group series is
-// byte for byte what it was, the groups are the ones the last scrape found,
-// and only the families that changed (the gateway's own metrics, which
-// change on every scrape) are parsed.
+// what it was, the groups are the ones the last scrape found, and only the
+// families that changed (the gateway's own metrics, which change on every
+// scrape) are parsed.
 //
 // It is not safe for concurrent use.
 type scrapeCache struct {
@@ -156,9 +160,10 @@ const maxFamilySize = 1 << 30
 const maxKeptBuf = 1 << 20
 
 // read reads a delimited protobuf exposition family by family, without
-// keeping the whole of it: each family is hashed, and parsed if it changed
-// since the last scrape. Then unchanged tells whether the groups of the
-// last scrape still hold, and own or series give the result.
+// keeping the whole of it: a small family is hashed, and parsed if it
+// changed since the last scrape; a large one is streamed through the cache
+// a metric message at a time. Then unchanged tells whether the groups of
+// the last scrape still hold, and own or series give the result.
 func (c *scrapeCache) read(r byteReader) error {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
