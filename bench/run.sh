@@ -7,6 +7,8 @@
 #
 #   bench/run.sh -quick                                  # smoke test, ~1 minute
 #   bench/run.sh -sizes 1000x100,10000x100 -interval 15s -rounds 3 -cycles 4
+#   bench/run.sh -sizes 1000x100:onefamily,5000x20:batch -forwarders bridge,vmagent   # load shapes
+#   bench/run.sh -shape longlabels -sizes 1000x100         # -shape: the shape of sizes that name none
 #   bench/run.sh -sizes= -catchup -catchup-size 1000x100 -outage 10m
 #   bench/run.sh -h                                      # every flag
 #

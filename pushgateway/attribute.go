@@ -214,55 +214,70 @@ func attributeCached(groups []pipeline.Group, series []parsedSeries, resolve fun
 		holder[i] = gi
 		count[gi]++
 	}
-	backing := make([]pipeline.Series, 0, len(series))
+	// Each group's series are allocated when its first one is placed, and
+	// with the cache, each entry is pointed at its group's copy as soon as
+	// its series are placed, and the series' place in the parse is let go:
+	// the parsed series (the cache's slabs) become garbage as they are
+	// copied, rather than all of them living next to all the copies until
+	// the end. A first scrape is the bridge's peak of memory.
 	for i := range groups {
-		n := count[i]
-		groups[i].Series = backing[len(backing) : len(backing) : len(backing)+n]
-		backing = backing[:len(backing)+n]
+		groups[i].Series = nil
 	}
-	var at []int32 // with the cache: the place of each series in its group
-	if keysGen != 0 {
-		at = make([]int32, len(series))
-	}
-	for i, gi := range holder {
-		if d := series[i].drop; d != nil {
-			if gi >= 0 {
-				groups[gi].DroppedSeries += d.series
+	cache := keysGen != 0
+	for i := 0; i < len(series); {
+		j := i + 1
+		for cache && j < len(series) && series[j].entry == series[i].entry {
+			j++
+		}
+		start := -1 // the place of the run's first series in its group
+		for k := i; k < j; k++ {
+			gi := holder[k]
+			if d := series[k].drop; d != nil {
+				if gi >= 0 {
+					groups[gi].DroppedSeries += d.series
+				}
+				continue
 			}
-			continue
+			if gi < 0 {
+				own = append(own, *series[k].Series)
+				continue
+			}
+			g := &groups[gi]
+			if g.Series == nil {
+				g.Series = make([]pipeline.Series, 0, count[gi])
+			}
+			if k == i {
+				start = len(g.Series)
+			}
+			g.Series = append(g.Series, *series[k].Series)
 		}
-		if gi < 0 {
-			own = append(own, *series[i].Series)
-			continue
+		if cache {
+			shareEntry(groups, series[i:j], holder[i:j], start)
 		}
-		if at != nil {
-			at[i] = int32(len(groups[gi].Series))
-		}
-		groups[gi].Series = append(groups[gi].Series, *series[i].Series)
+		i = j
 	}
-	if at != nil {
-		shareSeries(groups, series, holder, at)
+	for i := range groups {
+		if groups[i].Series == nil {
+			groups[i].Series = []pipeline.Series{}
+		}
 	}
 	return own, nil
 }
 
-// shareSeries points the cache entry of every series placed in a group at
-// the group's copy, so that the cache and the groups hold the series once.
-// An entry's series are consecutive in series; if they all went to one
-// group, they are consecutive there too. Groups never change once made, so
+// shareEntry points the cache entry of one run of series (all from that
+// entry, in order) at its group's copy if they all went to one group, from
+// place start on, so that the cache and the groups hold the series once,
+// and lets go of the parsed series. Groups never change once made, so
 // sharing is safe; the next attribution copies from the entries.
-func shareSeries(groups []pipeline.Group, series []parsedSeries, holder []int32, at []int32) {
-	for i := 0; i < len(series); {
-		e := series[i].entry
-		j := i + 1
-		for j < len(series) && series[j].entry == e {
-			j++
+func shareEntry(groups []pipeline.Group, run []parsedSeries, holder []int32, start int) {
+	e := run[0].entry
+	if gi := holder[0]; e != nil && gi >= 0 && start >= 0 && len(e.series) == len(run) && !slices.ContainsFunc(holder, func(h int32) bool { return h != gi }) {
+		e.series = groups[gi].Series[start : start+len(run) : start+len(run)]
+	}
+	for k := range run {
+		if run[k].drop == nil {
+			run[k].Series = nil
 		}
-		if gi := holder[i]; e != nil && gi >= 0 && len(e.series) == j-i && !slices.ContainsFunc(holder[i:j], func(h int32) bool { return h != gi }) {
-			k := int(at[i])
-			e.series = groups[gi].Series[k : k+j-i : k+j-i]
-		}
-		i = j
 	}
 }
 

@@ -1,12 +1,15 @@
 package pushgateway
 
 import (
+	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
@@ -31,31 +34,41 @@ import (
 // buckets, quantiles, native histograms) is exactly Prometheus'.
 //
 // Above that, it remembers every metric family's hash and entries. A family
-// whose bytes did not change is not walked message by message. And a push,
-// failed or not, and a deletion always change push_time_seconds or
+// of at most maxBuffered bytes is read whole, and not walked message by
+// message if its bytes did not change. A larger one (a gateway whose groups
+// all push one metric serves it as one message as large as the exposition)
+// is streamed, a metric message at a time, and counts as unchanged when
+// every message is the one at its place last time. And a push, failed or
+// not, and a deletion always change push_time_seconds or
 // push_failure_time_seconds: when every family that held group series is
-// byte for byte what it was, the groups are the ones the last scrape found,
-// and only the families that changed (the gateway's own metrics, which
-// change on every scrape) are parsed.
+// what it was, the groups are the ones the last scrape found, and only the
+// families that changed (the gateway's own metrics, which change on every
+// scrape) are parsed.
 //
 // It is not safe for concurrent use.
 type scrapeCache struct {
 	limits Limits
+	check  labelCheck
 	// bodySizeLimit bounds the body, and so each family read; 0 for none.
 	bodySizeLimit int64
-	check         labelCheck
-	scrape        uint64
-	families      map[string]*family
-	meta          map[string]*metadata.Metadata // family -> its metadata, shared
-	st            *labels.SymbolTable
-	lb            labels.Builder
-	msg           []byte    // scratch: a one-metric family message
-	metrics       [][]byte  // scratch: the metric messages of a family
-	buf           []byte    // scratch: the family being read
-	order         []*family // the families of the last scrape, in order
-	sb            labels.ScratchBuilder
-	slab          seriesSlab // of the family being parsed
-	extras        extraReader
+	// maxBuffered is the largest family read whole (and skipped if its
+	// bytes did not change); larger ones are streamed (streamFamily).
+	maxBuffered int
+	scrape      uint64
+	families    map[string]*family
+	meta        map[string]*metadata.Metadata // family -> its metadata, shared
+	st          *labels.SymbolTable
+	lb          labels.Builder
+	msg         []byte // scratch: a one-metric family message
+	// buf is scratch: the family being read. Kept from scrape to scrape
+	// only up to maxKeptBuf: a gateway whose groups push one family holds
+	// it as one message as large as the exposition, and keeping that would
+	// add it to the bridge's memory for good.
+	buf    []byte
+	order  []*family // the families of the last scrape, in order
+	sb     labels.ScratchBuilder
+	slab   seriesSlab // of the family being parsed
+	extras extraReader
 	// groups are the groups the last full parse found and attributed,
 	// returned again while they are unchanged; valid if attributed.
 	groups     []pipeline.Group
@@ -124,10 +137,11 @@ func (t *dropTally) merge(o *dropTally) {
 
 func newScrapeCache(limits Limits) *scrapeCache {
 	return &scrapeCache{
-		limits:   limits.safe(),
-		families: map[string]*family{},
-		meta:     map[string]*metadata.Metadata{},
-		st:       labels.NewSymbolTable(),
+		limits:      limits.safe(),
+		maxBuffered: maxKeptBuf,
+		families:    map[string]*family{},
+		meta:        map[string]*metadata.Metadata{},
+		st:          labels.NewSymbolTable(),
 	}
 }
 
@@ -143,13 +157,29 @@ const (
 // maxFamilySize bounds one metric family message, against a corrupt length.
 const maxFamilySize = 1 << 30
 
+// maxKeptBuf is the largest family buffer kept for the next scrape, and
+// the largest family read whole by default.
+const maxKeptBuf = 1 << 20
+
 // read reads a delimited protobuf exposition family by family, without
-// keeping the whole of it: each family is hashed, and parsed if it changed
-// since the last scrape. Then unchanged tells whether the groups of the
-// last scrape still hold, and own or series give the result.
+// keeping the whole of it: a small family is hashed, and parsed if it
+// changed since the last scrape; a large one is streamed through the cache
+// a metric message at a time. Then unchanged tells whether the groups of
+// the last scrape still hold, and own or series give the result.
 func (c *scrapeCache) read(r byteReader) error {
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, 64<<10)
+		r = br
+	}
 	c.scrape++
 	c.order = c.order[:0]
+	defer func() {
+		if cap(c.buf) > maxKeptBuf {
+			// The scratch builder holds views into buf (labelPair).
+			c.buf, c.sb = nil, labels.ScratchBuilder{}
+		}
+	}()
 	for {
 		n, err := binary.ReadUvarint(r)
 		if errors.Is(err, io.EOF) {
@@ -165,32 +195,13 @@ func (c *scrapeCache) read(r byteReader) error {
 			// Not one byte of it is read, nor room made for it.
 			return &LimitError{Reason: ReasonBodySizeLimit, Limit: c.bodySizeLimit}
 		}
-		if uint64(cap(c.buf)) < n {
-			c.buf = make([]byte, n)
-		}
-		msg := c.buf[:n]
-		if _, err := io.ReadFull(r, msg); err != nil {
-			return readErr(err)
-		}
-		name, err := familyName(msg)
-		if err != nil {
-			return err
-		}
-		f := c.families[name]
-		if f == nil {
-			f = &family{name: name}
-			c.families[name] = f
-		}
-		if f.scrape == c.scrape {
-			return fmt.Errorf("parse exposition: metric family %q appears twice", name)
-		}
-		f.scrape = c.scrape
-		h := xxhash.Sum64(msg)
-		f.changed = f.hash != h || f.entries == nil
-		if f.changed {
-			if err := c.parseFamily(f, msg, h); err != nil {
+		var f *family
+		if n > uint64(c.maxBuffered) {
+			if f, err = c.streamFamily(br, n); err != nil {
 				return err
 			}
+		} else if f, err = c.bufferedFamily(r, n); err != nil {
+			return err
 		}
 		c.order = append(c.order, f)
 	}
@@ -365,47 +376,192 @@ func (c *scrapeCache) forget() {
 	}
 }
 
-// parseFamily expands a family that changed, reusing the entries of its
-// metric messages that did not, and forgets the entries it no longer has.
-func (c *scrapeCache) parseFamily(f *family, msg []byte, hash uint64) error {
-	var (
-		name, help, unit string
-		typ              uint64
-	)
-	metrics := c.metrics[:0]
-	defer func() { c.metrics = metrics[:0] }()
-	for fam := msg; len(fam) > 0; {
-		num, wt, tl := protowire.ConsumeTag(fam)
-		if tl < 0 {
-			return errors.New("parse exposition: bad metric family field")
-		}
-		fam = fam[tl:]
-		var vl int
-		switch {
-		case wt == protowire.BytesType:
-			v, l := protowire.ConsumeBytes(fam)
-			vl = l
-			switch num {
-			case fieldName:
-				name = f.name
-			case fieldHelp:
-				help = string(v)
-			case fieldUnit:
-				unit = string(v)
-			case fieldMetric:
-				metrics = append(metrics, v)
-			}
-		case wt == protowire.VarintType && num == fieldType:
-			typ, vl = protowire.ConsumeVarint(fam)
-		default:
-			vl = protowire.ConsumeFieldValue(num, wt, fam)
-		}
-		if vl < 0 {
-			return errors.New("parse exposition: bad metric family field")
-		}
-		fam = fam[vl:]
+// family finds or makes the family of a name for the scrape being read.
+func (c *scrapeCache) family(name string) (*family, error) {
+	f := c.families[name]
+	if f == nil {
+		f = &family{name: name}
+		c.families[name] = f
 	}
-	meta := c.familyMeta(name, typ, help, unit)
+	if f.scrape == c.scrape {
+		return nil, fmt.Errorf("parse exposition: metric family %q appears twice", name)
+	}
+	f.scrape = c.scrape
+	return f, nil
+}
+
+// bufferedFamily reads a family message of n bytes whole, and parses it
+// if its bytes changed since the last scrape.
+func (c *scrapeCache) bufferedFamily(r byteReader, n uint64) (*family, error) {
+	if uint64(cap(c.buf)) < n {
+		c.buf = make([]byte, n)
+	}
+	msg := c.buf[:n]
+	if _, err := io.ReadFull(r, msg); err != nil {
+		return nil, readErr(err)
+	}
+	name, err := familyName(msg)
+	if err != nil {
+		return nil, err
+	}
+	f, err := c.family(name)
+	if err != nil {
+		return nil, err
+	}
+	h := xxhash.Sum64(msg)
+	f.changed = f.hash != h || f.entries == nil
+	if !f.changed {
+		return f, nil
+	}
+	// Two passes over the message: its name, type, help and unit first
+	// (the unit follows the metrics in field order), then its metrics,
+	// without a list of them as large as the family.
+	hdr := familyHeader{name: name}
+	nMetrics := 0
+	err = eachFamilyField(msg, func(num protowire.Number, wt protowire.Type, v []byte, varint uint64) {
+		if wt == protowire.BytesType && num == fieldMetric {
+			nMetrics++
+			return
+		}
+		hdr.add(num, wt, v, varint)
+	})
+	if err != nil {
+		return nil, err
+	}
+	_, err = c.parseFamily(f, hdr, nMetrics, func(fn func(m []byte) error) (familyHeader, error) {
+		var fnErr error
+		err := eachFamilyField(msg, func(num protowire.Number, wt protowire.Type, m []byte, _ uint64) {
+			if fnErr == nil && wt == protowire.BytesType && num == fieldMetric {
+				fnErr = fn(m)
+			}
+		})
+		return hdr, cmp.Or(err, fnErr)
+	})
+	if err != nil {
+		return nil, err
+	}
+	f.hash = h
+	return f, nil
+}
+
+// streamFamily reads and parses a family message of n bytes as it
+// arrives, a metric message at a time, without holding the whole of it:
+// the family of a gateway whose groups all push one metric is as large as
+// the exposition. Every metric message is looked up in the cache; the
+// family counts as changed if its entries differ from the last scrape's.
+// The message must be in field order as far as its name and type go:
+// both before its first metric (every protobuf encoder writes them so).
+func (c *scrapeCache) streamFamily(r *bufio.Reader, n uint64) (*family, error) {
+	src := fieldStream{r: r, left: n, buf: c.buf[:0]}
+	defer func() { c.buf = src.buf[:0] }()
+	var hdr familyHeader
+	var first []byte
+	for {
+		num, wt, v, x, ok, err := src.next()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
+		if wt == protowire.BytesType && num == fieldMetric {
+			first = v
+			break
+		}
+		hdr.add(num, wt, v, x)
+	}
+	if hdr.name == "" {
+		return nil, errors.New("parse exposition: metric family without a name before its metrics")
+	}
+	f, err := c.family(hdr.name)
+	if err != nil {
+		return nil, err
+	}
+	if first == nil {
+		// No metrics.
+		f.changed = f.entries == nil || len(f.entries) > 0 || !c.metaIs(hdr)
+		if f.changed {
+			_, err = c.parseFamily(f, hdr, 0, func(func([]byte) error) (familyHeader, error) { return hdr, nil })
+		}
+		f.hash = 0
+		return f, err
+	}
+	f.changed, err = c.parseFamily(f, hdr, len(f.entries), func(fn func(m []byte) error) (familyHeader, error) {
+		if err := fn(first); err != nil {
+			return hdr, err
+		}
+		for {
+			num, wt, v, x, ok, err := src.next()
+			if err != nil || !ok {
+				return hdr, err
+			}
+			switch {
+			case wt == protowire.BytesType && num == fieldMetric:
+				if err := fn(v); err != nil {
+					return hdr, err
+				}
+			case (wt == protowire.BytesType && num == fieldName) || (wt == protowire.VarintType && num == fieldType):
+				return hdr, fmt.Errorf("parse exposition: metric family %q: name or type after its metrics", hdr.name)
+			default:
+				hdr.add(num, wt, v, x)
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	// A streamed family is not skipped by its hash: its entries tell.
+	f.hash = 0
+	return f, nil
+}
+
+// metaIs tells whether a family's shared metadata is what hdr says.
+func (c *scrapeCache) metaIs(hdr familyHeader) bool {
+	m := c.meta[hdr.name]
+	return m != nil && m.Type == metricType(hdr.typ) && m.Help == hdr.help && m.Unit == hdr.unit
+}
+
+// familyHeader is what a metric family message says besides its metrics.
+type familyHeader struct {
+	name, help, unit string
+	typ              uint64
+}
+
+// add records one field of a family message; the last of each wins, as
+// in protobuf decoding.
+func (h *familyHeader) add(num protowire.Number, wt protowire.Type, v []byte, varint uint64) {
+	switch {
+	case wt == protowire.BytesType && num == fieldName:
+		h.name = string(v)
+	case wt == protowire.BytesType && num == fieldHelp:
+		h.help = string(v)
+	case wt == protowire.BytesType && num == fieldUnit:
+		h.unit = string(v)
+	case wt == protowire.VarintType && num == fieldType:
+		h.typ = varint
+	}
+}
+
+// parseFamily expands the metric messages of a family, reusing the entries
+// of messages that did not change, and forgets the entries it no longer
+// has. hdr is what the family said before its metrics; each calls fn with
+// every metric message in order and returns the header as it is at the
+// end (the unit follows the metrics in field order): series get the
+// metadata of the final header, in copies for entries kept from an earlier
+// scrape. sizeHint is the expected number of metrics. It reports whether
+// the entries (or their metadata) differ from the last scrape's.
+func (c *scrapeCache) parseFamily(f *family, hdr familyHeader, sizeHint int, each func(fn func(m []byte) error) (familyHeader, error)) (bool, error) {
+	name, typ := hdr.name, hdr.typ
+	// The metadata the new series are expanded with: the family's last
+	// one if what is known of the header agrees with it, for a unit that
+	// comes after the metrics.
+	meta := c.meta[name]
+	if meta == nil || meta.Type != metricType(typ) || meta.Help != hdr.help || (hdr.unit != "" && meta.Unit != hdr.unit) {
+		meta = c.familyMeta(name, typ, hdr.help, hdr.unit)
+	}
+	help, unit := meta.Help, meta.Unit
+	// A message's key: the hash of its bytes, mixed with that of its
+	// family's header.
 	famDigest := xxhash.New()
 	_, _ = famDigest.WriteString(name)
 	_, _ = famDigest.Write([]byte{0xff, byte(typ), 0xff})
@@ -413,25 +569,26 @@ func (c *scrapeCache) parseFamily(f *family, msg []byte, hash uint64) error {
 	_, _ = famDigest.Write([]byte{0xff})
 	_, _ = famDigest.WriteString(unit)
 	_, _ = famDigest.Write([]byte{0xff})
+	famSeed := famDigest.Sum64()
 
 	// The new entries usually are the old ones, in the same order, with a
 	// few inserted or removed: comparing a key with the old entry at the
 	// same place (shifted by what was inserted or removed before it) is
 	// cheaper than a map lookup, and the map of the old entries is built
-	// only if one is not found in place.
+	// only if one is not found in place. While every entry is the old one
+	// at its place, no new list is made.
 	old := f.entries
 	var byKey map[uint64]*cacheEntry
 	c.slab = seriesSlab{}
 	defer func() { c.slab = seriesSlab{} }()
-	entries := make([]*cacheEntry, 0, len(metrics))
+	var entries []*cacheEntry
+	same, count := old != nil, 0
 	oldDrops := f.drops
 	f.drops, f.dropTally = nil, dropTally{}
 	shift := 0
-	for _, m := range metrics {
-		dg := *famDigest
-		_, _ = dg.Write(m)
-		key := dg.Sum64()
-		pos := len(entries)
+	final, err := each(func(m []byte) error {
+		key := xxhash.Sum64(m) ^ famSeed
+		pos := count
 		var e *cacheEntry
 		if i := pos + shift; i >= 0 && i < len(old) && old[i].key == key {
 			e = old[i]
@@ -465,9 +622,222 @@ func (c *scrapeCache) parseFamily(f *family, msg []byte, hash uint64) error {
 			f.dropTally.add(d)
 		}
 		e.scrape, e.pos = c.scrape, int32(pos)
+		count++
+		if same && pos < len(old) && old[pos] == e {
+			return nil
+		}
+		if same {
+			same = false
+			entries = make([]*cacheEntry, pos, max(sizeHint, pos+1))
+			copy(entries, old[:pos])
+		}
 		entries = append(entries, e)
+		return nil
+	})
+	if err != nil {
+		return false, err
 	}
-	f.entries, f.hash = entries, hash
+	switch {
+	case same && count == len(old):
+		entries = old
+	case same:
+		same = false
+		entries = slices.Clone(old[:count])
+	case entries == nil:
+		entries = []*cacheEntry{}
+	}
+	if final.unit != unit || final.help != help {
+		// The header's end changed the metadata: the series get the
+		// final one, in copies (those of kept entries may be a group's).
+		same = false
+		meta = c.familyMeta(name, typ, final.help, final.unit)
+		for _, e := range entries {
+			if len(e.series) > 0 && e.series[0].Metadata != meta {
+				e.series = slices.Clone(e.series)
+				for i := range e.series {
+					e.series[i].Metadata = meta
+				}
+			}
+		}
+	}
+	f.entries = entries
+	return !same, nil
+}
+
+// fieldStream reads the fields of one metric family message of left bytes
+// from r, a field at a time: in place in r's buffer if the field is in it,
+// else through buf.
+type fieldStream struct {
+	r    *bufio.Reader
+	left uint64
+	buf  []byte // the last length-delimited field's bytes
+	rerr error  // of the reader
+}
+
+func (s *fieldStream) ReadByte() (byte, error) {
+	if s.left == 0 {
+		return 0, errBadFamilyField
+	}
+	b, err := s.r.ReadByte()
+	if err != nil {
+		s.rerr = readErr(err)
+		return 0, s.rerr
+	}
+	s.left--
+	return b, nil
+}
+
+var errBadFamilyField = errors.New("parse exposition: bad metric family field")
+
+// next reads the next field: its number and wire type, and its bytes
+// (valid until the next call) or varint value; ok is false at the end of
+// the message.
+func (s *fieldStream) next() (num protowire.Number, wt protowire.Type, v []byte, varint uint64, ok bool, err error) {
+	if s.left == 0 {
+		return 0, 0, nil, 0, false, nil
+	}
+	// From what is buffered, and only if the field is not all there,
+	// after filling the buffer (Peek moves what is left to its start).
+	p, _ := s.r.Peek(int(min(s.left, uint64(s.r.Buffered()))))
+	if num, wt, v, varint, n := consumeField(p); n > 0 {
+		_, _ = s.r.Discard(n)
+		s.left -= uint64(n)
+		return num, wt, v, varint, true, nil
+	}
+	want := int(min(s.left, uint64(s.r.Size())))
+	p, perr := s.r.Peek(want)
+	if num, wt, v, varint, n := consumeField(p); n > 0 {
+		_, _ = s.r.Discard(n)
+		s.left -= uint64(n)
+		return num, wt, v, varint, true, nil
+	}
+	switch {
+	case uint64(len(p)) == s.left:
+		return 0, 0, nil, 0, false, errBadFamilyField
+	case len(p) < want:
+		return 0, 0, nil, 0, false, readErr(perr)
+	}
+	// A field larger than the buffer, or a bad one: byte by byte.
+	tag, err := binary.ReadUvarint(s)
+	if err != nil {
+		return 0, 0, nil, 0, false, s.err(err)
+	}
+	num, wt = protowire.DecodeTag(tag)
+	if num < protowire.MinValidNumber {
+		return 0, 0, nil, 0, false, errBadFamilyField
+	}
+	var skip uint64
+	switch wt {
+	case protowire.VarintType:
+		if varint, err = binary.ReadUvarint(s); err != nil {
+			return 0, 0, nil, 0, false, s.err(err)
+		}
+		return num, wt, nil, varint, true, nil
+	case protowire.BytesType:
+		n, err := binary.ReadUvarint(s)
+		if err != nil {
+			return 0, 0, nil, 0, false, s.err(err)
+		}
+		if n > s.left {
+			return 0, 0, nil, 0, false, errBadFamilyField
+		}
+		if uint64(cap(s.buf)) < n {
+			s.buf = make([]byte, n)
+		}
+		s.buf = s.buf[:n]
+		if _, err := io.ReadFull(s.r, s.buf); err != nil {
+			return 0, 0, nil, 0, false, readErr(err)
+		}
+		s.left -= n
+		return num, wt, s.buf, 0, true, nil
+	case protowire.Fixed64Type:
+		skip = 8
+	case protowire.Fixed32Type:
+		skip = 4
+	default:
+		// Groups are no field of a metric family; a buffered family
+		// would skip them.
+		return 0, 0, nil, 0, false, errBadFamilyField
+	}
+	if skip > s.left {
+		return 0, 0, nil, 0, false, errBadFamilyField
+	}
+	for range skip {
+		if _, err := s.ReadByte(); err != nil {
+			return 0, 0, nil, 0, false, err
+		}
+	}
+	return num, wt, nil, 0, true, nil
+}
+
+// consumeField reads one field of a metric family message from the start
+// of p, as next returns it, and its length; n <= 0 if p does not start
+// with a whole field (or a group, which no metric family has).
+func consumeField(p []byte) (num protowire.Number, wt protowire.Type, v []byte, varint uint64, n int) {
+	num, wt, tl := protowire.ConsumeTag(p)
+	if tl < 0 {
+		return 0, 0, nil, 0, -1
+	}
+	var vl int
+	switch wt {
+	case protowire.VarintType:
+		varint, vl = protowire.ConsumeVarint(p[tl:])
+	case protowire.BytesType:
+		v, vl = protowire.ConsumeBytes(p[tl:])
+	case protowire.Fixed64Type:
+		_, vl = protowire.ConsumeFixed64(p[tl:])
+	case protowire.Fixed32Type:
+		_, vl = protowire.ConsumeFixed32(p[tl:])
+	default:
+		return 0, 0, nil, 0, -1
+	}
+	if vl < 0 {
+		return 0, 0, nil, 0, -1
+	}
+	return num, wt, v, varint, tl + vl
+}
+
+// err is the error of a varint that could not be read: the reader's, or
+// a bad field (past the message, or over 64 bits).
+func (s *fieldStream) err(error) error {
+	if s.rerr != nil {
+		return s.rerr
+	}
+	return errBadFamilyField
+}
+
+// eachFamilyField calls fn with every field of a metric family message:
+// its number and wire type, and its bytes (length-delimited fields) or
+// value (varints).
+func eachFamilyField(msg []byte, fn func(num protowire.Number, wt protowire.Type, v []byte, varint uint64)) error {
+	for fam := msg; len(fam) > 0; {
+		num, wt, tl := protowire.ConsumeTag(fam)
+		if tl < 0 {
+			return errBadFamilyField
+		}
+		fam = fam[tl:]
+		var vl int
+		switch wt {
+		case protowire.BytesType:
+			var v []byte
+			v, vl = protowire.ConsumeBytes(fam)
+			if vl >= 0 {
+				fn(num, wt, v, 0)
+			}
+		case protowire.VarintType:
+			var x uint64
+			x, vl = protowire.ConsumeVarint(fam)
+			if vl >= 0 {
+				fn(num, wt, nil, x)
+			}
+		default:
+			vl = protowire.ConsumeFieldValue(num, wt, fam)
+		}
+		if vl < 0 {
+			return errBadFamilyField
+		}
+		fam = fam[vl:]
+	}
 	return nil
 }
 

@@ -330,25 +330,37 @@ func TestScrapeCacheMatchesFullParse(t *testing.T) {
 	}))
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
-	c := NewClient(u, srv.Client(), "", Options{})
-	for i, b := range [][]byte{capture, capture, small, large, small, capture, capture} {
-		body.Store(&b)
-		snap, err := c.Scrape(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, want := string(render(snap)), uncached(t, b, mem); got != want {
-			t.Fatalf("scrape %d through the cache differs from a full parse:\n%s\nwant\n%s", i, got, want)
-		}
-	}
-	n := 0
-	for _, f := range c.cache.families {
-		n += len(f.entries)
-	}
-	if n == 0 || n > 200 {
-		t.Errorf("cache holds %d entries after the last scrape, want those of the capture only", n)
+	for _, mode := range cacheModes {
+		t.Run(mode.name, func(t *testing.T) {
+			c := NewClient(u, srv.Client(), "", Options{})
+			c.cache.maxBuffered = mode.maxBuffered
+			for i, b := range [][]byte{capture, capture, small, large, small, capture, capture} {
+				body.Store(&b)
+				snap, err := c.Scrape(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := string(render(snap)), uncached(t, b, mem); got != want {
+					t.Fatalf("scrape %d through the cache differs from a full parse:\n%s\nwant\n%s", i, got, want)
+				}
+			}
+			n := 0
+			for _, f := range c.cache.families {
+				n += len(f.entries)
+			}
+			if n == 0 || n > 200 {
+				t.Errorf("cache holds %d entries after the last scrape, want those of the capture only", n)
+			}
+		})
 	}
 }
+
+// cacheModes are the two ways the cache reads a family: whole (families up
+// to maxKeptBuf by default) and streamed (larger ones).
+var cacheModes = []struct {
+	name        string
+	maxBuffered int
+}{{"buffered", maxKeptBuf}, {"streamed", 0}}
 
 // mutate decodes a delimited protobuf exposition, lets f change its
 // families and encodes it again.
@@ -417,36 +429,41 @@ func TestScrapeUnchangedGroups(t *testing.T) {
 	}))
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
-	c := NewClient(u, srv.Client(), "", Options{})
-	var prev *pipeline.Snapshot
-	for i, step := range []struct {
-		name   string
-		body   []byte
-		reused bool
-	}{
-		{"first", own1, false},
-		{"own metrics changed", own2, true},
-		{"unchanged", own2, true},
-		{"pushed", pushed, false},
-		{"own metrics changed after a push", own2, false},
-		{"failed push", failed, false},
-		{"failed push again", failed, true},
-		{"group deleted", deleted, false},
-		{"family added to a group", newFamily, false},
-		{"unchanged after that", newFamily, true},
-	} {
-		body.Store(&step.body)
-		snap, err := c.Scrape(context.Background())
-		if err != nil {
-			t.Fatalf("%s: %v", step.name, err)
-		}
-		if got, want := string(render(snap)), uncached(t, step.body, nil); got != want {
-			t.Fatalf("scrape %d (%s) differs from a full parse:\n%s\nwant\n%s", i, step.name, got, want)
-		}
-		if reused := prev != nil && len(snap.Groups) > 0 && &snap.Groups[0] == &prev.Groups[0]; reused != step.reused {
-			t.Errorf("scrape %d (%s): groups reused %v, want %v", i, step.name, reused, step.reused)
-		}
-		prev = snap
+	for _, mode := range cacheModes {
+		t.Run(mode.name, func(t *testing.T) {
+			c := NewClient(u, srv.Client(), "", Options{})
+			c.cache.maxBuffered = mode.maxBuffered
+			var prev *pipeline.Snapshot
+			for i, step := range []struct {
+				name   string
+				body   []byte
+				reused bool
+			}{
+				{"first", own1, false},
+				{"own metrics changed", own2, true},
+				{"unchanged", own2, true},
+				{"pushed", pushed, false},
+				{"own metrics changed after a push", own2, false},
+				{"failed push", failed, false},
+				{"failed push again", failed, true},
+				{"group deleted", deleted, false},
+				{"family added to a group", newFamily, false},
+				{"unchanged after that", newFamily, true},
+			} {
+				body.Store(&step.body)
+				snap, err := c.Scrape(context.Background())
+				if err != nil {
+					t.Fatalf("%s: %v", step.name, err)
+				}
+				if got, want := string(render(snap)), uncached(t, step.body, nil); got != want {
+					t.Fatalf("scrape %d (%s) differs from a full parse:\n%s\nwant\n%s", i, step.name, got, want)
+				}
+				if reused := prev != nil && len(snap.Groups) > 0 && &snap.Groups[0] == &prev.Groups[0]; reused != step.reused {
+					t.Errorf("scrape %d (%s): groups reused %v, want %v", i, step.name, reused, step.reused)
+				}
+				prev = snap
+			}
+		})
 	}
 }
 
@@ -454,34 +471,46 @@ func FuzzParseProtoCache(f *testing.F) {
 	f.Add(readFile(f, "metrics.pb"))
 	f.Add(syntheticExposition(f, 2, 14, expfmt.NewFormat(expfmt.TypeProtoDelim)))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		c := newScrapeCache(Limits{})
-		for range 2 { // the second parse is served from the cache
-			cg, cs, cerr := c.parseProto(body)
-			g, s, err := parse(body, protoType)
-			if (cerr == nil) != (err == nil) {
-				// The full parser may reject what framing alone accepts
-				// and the other way round only for malformed input; both
-				// must then not panic, which reaching here shows.
-				return
-			}
-			if err != nil {
-				return
-			}
-			if slices.ContainsFunc(cs, func(s parsedSeries) bool { return s.drop != nil }) {
-				// Over the limits, which the full parse of protobuf
-				// does not apply: TestLabelLimits covers them.
-				return
-			}
-			if len(cg) != len(g) || len(cs) != len(s) {
-				t.Fatalf("cache: %d groups %d series, full parse: %d groups %d series", len(cg), len(cs), len(g), len(s))
-			}
-			for i := range s {
-				if cs[i].Series.String() != s[i].Series.String() {
-					t.Fatalf("series %d: cache %s, full parse %s", i, cs[i].Series, s[i].Series)
-				}
-			}
+		for _, mode := range cacheModes {
+			fuzzCache(t, body, mode.maxBuffered)
 		}
 	})
+}
+
+// fuzzCache parses body twice through a cache that reads families up to
+// maxBuffered bytes whole and streams larger ones, and compares each parse
+// with the full parse.
+func fuzzCache(t *testing.T, body []byte, maxBuffered int) {
+	c := newScrapeCache(Limits{})
+	c.maxBuffered = maxBuffered
+	for range 2 { // the second parse is served from the cache
+		cg, cs, cerr := c.parseProto(body)
+		g, s, err := parse(body, protoType)
+		if (cerr == nil) != (err == nil) {
+			// The full parser may reject what framing alone accepts
+			// and the other way round only for malformed input (a
+			// streamed family also wants its name and type before
+			// its metrics); both must then not panic, which
+			// reaching here shows.
+			return
+		}
+		if err != nil {
+			return
+		}
+		if slices.ContainsFunc(cs, func(s parsedSeries) bool { return s.drop != nil }) {
+			// Over the limits, which the full parse of protobuf
+			// does not apply: TestLabelLimits covers them.
+			return
+		}
+		if len(cg) != len(g) || len(cs) != len(s) {
+			t.Fatalf("maxBuffered %d: cache: %d groups %d series, full parse: %d groups %d series", maxBuffered, len(cg), len(cs), len(g), len(s))
+		}
+		for i := range s {
+			if cs[i].Series.String() != s[i].Series.String() {
+				t.Fatalf("maxBuffered %d: series %d: cache %s, full parse %s", maxBuffered, i, cs[i].Series, s[i].Series)
+			}
+		}
+	}
 }
 
 // TestExemplarsAndStartTimestamps scrapes a capture of Debian's Pushgateway
@@ -556,6 +585,79 @@ func TestScrapeUTF8Names(t *testing.T) {
 			want := []string{`{"my.dotted.metric", job="utf8", "service.name"="checkout"} 3`}
 			if !slices.Equal(got, want) {
 				t.Errorf("series %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestCacheMetadata checks that every series carries its family's
+// metadata as the last scrape had it, whether the family is read whole or
+// streamed (where the unit, which follows the metrics in field order, is
+// known only after them), and that a change of help or unit gives the
+// series of kept entries new metadata without touching the groups of the
+// scrape before.
+func TestCacheMetadata(t *testing.T) {
+	base := syntheticExposition(t, 3, 20, expfmt.NewFormat(expfmt.TypeProtoDelim))
+	meta := func(help, unit string) []byte {
+		return mutate(t, base, func(fams []*dto.MetricFamily) []*dto.MetricFamily {
+			for _, mf := range fams {
+				if mf.GetName() == "bench_gauge" {
+					mf.Help, mf.Unit = proto.String(help), proto.String(unit)
+				}
+			}
+			return fams
+		})
+	}
+	steps := []struct {
+		body       []byte
+		help, unit string
+	}{
+		{meta("A gauge.", "seconds"), "A gauge.", "seconds"},
+		{meta("A gauge.", "seconds"), "A gauge.", "seconds"},
+		{meta("A gauge.", "bytes"), "A gauge.", "bytes"},
+		{meta("Another help.", "bytes"), "Another help.", "bytes"},
+		{base, "A gauge.", ""},
+	}
+	for _, mode := range cacheModes {
+		t.Run(mode.name, func(t *testing.T) {
+			c := newScrapeCache(Limits{})
+			c.maxBuffered = mode.maxBuffered
+			var prev []pipeline.Group
+			for i, step := range steps {
+				if err := c.read(bytes.NewReader(step.body)); err != nil {
+					t.Fatal(err)
+				}
+				groups, series := c.series()
+				if _, err := attributeCached(groups, series, nil, uint64(i+1), uint64(i+1)); err != nil {
+					t.Fatal(err)
+				}
+				c.attribute(groups, uint64(i+1), uint64(i+1))
+				n := 0
+				for _, g := range groups {
+					for _, s := range g.Series {
+						if s.Labels.Get(model.MetricNameLabel) != "bench_gauge" {
+							continue
+						}
+						n++
+						if m := s.Metadata; m == nil || m.Help != step.help || m.Unit != step.unit || m.Type != model.MetricTypeGauge {
+							t.Fatalf("scrape %d: %s has metadata %+v, want help %q unit %q", i, s.Labels, m, step.help, step.unit)
+						}
+					}
+				}
+				if n == 0 {
+					t.Fatalf("scrape %d: no bench_gauge series", i)
+				}
+				if i == 3 {
+					// The groups of scrape 2 keep the metadata they had.
+					for _, g := range prev {
+						for _, s := range g.Series {
+							if s.Labels.Get(model.MetricNameLabel) == "bench_gauge" && s.Metadata.Help != "A gauge." {
+								t.Fatalf("scrape %d changed the metadata of scrape %d's series %s", i, i-1, s.Labels)
+							}
+						}
+					}
+				}
+				prev = groups
 			}
 		})
 	}

@@ -2,7 +2,7 @@
 // mode one at a time against the same Pushgateway and the same counting
 // remote-write sink, and reports what forwarding costs each of them.
 //
-// For every size GxS it starts Debian's Pushgateway on a free 127.0.0.1
+// For every size GxS (of a pgwload shape: -shape, or GxS:shape) it starts Debian's Pushgateway on a free 127.0.0.1
 // port, fills it with pgwload, starts rwsink, measures the floor (the
 // gateway's CPU to render /metrics once as uncompressed protobuf), then for
 // -rounds rounds runs each forwarder in turn (the order rotates per round):
@@ -34,6 +34,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,21 +63,48 @@ type config struct {
 	bridgeCommit   string
 }
 
-type size struct{ groups, series int }
+// size is one load: groups × series of a pgwload shape.
+type size struct {
+	groups, series int
+	shape          string // pgwload -shape
+}
 
-func (s size) String() string { return fmt.Sprintf("%dx%d", s.groups, s.series) }
+func (s size) String() string {
+	if s.shape == "" || s.shape == "mixed" {
+		return fmt.Sprintf("%dx%d", s.groups, s.series)
+	}
+	return fmt.Sprintf("%dx%d:%s", s.groups, s.series, s.shape)
+}
 
-func parseSize(s string) (size, error) {
-	g, se, ok := strings.Cut(strings.TrimSpace(s), "x")
+// shapes are pgwload's -shape values.
+var shapes = []string{"mixed", "onefamily", "smallfamilies", "batch", "longlabels"}
+
+// parseSize reads GROUPSxSERIES[:SHAPE]; without a shape, defShape.
+func parseSize(s, defShape string) (size, error) {
+	s, shape, _ := strings.Cut(strings.TrimSpace(s), ":")
+	if shape == "" {
+		shape = defShape
+	}
+	if !slices.Contains(shapes, shape) {
+		return size{}, fmt.Errorf("size %q: unknown shape %q (%s)", s, shape, strings.Join(shapes, ", "))
+	}
+	g, se, ok := strings.Cut(s, "x")
 	if !ok {
-		return size{}, fmt.Errorf("size %q: want GROUPSxSERIES", s)
+		return size{}, fmt.Errorf("size %q: want GROUPSxSERIES[:SHAPE]", s)
 	}
 	gi, err1 := strconv.Atoi(g)
 	si, err2 := strconv.Atoi(se)
-	if err1 != nil || err2 != nil || gi < 1 || si < 15 {
-		return size{}, fmt.Errorf("size %q: want GROUPSxSERIES with SERIES >= 15", s)
+	least := 1
+	switch shape {
+	case "mixed":
+		least = 15
+	case "batch":
+		least = 6
 	}
-	return size{gi, si}, nil
+	if err1 != nil || err2 != nil || gi < 1 || si < least {
+		return size{}, fmt.Errorf("size %q: want GROUPSxSERIES with SERIES >= %d for shape %s", s, least, shape)
+	}
+	return size{gi, si, shape}, nil
 }
 
 func parseForwarders(s string) ([]forwarder, error) {
@@ -99,17 +127,18 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	var (
-		cfg                                 config
-		sizes, fwds, catchupFwds, catchSize string
-		quick                               bool
-		timeout                             time.Duration
-		binDir                              string
+		cfg                                        config
+		sizes, fwds, catchupFwds, catchSize, shape string
+		quick                                      bool
+		timeout                                    time.Duration
+		binDir                                     string
 	)
 	flag.StringVar(&binDir, "bin-dir", "", "Folder of vmagent, prometheus-agent and prometheus-pushgateway (bench/peers.sh prints it).")
 	flag.StringVar(&cfg.bins.bridge, "bridge", "", "The pushgateway-bridge binary.")
 	flag.StringVar(&cfg.bins.pgwload, "pgwload", "", "The pgwload binary.")
 	flag.StringVar(&cfg.rwsink, "rwsink", "", "The rwsink binary.")
-	flag.StringVar(&sizes, "sizes", "1000x100,10000x100", "Comma-separated GROUPSxSERIES sizes; empty for none.")
+	flag.StringVar(&sizes, "sizes", "1000x100,10000x100", "Comma-separated GROUPSxSERIES[:SHAPE] sizes; empty for none.")
+	flag.StringVar(&shape, "shape", "mixed", "Load shape of the sizes that name none (pgwload -shape): "+strings.Join(shapes, ", ")+".")
 	flag.DurationVar(&cfg.interval, "interval", 15*time.Second, "Scrape interval of every forwarder.")
 	flag.IntVar(&cfg.rounds, "rounds", 3, "Rounds; each runs every forwarder once.")
 	flag.IntVar(&cfg.cycles, "cycles", 4, "Cycles measured per run, after two warm-up cycles.")
@@ -160,14 +189,14 @@ func run() int {
 		if strings.TrimSpace(s) == "" {
 			continue
 		}
-		sz, err := parseSize(s)
+		sz, err := parseSize(s, shape)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "benchrun:", err)
 			return 2
 		}
 		cfg.sizes = append(cfg.sizes, sz)
 	}
-	if cfg.catchupSize, err = parseSize(catchSize); err != nil {
+	if cfg.catchupSize, err = parseSize(catchSize, shape); err != nil {
 		fmt.Fprintln(os.Stderr, "benchrun:", err)
 		return 2
 	}

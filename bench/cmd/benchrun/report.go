@@ -105,7 +105,7 @@ func (r *runner) render(started time.Time, reports []sizeReport, catch []catchRe
 	}
 	var sums []summary
 	for _, rep := range reports {
-		fmt.Fprintf(&b, "## %d groups × %d series\n\n", rep.size.groups, rep.size.series)
+		fmt.Fprintf(&b, "## %d groups × %d series, shape %s\n\n", rep.size.groups, rep.size.series, rep.size.shape)
 		fmt.Fprintf(&b, "- load: %s\n", rep.load)
 		fmt.Fprintf(&b, "- exposed: %d series of %d groups, %d of the gateway's own\n", rep.exposition.groupSeries, rep.exposition.groups, rep.exposition.ownSeries)
 		fmt.Fprintf(&b, "- floor: the Pushgateway's CPU to render /metrics once (protobuf, uncompressed): %.0f ms (%s wall)\n\n",

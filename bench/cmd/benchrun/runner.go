@@ -116,7 +116,7 @@ func (r *runner) withGateway(ctx context.Context, sz size, fn func(gw *proc, gat
 	defer gw.stop(30 * time.Second)
 	r.logf("size %s: pushgateway on %s, loading", sz, gateway)
 	out, err := exec.CommandContext(ctx, r.cfg.bins.pgwload, "-url=http://"+gateway,
-		"-groups="+strconv.Itoa(sz.groups), "-series="+strconv.Itoa(sz.series)).CombinedOutput()
+		"-groups="+strconv.Itoa(sz.groups), "-series="+strconv.Itoa(sz.series), "-shape="+sz.shape).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("pgwload: %w: %s", err, out)
 	}

@@ -2,20 +2,30 @@
 // shape batch jobs push, for the side-by-side benchmark.
 //
 // Group g has the grouping key {job="bench_<g%10>", instance="i<g>"} and is
-// pushed once with PUT in the text format. Its S series are:
+// pushed once with PUT in the text format. What it holds is -shape's:
 //
-//   - one classic histogram bench_batch_duration_seconds with 10 bucket bounds:
-//     11 _bucket series (the 10 bounds and +Inf), _sum and _count: 13 series;
-//   - one counter bench_batch_records_processed_total{status="ok"};
-//   - S-14 gauges with 3 or 4 labels (stage, table, status, and region on
-//     every other family), 10 per metric name.
+//   - mixed (the default): one classic histogram bench_batch_duration_seconds
+//     with 10 bucket bounds (11 _bucket series, _sum and _count: 13 series),
+//     one counter bench_batch_records_processed_total{status="ok"}, and S-14
+//     gauges with 3 or 4 labels (stage, table, status, and region on every
+//     other family), 10 per metric name; S must be at least 15;
+//   - onefamily: one gauge family of S series (labels item and kind);
+//   - smallfamilies: S gauge families of one series each;
+//   - batch: what most batch jobs push, 5 to S series (5 + g%(S-4)), one or
+//     two (status ok/failed) per family;
+//   - longlabels: one gauge family of S series with 4 labels whose values
+//     are 60-120 bytes long (file paths, URLs, error messages).
 //
-// So S must be at least 15, and the Pushgateway then exposes exactly G*S
-// pushed series plus push_time_seconds and push_failure_time_seconds per
-// group: G*(S+2), next to its own go_*, process_* and pushgateway_* series.
+// Native histograms are not among the shapes: the Pushgateway takes them
+// only in protobuf pushes, and the runner's expected counts come from the
+// gateway's text exposition, where a native histogram shows as no bucket.
+//
+// The Pushgateway then exposes the pushed series plus push_time_seconds and
+// push_failure_time_seconds per group (G*(S+2) for every shape but batch),
+// next to its own go_*, process_* and pushgateway_* series.
 // A forwarder delivers per cycle:
 //
-//   - pushgateway-bridge: G*(S+2) + 2*G + 1: the synthesized up and
+//   - pushgateway-bridge: the group series + 2*G + 1: the synthesized up and
 //     pushgateway_group_age_seconds per group (its default series), and
 //     pushgateway_up;
 //   - a scraper with honor_labels (vmagent, Prometheus): every exposed
@@ -24,7 +34,7 @@
 //
 // Usage:
 //
-//	pgwload -url http://127.0.0.1:9091 -groups 1000 -series 100 [-workers 8]
+//	pgwload -url http://127.0.0.1:9091 -groups 1000 -series 100 [-shape mixed] [-workers 8]
 //
 // It waits until the gateway exposes every pushed series (with
 // --push.disable-consistency-check it applies pushes after answering them),
@@ -86,12 +96,35 @@ type result struct {
 	Seconds         float64 `json:"seconds"`
 }
 
-// body renders group g's push in the text exposition format.
-func body(buf *bytes.Buffer, g, series int) {
-	buf.Reset()
+// shapes are the load shapes of -shape: what one group's push looks like.
+// n is the series of group g at -series S (the pushed series, without the
+// gateway's push_time_seconds and push_failure_time_seconds).
+var shapes = map[string]struct {
+	min  int // smallest -series
+	doc  string
+	n    func(g, s int) int
+	body func(buf *bytes.Buffer, g, s int)
+}{
+	"mixed": {minSeries, "gauge families of 10 series with 3-4 labels, a counter, a classic histogram (13 series)",
+		func(_, s int) int { return s }, bodyMixed},
+	"onefamily": {1, "one gauge family of S series per group, labels item and kind",
+		func(_, s int) int { return s }, bodyOneFamily},
+	"smallfamilies": {1, "S families of one gauge series each, no labels beyond the group's",
+		func(_, s int) int { return s }, bodySmallFamilies},
+	"batch": {5, "what batch jobs push: 5 to S series per group (varying by group), one or two per family",
+		batchSeries, bodyBatch},
+	"longlabels": {1, "one gauge family of S series, 4 labels with values of 60-120 bytes (paths, URLs, messages)",
+		func(_, s int) int { return s }, bodyLongLabels},
+}
+
+// val differs per group and series so that compression sees realistic data.
+func val(g, k int) float64 { return float64((g*7919+k*104729)%100000) / 100 }
+
+// bodyMixed renders group g's push in the text exposition format: the
+// "mixed" shape of the package comment.
+func bodyMixed(buf *bytes.Buffer, g, series int) {
 	gauges := series - histogramSeries - counterSeries
-	// Values differ per group and series so that compression sees realistic data.
-	v := func(k int) float64 { return float64((g*7919+k*104729)%100000) / 100 }
+	v := func(k int) float64 { return val(g, k) }
 	for k := 0; k < gauges; k++ {
 		f := k / gaugesPerName
 		name := gaugeNames[f%len(gaugeNames)]
@@ -121,6 +154,71 @@ func body(buf *bytes.Buffer, g, series int) {
 	fmt.Fprintf(buf, "bench_batch_duration_seconds_bucket{le=\"+Inf\"} %d\n", count)
 	fmt.Fprintf(buf, "bench_batch_duration_seconds_sum %g\n", float64(count)*0.37)
 	fmt.Fprintf(buf, "bench_batch_duration_seconds_count %d\n", count)
+}
+
+func bodyOneFamily(buf *bytes.Buffer, g, series int) {
+	buf.WriteString("# HELP bench_job_item_value One value per item the job handled.\n# TYPE bench_job_item_value gauge\n")
+	for k := 0; k < series; k++ {
+		fmt.Fprintf(buf, "bench_job_item_value{item=\"item%d\",kind=\"k%d\"} %g\n", k, k%5, val(g, k))
+	}
+}
+
+func bodySmallFamilies(buf *bytes.Buffer, g, series int) {
+	for k := 0; k < series; k++ {
+		fmt.Fprintf(buf, "# HELP bench_job_metric_%d Benchmark gauge.\n# TYPE bench_job_metric_%d gauge\nbench_job_metric_%d %g\n", k, k, k, val(g, k))
+	}
+}
+
+// batchMetrics are the families a batch job pushes, in order; the first
+// ones have one series, the later ones two (status ok and failed).
+var batchMetrics = []string{
+	"bench_batch_last_success_timestamp_seconds",
+	"bench_batch_duration_seconds",
+	"bench_batch_records_processed_total",
+	"bench_batch_bytes_written_total",
+	"bench_batch_last_run_timestamp_seconds",
+	"bench_batch_items",
+	"bench_batch_errors_total",
+	"bench_batch_retries_total",
+	"bench_batch_partitions",
+	"bench_batch_lag_seconds",
+	"bench_batch_input_files",
+	"bench_batch_output_files",
+	"bench_batch_memory_peak_bytes",
+	"bench_batch_cpu_seconds_total",
+	"bench_batch_exit_code",
+	"bench_batch_queue_depth",
+}
+
+// batchSeries is the series of group g in the batch shape: 5 to s.
+func batchSeries(g, s int) int { return 5 + g%(s-4) }
+
+func bodyBatch(buf *bytes.Buffer, g, series int) {
+	n := batchSeries(g, series)
+	for k, f := 0, 0; k < n; f++ {
+		name := batchMetrics[f%len(batchMetrics)]
+		if f >= len(batchMetrics) {
+			name = fmt.Sprintf("%s_%d", name, f/len(batchMetrics))
+		}
+		fmt.Fprintf(buf, "# HELP %s Batch job metric.\n# TYPE %s gauge\n", name, name)
+		if f < 5 || k == n-1 {
+			fmt.Fprintf(buf, "%s %g\n", name, val(g, k))
+			k++
+			continue
+		}
+		fmt.Fprintf(buf, "%s{status=\"ok\"} %g\n%s{status=\"failed\"} %g\n", name, val(g, k), name, val(g, k+1))
+		k += 2
+	}
+}
+
+func bodyLongLabels(buf *bytes.Buffer, g, series int) {
+	buf.WriteString("# HELP bench_job_file_bytes Bytes of each file the job wrote.\n# TYPE bench_job_file_bytes gauge\n")
+	for k := 0; k < series; k++ {
+		fmt.Fprintf(buf, "bench_job_file_bytes{path=\"/data/warehouse/exports/tenant-%04d/year=2026/month=12/part-%05d-3f2a9c1e-7b4d-4e8a-9f1c-%012d.snappy.parquet\","+
+			"source=\"https://storage.example.com/buckets/ingest-eu-west-1/objects/%d/%d?version=7\","+
+			"message=\"completed after retry: upstream returned 503 Service Unavailable for shard %d\","+
+			"owner=\"team-data-platform-batch-exports-%d\"} %g\n", g%1000, k, g*1000+k, g, k, k%16, g%20, val(g, k))
+	}
 }
 
 func push(ctx context.Context, c *http.Client, base string, g int, b []byte) error {
@@ -177,12 +275,18 @@ func main() { os.Exit(run()) }
 func run() int {
 	url := flag.String("url", "http://127.0.0.1:9091", "Pushgateway base URL.")
 	groups := flag.Int("groups", 1000, "Groups to push.")
-	series := flag.Int("series", 100, "Series per group (at least 15; see the package comment).")
+	series := flag.Int("series", 100, "Series per group (the most per group with -shape batch; see the package comment).")
+	shapeName := flag.String("shape", "mixed", "Shape of a group's push: mixed, onefamily, smallfamilies, batch, longlabels (see the package comment).")
 	workers := flag.Int("workers", 8, "Concurrent pushes.")
 	timeout := flag.Duration("timeout", 10*time.Minute, "Give up after this long.")
 	flag.Parse()
-	if *series < minSeries {
-		fmt.Fprintf(os.Stderr, "pgwload: -series %d: at least %d (a histogram of 13, a counter and a gauge)\n", *series, minSeries)
+	shape, ok := shapes[*shapeName]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "pgwload: -shape %q: unknown (mixed, onefamily, smallfamilies, batch, longlabels)\n", *shapeName)
+		return 2
+	}
+	if *series < shape.min || (*shapeName == "batch" && *series < 6) {
+		fmt.Fprintf(os.Stderr, "pgwload: -series %d: shape %s needs more (%s)\n", *series, *shapeName, shape.doc)
 		return 2
 	}
 	if *groups < 1 || *workers < 1 {
@@ -207,7 +311,8 @@ func run() int {
 			defer wg.Done()
 			var buf bytes.Buffer
 			for g := range next {
-				body(&buf, g, *series)
+				buf.Reset()
+				shape.body(&buf, g, *series)
 				if err := push(ctx, client, base, g, buf.Bytes()); err != nil {
 					errc <- err
 					return
@@ -242,7 +347,11 @@ feed:
 	// With the consistency check disabled the gateway applies pushes
 	// asynchronously: it answers before the series are exposed. Wait until
 	// they are, so that the counts below (and the runner's) are exact.
-	want := *groups * (*series + 2)
+	want, pushed := 0, 0
+	for g := 0; g < *groups; g++ {
+		pushed += shape.n(g, *series)
+	}
+	want = pushed + 2**groups
 	var group, own int
 	for {
 		group, own, err = countExposition(ctx, client, base)
@@ -259,7 +368,7 @@ feed:
 	r := result{
 		Groups:         *groups,
 		SeriesPerGroup: *series,
-		PushedSeries:   *groups * *series,
+		PushedSeries:   pushed,
 		GroupSeries:    group,
 		OwnSeries:      own,
 		ExposedSeries:  group + own,
@@ -276,8 +385,8 @@ feed:
 		err = errors.New("the gateway exposes a different number of group series than pushed (other groups present?)")
 		fmt.Fprintf(os.Stderr, "pgwload: %d group series exposed, want %d: %v\n", group, want, err)
 	}
-	fmt.Printf("pushed %d groups x %d series = %d series in %.2fs (%.0f series/s, %d workers)\n",
-		*groups, *series, r.PushedSeries, took.Seconds(), float64(r.PushedSeries)/took.Seconds(), *workers)
+	fmt.Printf("pushed %d groups x %d series (shape %s) = %d series in %.2fs (%.0f series/s, %d workers)\n",
+		*groups, *series, *shapeName, r.PushedSeries, took.Seconds(), float64(r.PushedSeries)/took.Seconds(), *workers)
 	fmt.Printf("exposed: %d group series (pushed + push_time_seconds + push_failure_time_seconds), %d of the gateway's own\n", group, own)
 	fmt.Printf("expected per cycle: bridge %d, prometheus agent %d, vmagent %d\n", r.ExpectedBridge, r.ExpectedProm, r.ExpectedVMAgent)
 	j, _ := json.Marshal(r)
