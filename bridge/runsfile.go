@@ -1,19 +1,12 @@
 package bridge
 
 import (
-	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
-	"math"
 	"os"
 
 	"github.com/prometheus/prometheus/model/histogram"
-	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/pushgateway-bridge/pushgateway-bridge/internal/atomicfile"
 	"github.com/pushgateway-bridge/pushgateway-bridge/runs"
 )
 
@@ -38,96 +31,46 @@ import (
 // zigzag varint, length), positive buckets (number, floats), negative
 // spans and buckets alike, custom bucket bounds (number, floats).
 //
-// It is written to a temporary file, synced and renamed over the old one
-// (internal/atomicfile), before the cycle whose sums it holds is
-// delivered.
+// It is written as statefile.go says, before the cycle whose sums it holds
+// is delivered.
 const runsMagic = "pushgateway-bridge runs 1\n"
 
 // saveRuns writes s to path.
 func saveRuns(path string, s *runs.State) error {
-	err := atomicfile.Write(path, true, func(f io.Writer) error {
-		crc := crc32.New(castagnoli)
-		w := bufio.NewWriter(io.MultiWriter(f, crc))
-		var buf [binary.MaxVarintLen64]byte
-		uvarint := func(v uint64) { _, _ = w.Write(buf[:binary.PutUvarint(buf[:], v)]) }
-		varint := func(v int64) { _, _ = w.Write(buf[:binary.PutVarint(buf[:], v)]) }
-		float := func(v float64) { _, _ = w.Write(binary.LittleEndian.AppendUint64(buf[:0], math.Float64bits(v))) }
-		str := func(v string) { uvarint(uint64(len(v))); _, _ = w.WriteString(v) }
-		lset := func(ls labels.Labels) {
-			uvarint(uint64(ls.Len()))
-			ls.Range(func(l labels.Label) { str(l.Name); str(l.Value) })
-		}
-		floats := func(fs []float64) {
-			uvarint(uint64(len(fs)))
-			for _, f := range fs {
-				float(f)
-			}
-		}
-		spans := func(ss []histogram.Span) {
-			uvarint(uint64(len(ss)))
-			for _, sp := range ss {
-				varint(int64(sp.Offset))
-				uvarint(uint64(sp.Length))
-			}
-		}
-		hist := func(h *histogram.FloatHistogram) {
-			if h == nil {
-				uvarint(0)
-				return
-			}
-			uvarint(1)
-			varint(int64(h.Schema))
-			float(h.ZeroThreshold)
-			float(h.ZeroCount)
-			float(h.Count)
-			float(h.Sum)
-			uvarint(uint64(h.CounterResetHint))
-			spans(h.PositiveSpans)
-			floats(h.PositiveBuckets)
-			spans(h.NegativeSpans)
-			floats(h.NegativeBuckets)
-			floats(h.CustomValues)
-		}
-
-		_, _ = w.WriteString(runsMagic)
+	err := writeStateFile(path, runsMagic, func(e *encoder) {
 		var groups []*runs.Group
 		s.Groups(func(g *runs.Group) { groups = append(groups, g) })
-		uvarint(uint64(len(groups)))
+		e.uvarint(uint64(len(groups)))
 		for _, g := range groups {
-			lset(g.Labels)
-			float(g.PushTime)
-			float(g.FailureTime)
-			uvarint(g.Pushes)
-			uvarint(g.FailedPushes)
-			varint(g.Start)
-			uvarint(uint64(len(g.Families)))
+			e.labels(g.Labels)
+			e.float(g.PushTime)
+			e.float(g.FailureTime)
+			e.uvarint(g.Pushes)
+			e.uvarint(g.FailedPushes)
+			e.varint(g.Start)
+			e.uvarint(uint64(len(g.Families)))
 			for _, f := range g.Families {
-				str(f.Name)
-				varint(f.Run)
-				float(f.Total)
-				uvarint(uint64(len(f.Counted)))
+				e.str(f.Name)
+				e.varint(f.Run)
+				e.float(f.Total)
+				e.uvarint(uint64(len(f.Counted)))
 				for _, c := range f.Counted {
-					lset(c.Labels)
-					float(c.Value)
-					hist(c.H)
+					e.labels(c.Labels)
+					e.float(c.Value)
+					e.hist(c.H)
 				}
 			}
 		}
 		sums := s.Sums()
-		uvarint(uint64(len(sums)))
+		e.uvarint(uint64(len(sums)))
 		for _, m := range sums {
-			lset(m.Labels)
-			float(m.Value)
-			hist(m.H)
-			varint(m.Start)
-			str(m.Family)
-			str(m.Level)
+			e.labels(m.Labels)
+			e.float(m.Value)
+			e.hist(m.H)
+			e.varint(m.Start)
+			e.str(m.Family)
+			e.str(m.Level)
 		}
-		if err := w.Flush(); err != nil {
-			return err
-		}
-		_, err := f.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32()))
-		return err
 	})
 	if err != nil {
 		return fmt.Errorf("save run state: %w", err)
@@ -138,21 +81,13 @@ func saveRuns(path string, s *runs.State) error {
 // loadRuns reads a run state file. A missing file is no error: the state
 // is empty (nil).
 func loadRuns(path string) (*runs.State, error) {
-	b, err := os.ReadFile(path)
+	_, d, err := readStateFile(path, runsMagic)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load run state: %w", err)
+		return nil, fmt.Errorf("load run state %s: %w", path, err)
 	}
-	if len(b) < len(runsMagic)+4 || string(b[:len(runsMagic)]) != runsMagic {
-		return nil, fmt.Errorf("load run state %s: not a run state file", path)
-	}
-	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
-	if crc32.Checksum(body, castagnoli) != sum {
-		return nil, fmt.Errorf("load run state %s: checksum mismatch (truncated or corrupt)", path)
-	}
-	d := decoder{r: body[len(runsMagic):]}
 	n := d.count()
 	groups := make([]*runs.Group, 0, n)
 	for range n {
@@ -173,74 +108,45 @@ func loadRuns(path string) (*runs.State, error) {
 	for range n {
 		sums = append(sums, &runs.Sum{Labels: d.labels(), Value: d.float(), H: d.hist(), Start: d.varint(), Family: d.str(), Level: d.str()})
 	}
-	if d.bad || len(d.r) != 0 {
-		return nil, fmt.Errorf("load run state %s: malformed", path)
+	if err := d.end(); err != nil {
+		return nil, fmt.Errorf("load run state %s: %w", path, err)
 	}
 	return runs.NewState(groups, sums), nil
 }
 
-// decoder reads the run state file; once bad, it reads zeros.
-type decoder struct {
-	r   []byte
-	bad bool
-	lb  labels.ScratchBuilder
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.r)
-	if n <= 0 {
-		d.bad, d.r = true, nil
-		return 0
+// hist writes a histogram, nil for none.
+func (e *encoder) hist(h *histogram.FloatHistogram) {
+	if h == nil {
+		e.uvarint(0)
+		return
 	}
-	d.r = d.r[n:]
-	return v
+	e.uvarint(1)
+	e.varint(int64(h.Schema))
+	e.float(h.ZeroThreshold)
+	e.float(h.ZeroCount)
+	e.float(h.Count)
+	e.float(h.Sum)
+	e.uvarint(uint64(h.CounterResetHint))
+	e.spans(h.PositiveSpans)
+	e.floats(h.PositiveBuckets)
+	e.spans(h.NegativeSpans)
+	e.floats(h.NegativeBuckets)
+	e.floats(h.CustomValues)
 }
 
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.r)
-	if n <= 0 {
-		d.bad, d.r = true, nil
-		return 0
+func (e *encoder) floats(fs []float64) {
+	e.uvarint(uint64(len(fs)))
+	for _, f := range fs {
+		e.float(f)
 	}
-	d.r = d.r[n:]
-	return v
 }
 
-// count reads a number of items, each at least a byte long.
-func (d *decoder) count() uint64 {
-	n := d.uvarint()
-	if n > uint64(len(d.r)) {
-		d.bad, d.r = true, nil
-		return 0
+func (e *encoder) spans(ss []histogram.Span) {
+	e.uvarint(uint64(len(ss)))
+	for _, sp := range ss {
+		e.varint(int64(sp.Offset))
+		e.uvarint(uint64(sp.Length))
 	}
-	return n
-}
-
-func (d *decoder) float() float64 {
-	if len(d.r) < 8 {
-		d.bad, d.r = true, nil
-		return 0
-	}
-	v := math.Float64frombits(binary.LittleEndian.Uint64(d.r))
-	d.r = d.r[8:]
-	return v
-}
-
-func (d *decoder) str() string {
-	n := d.count()
-	v := string(d.r[:n])
-	d.r = d.r[n:]
-	return v
-}
-
-func (d *decoder) labels() labels.Labels {
-	n := d.count()
-	d.lb.Reset()
-	for range n {
-		d.lb.Add(d.str(), d.str())
-	}
-	d.lb.Sort()
-	return d.lb.Labels()
 }
 
 func (d *decoder) floats() []float64 {
