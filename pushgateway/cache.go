@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"math"
 	"slices"
 	"unsafe"
@@ -54,7 +55,7 @@ type scrapeCache struct {
 	// maxBuffered is the largest family read whole (and skipped if its
 	// bytes did not change); larger ones are streamed (streamFamily).
 	maxBuffered int
-	scrape      uint64
+	scrape      uint32 // counts reads, wrapping
 	families    map[string]*family
 	meta        map[string]*metadata.Metadata // family -> its metadata, shared
 	st          *labels.SymbolTable
@@ -76,20 +77,27 @@ type scrapeCache struct {
 	grouped    int // families holding group series
 }
 
-// One per metric message of the exposition: kept to 80 bytes.
+// One per metric message of the exposition: kept to 64 bytes.
 type cacheEntry struct {
-	key       uint64
-	pos       int32 // place in its family's entries
-	ambiguous bool  // see attributed
-	scrape    uint64
+	key uint64
 	// series are what the message expanded to. Once attributed to a group,
 	// they are the group's copy (see attributeCached): a series is kept
 	// once, not once in the cache and once in its group.
 	series []pipeline.Series
-	// The group the series were attributed to, and under which generation.
-	groupKey   labels.Labels
-	groupHash  uint64
+	// The group the series were attributed to (nil for none: the
+	// gateway's own), and under which generation.
+	group      *groupRef
 	attributed uint64
+	scrape     uint32 // the last scrape that had it (wrapping)
+	pos        int32  // place in its family's entries
+	ambiguous  bool   // see attributed
+}
+
+// groupRef is a grouping key with its hash, shared by the cache entries
+// attributed to its group by one attribution.
+type groupRef struct {
+	key  labels.Labels
+	hash uint64
 }
 
 // family is what the cache knows of one metric family.
@@ -97,7 +105,7 @@ type family struct {
 	name    string
 	hash    uint64
 	entries []*cacheEntry
-	scrape  uint64 // the last scrape that had it
+	scrape  uint32 // the last scrape that had it
 	changed bool   // in that scrape
 	// Known after attribution (if attributed): whether some series belong
 	// to a group, and the series that belong to none.
@@ -298,32 +306,31 @@ func (c *scrapeCache) own() []pipeline.Series {
 }
 
 // series returns the groups and every series of the scrape read, for
-// attribution. attribute must follow before the groups can be reused.
-func (c *scrapeCache) series() ([]pipeline.Group, []parsedSeries) {
+// attribution, walked from the cache's entries: no list of them is made,
+// which at a first scrape would be as large as the exposition. attribute
+// must follow before the groups can be reused.
+func (c *scrapeCache) series() ([]pipeline.Group, iter.Seq[parsedSeries]) {
 	c.attributed = false
-	n := 0
-	for _, f := range c.order {
-		for _, e := range f.entries {
-			n += len(e.series)
-		}
-	}
-	// Not kept between scrapes: a scrape that needs it is one where groups
-	// changed, and it is as large as the exposition.
-	out := make([]parsedSeries, 0, n)
-	for _, f := range c.order {
-		for _, e := range f.entries {
-			if f.drops != nil {
-				if d := f.drops[e]; d != nil {
-					out = append(out, parsedSeries{family: &f.name, entry: e, drop: d})
-					continue
+	seq := func(yield func(parsedSeries) bool) {
+		for _, f := range c.order {
+			for _, e := range f.entries {
+				if f.drops != nil {
+					if d := f.drops[e]; d != nil {
+						if !yield(parsedSeries{family: &f.name, entry: e, drop: d}) {
+							return
+						}
+						continue
+					}
+				}
+				for i := range e.series {
+					if !yield(parsedSeries{Series: &e.series[i], family: &f.name, entry: e}) {
+						return
+					}
 				}
 			}
-			for i := range e.series {
-				out = append(out, parsedSeries{Series: &e.series[i], family: &f.name, entry: e})
-			}
 		}
 	}
-	return groupsOf(out), out
+	return groupsOf(seq), seq
 }
 
 // parseProto reads a delimited protobuf exposition like parse does, through
@@ -333,7 +340,7 @@ func (c *scrapeCache) parseProto(body []byte) ([]pipeline.Group, []parsedSeries,
 		return nil, nil, err
 	}
 	groups, series := c.series()
-	return groups, series, nil
+	return groups, slices.Collect(series), nil
 }
 
 // attribute records, after attributeCached placed the series of the last
@@ -349,7 +356,7 @@ func (c *scrapeCache) attribute(groups []pipeline.Group, keysGen, contentGen uin
 			if gen := e.attributed; gen == 0 || (gen != keysGen && gen != contentGen) {
 				return // not attributed by this call: no reuse
 			}
-			if e.groupKey.IsEmpty() {
+			if e.group == nil {
 				f.own = append(f.own, e.series...)
 			} else {
 				f.grouped = true
@@ -1152,7 +1159,7 @@ func plainValue(b []byte) (float64, bool) {
 
 // groupsOf finds the groups through their push_time_seconds and
 // push_failure_time_seconds series.
-func groupsOf(series []parsedSeries) []pipeline.Group {
+func groupsOf(series iter.Seq[parsedSeries]) []pipeline.Group {
 	var (
 		b      labels.Builder
 		byHash = map[uint64][]int{}
@@ -1172,8 +1179,7 @@ func groupsOf(series []parsedSeries) []pipeline.Group {
 		groups = append(groups, pipeline.Group{Labels: key})
 		return &groups[len(groups)-1]
 	}
-	for i := range series {
-		s := &series[i]
+	for s := range series {
 		if s.drop != nil {
 			continue
 		}
