@@ -292,8 +292,8 @@ type entryRun struct {
 // series once and the parsed ones can go. Groups never change once made,
 // so sharing is safe; the next attribution copies from the entries.
 func (r *entryRun) share(groups []pipeline.Group) {
-	if e := r.entry; e != nil && r.group >= 0 && r.start >= 0 && len(e.series) == r.n {
-		e.series = groups[r.group].Series[r.start : r.start+r.n : r.start+r.n]
+	if e := r.entry; e != nil && r.group >= 0 && r.start >= 0 && int(e.n) == r.n {
+		e.setSeries(groups[r.group].Series[r.start : r.start+r.n])
 	}
 }
 

@@ -77,20 +77,41 @@ type scrapeCache struct {
 	grouped    int // families holding group series
 }
 
-// One per metric message of the exposition: kept to 64 bytes.
+// One per metric message of the exposition: kept to 48 bytes.
 type cacheEntry struct {
 	key uint64
-	// series are what the message expanded to. Once attributed to a group,
-	// they are the group's copy (see attributeCached): a series is kept
-	// once, not once in the cache and once in its group.
-	series []pipeline.Series
+	// first and n are what the message expanded to (see series), a
+	// pointer and a length rather than a slice, 12 bytes instead of 24.
+	// Once attributed to a group, they are the group's copy (see
+	// attributeCached): a series is kept once, not once in the cache and
+	// once in its group.
+	first *pipeline.Series
 	// The group the series were attributed to (nil for none: the
 	// gateway's own), and under which generation.
 	group      *groupRef
 	attributed uint64
+	n          int32
 	scrape     uint32 // the last scrape that had it (wrapping)
 	pos        int32  // place in its family's entries
 	ambiguous  bool   // see attributed
+}
+
+// series returns the series of the entry, with no room to append: they
+// may be a group's.
+func (e *cacheEntry) series() []pipeline.Series {
+	if e.n == 0 {
+		return nil
+	}
+	return unsafe.Slice(e.first, e.n)
+}
+
+// setSeries makes s the series of the entry.
+func (e *cacheEntry) setSeries(s []pipeline.Series) {
+	if len(s) == 0 {
+		e.first, e.n = nil, 0
+		return
+	}
+	e.first, e.n = &s[0], int32(len(s))
 }
 
 // groupRef is a grouping key with its hash, shared by the cache entries
@@ -297,7 +318,7 @@ func (c *scrapeCache) own() []pipeline.Series {
 		if f.changed {
 			f.own = f.own[:0]
 			for _, e := range f.entries {
-				f.own = append(f.own, e.series...)
+				f.own = append(f.own, e.series()...)
 			}
 		}
 		own = append(own, f.own...)
@@ -322,8 +343,8 @@ func (c *scrapeCache) series() ([]pipeline.Group, iter.Seq[parsedSeries]) {
 						continue
 					}
 				}
-				for i := range e.series {
-					if !yield(parsedSeries{Series: &e.series[i], family: &f.name, entry: e}) {
+				for i := range e.series() {
+					if !yield(parsedSeries{Series: &e.series()[i], family: &f.name, entry: e}) {
 						return
 					}
 				}
@@ -357,7 +378,7 @@ func (c *scrapeCache) attribute(groups []pipeline.Group, keysGen, contentGen uin
 				return // not attributed by this call: no reuse
 			}
 			if e.group == nil {
-				f.own = append(f.own, e.series...)
+				f.own = append(f.own, e.series()...)
 			} else {
 				f.grouped = true
 			}
@@ -659,11 +680,12 @@ func (c *scrapeCache) parseFamily(f *family, hdr familyHeader, sizeHint int, eac
 		same = false
 		meta = c.familyMeta(name, typ, final.help, final.unit)
 		for _, e := range entries {
-			if len(e.series) > 0 && e.series[0].Metadata != meta {
-				e.series = slices.Clone(e.series)
-				for i := range e.series {
-					e.series[i].Metadata = meta
+			if e.n > 0 && e.first.Metadata != meta {
+				series := slices.Clone(e.series())
+				for i := range series {
+					series[i].Metadata = meta
 				}
+				e.setSeries(series)
 			}
 		}
 	}
@@ -891,17 +913,21 @@ func (c *scrapeCache) expand(name string, typ uint64, help, unit string, m []byt
 	}
 	if s, ok := c.expandPlain(name, typ, m); ok {
 		s.Metadata = meta
-		return &cacheEntry{series: c.slab.add(s)}, nil, nil
+		e := &cacheEntry{}
+		e.setSeries(c.slab.add(s))
+		return e, nil, nil
 	}
-	e := &cacheEntry{}
+	var series []pipeline.Series
 	err := c.expandWith(name, typ, help, unit, m, func(s pipeline.Series) {
 		s.Metadata = meta
 		s.Hash = s.Labels.Hash()
-		e.series = append(e.series, s)
+		series = append(series, s)
 	}, true)
 	if err != nil {
 		return nil, nil, err
 	}
+	e := &cacheEntry{}
+	e.setSeries(series)
 	return e, nil, nil
 }
 
