@@ -1,6 +1,7 @@
 package pushgateway
 
 import (
+	"iter"
 	"slices"
 	"strings"
 
@@ -117,15 +118,18 @@ type membership interface {
 // resolve is asked for the membership (once per call); if it cannot tell, the
 // series goes to the group with the most specific grouping key.
 func attribute(groups []pipeline.Group, series []parsedSeries, resolve func() (membership, error)) (own []pipeline.Series, err error) {
-	return attributeCached(groups, series, resolve, 0, 0)
+	return attributeCached(groups, slices.Values(series), resolve, 0, 0)
 }
 
 // attributeCached is attribute that reuses what a series' cache entry says
 // about its group when the set of grouping keys (keysGen) is the one the
 // entry was attributed under, and for series whose attribution was
 // ambiguous, also the groups' push times (contentGen). Zero generations
-// disable the reuse. It records new attributions in the entries.
-func attributeCached(groups []pipeline.Group, series []parsedSeries, resolve func() (membership, error), keysGen, contentGen uint64) (own []pipeline.Series, err error) {
+// disable the reuse. It records new attributions in the entries. series
+// is walked twice and must give the same series both times; with the
+// cache, it walks the cache's entries rather than a list as large as the
+// exposition.
+func attributeCached(groups []pipeline.Group, series iter.Seq[parsedSeries], resolve func() (membership, error), keysGen, contentGen uint64) (own []pipeline.Series, err error) {
 	var (
 		idx    *groupIndex // built when first needed
 		cands  []int32
@@ -133,30 +137,41 @@ func attributeCached(groups []pipeline.Group, series []parsedSeries, resolve fun
 		b      labels.Builder
 		sb     labels.ScratchBuilder
 		byHash map[uint64]int32
+		refs   []groupRef // the grouping keys entries are pointed at
 	)
-	if keysGen != 0 {
+	cache := keysGen != 0
+	if cache {
 		byHash = make(map[uint64]int32, len(groups))
+		refs = make([]groupRef, len(groups))
 		for i := range groups {
-			byHash[groups[i].Labels.Hash()] = int32(i)
+			h := groups[i].Labels.Hash()
+			byHash[h] = int32(i)
+			refs[i] = groupRef{key: groups[i].Labels, hash: h}
 		}
+	}
+	ref := func(gi int32) *groupRef {
+		if gi < 0 || refs == nil {
+			return nil
+		}
+		return &refs[gi]
 	}
 	// First find each series' group (its index, -1 for none), then give
 	// every group one slice of the right size.
-	holder := make([]int32, len(series))
+	var holder []int32
 	count := make([]int, len(groups))
-	for i := range series {
-		s := &series[i]
-		if e := s.entry; e != nil && keysGen != 0 {
+	for s := range series {
+		i := len(holder)
+		holder = append(holder, -1)
+		if e := s.entry; e != nil && cache {
 			gen := keysGen
 			if e.ambiguous {
 				gen = contentGen
 			}
 			if e.attributed == gen {
-				if e.groupKey.IsEmpty() {
-					holder[i] = -1 // the gateway's own
-					continue
+				if e.group == nil {
+					continue // the gateway's own
 				}
-				if gi, ok := byHash[e.groupHash]; ok && labels.Equal(groups[gi].Labels, e.groupKey) {
+				if gi, ok := byHash[e.group.hash]; ok && labels.Equal(groups[gi].Labels, e.group.key) {
 					holder[i] = gi
 					if s.drop == nil {
 						count[gi]++
@@ -172,14 +187,13 @@ func attributeCached(groups []pipeline.Group, series []parsedSeries, resolve fun
 			// Dropped by the limits: counted in the group with the most
 			// specific grouping key it matches; /api/v1/metrics is not
 			// asked about series the bridge does not keep.
-			holder[i] = -1
 			cands = idx.candidatesOfDropped(cands[:0], s.drop, &sb)
 			if len(cands) == 0 {
 				s.remember(nil, keysGen, false)
 				continue
 			}
 			holder[i] = pickGroup(groups, cands, nil)
-			s.remember(&groups[holder[i]], keysGen, false)
+			s.remember(ref(holder[i]), keysGen, false)
 			continue
 		}
 		cands = idx.candidates(cands[:0], s.Labels)
@@ -195,11 +209,10 @@ func attributeCached(groups []pipeline.Group, series []parsedSeries, resolve fun
 		switch len(cands) {
 		case 0:
 			s.remember(nil, keysGen, false)
-			holder[i] = -1
 			continue
 		case 1:
 			gi = cands[0]
-			s.remember(&groups[gi], keysGen, false)
+			s.remember(ref(gi), keysGen, false)
 		default:
 			if mem == nil {
 				if mem, err = resolve(); err != nil {
@@ -209,53 +222,53 @@ func attributeCached(groups []pipeline.Group, series []parsedSeries, resolve fun
 			b.Reset(s.Labels)
 			b.Del(model.MetricNameLabel, labels.BucketLabel, "quantile")
 			gi = pickGroup(groups, cands, mem.groupsOf(*s.family, b.Labels()))
-			s.remember(&groups[gi], contentGen, true)
+			s.remember(ref(gi), contentGen, true)
 		}
 		holder[i] = gi
 		count[gi]++
 	}
 	// Each group's series are allocated when its first one is placed, and
 	// with the cache, each entry is pointed at its group's copy as soon as
-	// its series are placed, and the series' place in the parse is let go:
+	// its series are placed (a run: the consecutive series of one entry):
 	// the parsed series (the cache's slabs) become garbage as they are
 	// copied, rather than all of them living next to all the copies until
 	// the end. A first scrape is the bridge's peak of memory.
 	for i := range groups {
 		groups[i].Series = nil
 	}
-	cache := keysGen != 0
-	for i := 0; i < len(series); {
-		j := i + 1
-		for cache && j < len(series) && series[j].entry == series[i].entry {
-			j++
+	var run entryRun
+	i := 0
+	for s := range series {
+		gi := holder[i]
+		i++
+		if cache && (run.n == 0 || s.entry != run.entry) {
+			run.share(groups)
+			run = entryRun{entry: s.entry, group: gi, start: -1}
 		}
-		start := -1 // the place of the run's first series in its group
-		for k := i; k < j; k++ {
-			gi := holder[k]
-			if d := series[k].drop; d != nil {
-				if gi >= 0 {
-					groups[gi].DroppedSeries += d.series
-				}
-				continue
-			}
-			if gi < 0 {
-				own = append(own, *series[k].Series)
-				continue
-			}
-			g := &groups[gi]
-			if g.Series == nil {
-				g.Series = make([]pipeline.Series, 0, count[gi])
-			}
-			if k == i {
-				start = len(g.Series)
-			}
-			g.Series = append(g.Series, *series[k].Series)
+		run.n++
+		if gi != run.group {
+			run.group = -1
 		}
-		if cache {
-			shareEntry(groups, series[i:j], holder[i:j], start)
+		if d := s.drop; d != nil {
+			if gi >= 0 {
+				groups[gi].DroppedSeries += d.series
+			}
+			continue
 		}
-		i = j
+		if gi < 0 {
+			own = append(own, *s.Series)
+			continue
+		}
+		g := &groups[gi]
+		if g.Series == nil {
+			g.Series = make([]pipeline.Series, 0, count[gi])
+		}
+		if run.n == 1 {
+			run.start = len(g.Series)
+		}
+		g.Series = append(g.Series, *s.Series)
 	}
+	run.share(groups)
 	for i := range groups {
 		if groups[i].Series == nil {
 			groups[i].Series = []pipeline.Series{}
@@ -264,35 +277,33 @@ func attributeCached(groups []pipeline.Group, series []parsedSeries, resolve fun
 	return own, nil
 }
 
-// shareEntry points the cache entry of one run of series (all from that
-// entry, in order) at its group's copy if they all went to one group, from
-// place start on, so that the cache and the groups hold the series once,
-// and lets go of the parsed series. Groups never change once made, so
-// sharing is safe; the next attribution copies from the entries.
-func shareEntry(groups []pipeline.Group, run []parsedSeries, holder []int32, start int) {
-	e := run[0].entry
-	if gi := holder[0]; e != nil && gi >= 0 && start >= 0 && len(e.series) == len(run) && !slices.ContainsFunc(holder, func(h int32) bool { return h != gi }) {
-		e.series = groups[gi].Series[start : start+len(run) : start+len(run)]
-	}
-	for k := range run {
-		if run[k].drop == nil {
-			run[k].Series = nil
-		}
+// entryRun is the consecutive series of one cache entry as attribution
+// places them: n series, all in group (-1 if not all in one group), from
+// place start on (-1 if the first was not placed in a group).
+type entryRun struct {
+	entry *cacheEntry
+	n     int
+	group int32
+	start int
+}
+
+// share points the run's cache entry at its group's copy if all its
+// series went to one group, so that the cache and the groups hold the
+// series once and the parsed ones can go. Groups never change once made,
+// so sharing is safe; the next attribution copies from the entries.
+func (r *entryRun) share(groups []pipeline.Group) {
+	if e := r.entry; e != nil && r.group >= 0 && r.start >= 0 && int(e.n) == r.n {
+		e.setSeries(groups[r.group].Series[r.start : r.start+r.n])
 	}
 }
 
 // remember records in the series' cache entry which group holds it.
-func (s *parsedSeries) remember(g *pipeline.Group, gen uint64, ambiguous bool) {
+func (s *parsedSeries) remember(g *groupRef, gen uint64, ambiguous bool) {
 	if s.entry == nil || gen == 0 {
 		return
 	}
 	e := s.entry
-	e.attributed, e.ambiguous = gen, ambiguous
-	if g == nil {
-		e.groupKey, e.groupHash = labels.EmptyLabels(), 0
-		return
-	}
-	e.groupKey, e.groupHash = g.Labels, g.Labels.Hash()
+	e.attributed, e.ambiguous, e.group = gen, ambiguous, g
 }
 
 func isGroupMetric(ls labels.Labels) bool {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"math"
 	"slices"
 	"unsafe"
@@ -54,7 +55,7 @@ type scrapeCache struct {
 	// maxBuffered is the largest family read whole (and skipped if its
 	// bytes did not change); larger ones are streamed (streamFamily).
 	maxBuffered int
-	scrape      uint64
+	scrape      uint32 // counts reads, wrapping
 	families    map[string]*family
 	meta        map[string]*metadata.Metadata // family -> its metadata, shared
 	st          *labels.SymbolTable
@@ -76,20 +77,48 @@ type scrapeCache struct {
 	grouped    int // families holding group series
 }
 
-// One per metric message of the exposition: kept to 80 bytes.
+// One per metric message of the exposition: kept to 48 bytes.
 type cacheEntry struct {
-	key       uint64
-	pos       int32 // place in its family's entries
-	ambiguous bool  // see attributed
-	scrape    uint64
-	// series are what the message expanded to. Once attributed to a group,
-	// they are the group's copy (see attributeCached): a series is kept
-	// once, not once in the cache and once in its group.
-	series []pipeline.Series
-	// The group the series were attributed to, and under which generation.
-	groupKey   labels.Labels
-	groupHash  uint64
+	key uint64
+	// first and n are what the message expanded to (see series), a
+	// pointer and a length rather than a slice, 12 bytes instead of 24.
+	// Once attributed to a group, they are the group's copy (see
+	// attributeCached): a series is kept once, not once in the cache and
+	// once in its group.
+	first *pipeline.Series
+	// The group the series were attributed to (nil for none: the
+	// gateway's own), and under which generation.
+	group      *groupRef
 	attributed uint64
+	n          int32
+	scrape     uint32 // the last scrape that had it (wrapping)
+	pos        int32  // place in its family's entries
+	ambiguous  bool   // see attributed
+}
+
+// series returns the series of the entry, with no room to append: they
+// may be a group's.
+func (e *cacheEntry) series() []pipeline.Series {
+	if e.n == 0 {
+		return nil
+	}
+	return unsafe.Slice(e.first, e.n)
+}
+
+// setSeries makes s the series of the entry.
+func (e *cacheEntry) setSeries(s []pipeline.Series) {
+	if len(s) == 0 {
+		e.first, e.n = nil, 0
+		return
+	}
+	e.first, e.n = &s[0], int32(len(s))
+}
+
+// groupRef is a grouping key with its hash, shared by the cache entries
+// attributed to its group by one attribution.
+type groupRef struct {
+	key  labels.Labels
+	hash uint64
 }
 
 // family is what the cache knows of one metric family.
@@ -97,7 +126,7 @@ type family struct {
 	name    string
 	hash    uint64
 	entries []*cacheEntry
-	scrape  uint64 // the last scrape that had it
+	scrape  uint32 // the last scrape that had it
 	changed bool   // in that scrape
 	// Known after attribution (if attributed): whether some series belong
 	// to a group, and the series that belong to none.
@@ -289,7 +318,7 @@ func (c *scrapeCache) own() []pipeline.Series {
 		if f.changed {
 			f.own = f.own[:0]
 			for _, e := range f.entries {
-				f.own = append(f.own, e.series...)
+				f.own = append(f.own, e.series()...)
 			}
 		}
 		own = append(own, f.own...)
@@ -298,32 +327,31 @@ func (c *scrapeCache) own() []pipeline.Series {
 }
 
 // series returns the groups and every series of the scrape read, for
-// attribution. attribute must follow before the groups can be reused.
-func (c *scrapeCache) series() ([]pipeline.Group, []parsedSeries) {
+// attribution, walked from the cache's entries: no list of them is made,
+// which at a first scrape would be as large as the exposition. attribute
+// must follow before the groups can be reused.
+func (c *scrapeCache) series() ([]pipeline.Group, iter.Seq[parsedSeries]) {
 	c.attributed = false
-	n := 0
-	for _, f := range c.order {
-		for _, e := range f.entries {
-			n += len(e.series)
-		}
-	}
-	// Not kept between scrapes: a scrape that needs it is one where groups
-	// changed, and it is as large as the exposition.
-	out := make([]parsedSeries, 0, n)
-	for _, f := range c.order {
-		for _, e := range f.entries {
-			if f.drops != nil {
-				if d := f.drops[e]; d != nil {
-					out = append(out, parsedSeries{family: &f.name, entry: e, drop: d})
-					continue
+	seq := func(yield func(parsedSeries) bool) {
+		for _, f := range c.order {
+			for _, e := range f.entries {
+				if f.drops != nil {
+					if d := f.drops[e]; d != nil {
+						if !yield(parsedSeries{family: &f.name, entry: e, drop: d}) {
+							return
+						}
+						continue
+					}
+				}
+				for i := range e.series() {
+					if !yield(parsedSeries{Series: &e.series()[i], family: &f.name, entry: e}) {
+						return
+					}
 				}
 			}
-			for i := range e.series {
-				out = append(out, parsedSeries{Series: &e.series[i], family: &f.name, entry: e})
-			}
 		}
 	}
-	return groupsOf(out), out
+	return groupsOf(seq), seq
 }
 
 // parseProto reads a delimited protobuf exposition like parse does, through
@@ -333,7 +361,7 @@ func (c *scrapeCache) parseProto(body []byte) ([]pipeline.Group, []parsedSeries,
 		return nil, nil, err
 	}
 	groups, series := c.series()
-	return groups, series, nil
+	return groups, slices.Collect(series), nil
 }
 
 // attribute records, after attributeCached placed the series of the last
@@ -349,8 +377,8 @@ func (c *scrapeCache) attribute(groups []pipeline.Group, keysGen, contentGen uin
 			if gen := e.attributed; gen == 0 || (gen != keysGen && gen != contentGen) {
 				return // not attributed by this call: no reuse
 			}
-			if e.groupKey.IsEmpty() {
-				f.own = append(f.own, e.series...)
+			if e.group == nil {
+				f.own = append(f.own, e.series()...)
 			} else {
 				f.grouped = true
 			}
@@ -652,11 +680,12 @@ func (c *scrapeCache) parseFamily(f *family, hdr familyHeader, sizeHint int, eac
 		same = false
 		meta = c.familyMeta(name, typ, final.help, final.unit)
 		for _, e := range entries {
-			if len(e.series) > 0 && e.series[0].Metadata != meta {
-				e.series = slices.Clone(e.series)
-				for i := range e.series {
-					e.series[i].Metadata = meta
+			if e.n > 0 && e.first.Metadata != meta {
+				series := slices.Clone(e.series())
+				for i := range series {
+					series[i].Metadata = meta
 				}
+				e.setSeries(series)
 			}
 		}
 	}
@@ -884,17 +913,21 @@ func (c *scrapeCache) expand(name string, typ uint64, help, unit string, m []byt
 	}
 	if s, ok := c.expandPlain(name, typ, m); ok {
 		s.Metadata = meta
-		return &cacheEntry{series: c.slab.add(s)}, nil, nil
+		e := &cacheEntry{}
+		e.setSeries(c.slab.add(s))
+		return e, nil, nil
 	}
-	e := &cacheEntry{}
+	var series []pipeline.Series
 	err := c.expandWith(name, typ, help, unit, m, func(s pipeline.Series) {
 		s.Metadata = meta
 		s.Hash = s.Labels.Hash()
-		e.series = append(e.series, s)
+		series = append(series, s)
 	}, true)
 	if err != nil {
 		return nil, nil, err
 	}
+	e := &cacheEntry{}
+	e.setSeries(series)
 	return e, nil, nil
 }
 
@@ -1152,7 +1185,7 @@ func plainValue(b []byte) (float64, bool) {
 
 // groupsOf finds the groups through their push_time_seconds and
 // push_failure_time_seconds series.
-func groupsOf(series []parsedSeries) []pipeline.Group {
+func groupsOf(series iter.Seq[parsedSeries]) []pipeline.Group {
 	var (
 		b      labels.Builder
 		byHash = map[uint64][]int{}
@@ -1172,8 +1205,7 @@ func groupsOf(series []parsedSeries) []pipeline.Group {
 		groups = append(groups, pipeline.Group{Labels: key})
 		return &groups[len(groups)-1]
 	}
-	for i := range series {
-		s := &series[i]
+	for s := range series {
 		if s.drop != nil {
 			continue
 		}
