@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -41,22 +40,15 @@ func (e *statusError) Unwrap() error { return e.err }
 // when retrying may help, a *statusError for other statuses, and any other
 // error when the request could not be built. try counts earlier attempts of
 // the same body.
-//
-// The transport may go on reading the body after Do returns. A body held in
-// a payload of the log's pool (p not nil) is kept from going back to the
-// pool until the transport closed every request body reading it.
-func (q *Queue) attempt(ctx context.Context, body []byte, p *payload, format byte, st encodeStats, try int) (err error) {
+func (q *Queue) attempt(ctx context.Context, body []byte, format byte, st encodeStats, try int) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, q.o.Timeout)
 	defer cancel()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, q.o.URL.String(), http.NoBody)
+	// The body is the request's own (a record read from the log), so the
+	// transport may go on reading it after Do returns.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, q.o.URL.String(), bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("build request to %s: %w", q.o.URL.Redacted(), err)
-	}
-	if len(body) > 0 {
-		req.ContentLength = int64(len(body))
-		req.GetBody = func() (io.ReadCloser, error) { return newHeldBody(body, p), nil }
-		req.Body, _ = req.GetBody()
 	}
 	for k, v := range q.o.Headers {
 		req.Header.Set(k, v)
@@ -117,26 +109,6 @@ func (q *Queue) attempt(ctx context.Context, body []byte, p *payload, format byt
 		return &recoverableError{err: err, retryAfter: retryAfter(resp.Header.Get("Retry-After"), q.o.Now())}
 	}
 	return &statusError{code: resp.StatusCode, body: string(msg), err: err}
-}
-
-// heldBody is a request body that holds the payload its bytes are in until
-// the transport closes it.
-type heldBody struct {
-	bytes.Reader
-	p    *payload
-	once sync.Once
-}
-
-func newHeldBody(b []byte, p *payload) *heldBody {
-	p.hold()
-	hb := &heldBody{p: p}
-	hb.Reset(b)
-	return hb
-}
-
-func (b *heldBody) Close() error {
-	b.once.Do(b.p.release)
-	return nil
 }
 
 // retryAfter parses a Retry-After header value, either delta-seconds or an

@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -37,45 +36,6 @@ type record struct {
 	// stale tells that body may hold staleness markers. Not stored: the
 	// records of segments found at open may hold some.
 	stale bool
-	// payload holds body when the log read it into a buffer of its pool
-	// (see diskLog.next); nil otherwise.
-	payload *payload
-}
-
-// payload is a buffer of the log's pool holding a record read for sending.
-// It returns to the pool once its last reference is dropped: the record's
-// own, dropped by releaseBody, and one per HTTP request body reading it,
-// dropped when the transport closes that body (which may be after the
-// client returned). Reusing the buffers spares the drain of a backlog an
-// allocation and a zeroing of every request body, and the collector the
-// garbage.
-type payload struct {
-	buf  []byte
-	refs atomic.Int32
-	pool *sync.Pool
-}
-
-// hold takes a reference to p; nil does nothing.
-func (p *payload) hold() {
-	if p != nil {
-		p.refs.Add(1)
-	}
-}
-
-// release drops a reference to p; the last one returns the buffer to the
-// pool. nil does nothing.
-func (p *payload) release() {
-	if p != nil && p.refs.Add(-1) == 0 {
-		p.pool.Put(p)
-	}
-}
-
-// releaseBody drops the record's reference to its body, which it must not
-// read afterwards. Records not read from the pool ignore it.
-func (r *record) releaseBody() {
-	p := r.payload
-	r.body, r.payload = nil, nil
-	p.release()
 }
 
 // Body formats.
@@ -228,10 +188,8 @@ type diskLog struct {
 	unread  int           // samples appended but not yet read
 	notify  chan struct{} // signalled after an append
 	hdrBuf  [recordHeaderLen + recordMetaLen]byte
-	// payloads are the buffers of the records next hands out (see payload).
-	payloads sync.Pool
-	dirty    bool   // commit moved since the last savePosition
-	lastSeq  uint64 // highest appendSeq of the records found at open
+	dirty   bool   // commit moved since the last savePosition
+	lastSeq uint64 // highest appendSeq of the records found at open
 
 	// werr and rerr are the errors of the last append and read, nil once
 	// one succeeds; failLog and recoverLog throttle the lines saying so.
@@ -712,9 +670,7 @@ func (l *diskLog) closeReaderLocked() {
 }
 
 // next returns the next unread record and the position after it, or ok false
-// when everything appended has been read. The record's body is in a buffer
-// of the log's pool: the caller calls releaseBody once it is done with it
-// (or leaves it to the collector). An
+// when everything appended has been read. The record's body is its own. An
 // error is a failure to read, not corrupt data: nothing was skipped, and the
 // next call tries the same record again.
 func (l *diskLog) next() (r *record, end logPos, ok bool, err error) {
@@ -739,17 +695,7 @@ func (l *diskLog) next() (r *record, end logPos, ok bool, err error) {
 				return nil, logPos{}, false, err
 			}
 		}
-		p, _ := l.payloads.Get().(*payload)
-		if p == nil {
-			p = &payload{pool: &l.payloads}
-		}
-		rec, n, err := readRecord(l.rbuf, &p.buf)
-		if err == nil {
-			p.refs.Store(1)
-			rec.payload = p
-		} else {
-			l.payloads.Put(p)
-		}
+		rec, n, err := readRecord(l.rbuf, nil)
 		var ce *corruptError
 		if err != nil && !errors.As(err, &ce) {
 			l.closeReaderLocked()
@@ -971,12 +917,10 @@ func (e *corruptError) Error() string {
 
 func (e *corruptError) Unwrap() error { return e.err }
 
-// readRecord reads one record. With buf, it reads it into *buf, grown
-// first if need be, and the record's body shares *buf's array; with nil,
-// into a new array. It returns io.EOF at a clean end,
-// a *corruptError for a truncated or corrupt record, another error when
+// readRecord reads one record. It returns io.EOF at a clean end, a
+// *corruptError for a truncated or corrupt record, another error when
 // reading failed, and the bytes it consumed.
-func readRecord(br *bufio.Reader, buf *[]byte) (*record, int64, error) {
+func readRecord(br *bufio.Reader, _ []byte) (*record, int64, error) {
 	var h [recordHeaderLen]byte
 	if _, err := io.ReadFull(br, h[:]); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -991,16 +935,7 @@ func readRecord(br *bufio.Reader, buf *[]byte) (*record, int64, error) {
 	if n < recordMetaLen || n > maxRecordLen {
 		return nil, 0, &corruptError{msg: fmt.Sprintf("bad record length %d", n)}
 	}
-	var payload []byte
-	switch {
-	case buf == nil:
-		payload = make([]byte, n)
-	case cap(*buf) < int(n):
-		*buf = make([]byte, n)
-		payload = *buf
-	default:
-		payload = (*buf)[:n]
-	}
+	payload := make([]byte, n)
 	if _, err := io.ReadFull(br, payload); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			return nil, 0, &corruptError{msg: "truncated record", err: err}

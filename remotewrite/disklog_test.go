@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -111,9 +110,6 @@ func readN(t *testing.T, l *diskLog, n int) (got []int, ends []logPos) {
 			!bytes.Equal(r.body, want.body) {
 			t.Fatalf("record %d read back as %+v, want %+v", i, r, want)
 		}
-		// Its buffer goes back to the pool: the next records are read
-		// into it.
-		r.releaseBody()
 		got = append(got, i)
 		ends = append(ends, end)
 	}
@@ -512,40 +508,5 @@ func TestDiskLogRotation(t *testing.T) {
 	checkUnread(t, l2, 0)
 	if got, _ := readN(t, l2, -1); len(got) != 0 {
 		t.Errorf("read %v after reopening, want nothing", got)
-	}
-}
-
-// TestPayloadHeldByRequestBodies checks that a record's buffer goes back to
-// the log's pool only once the record and every request body reading it
-// let go of it, however often a body is closed.
-func TestPayloadHeldByRequestBodies(t *testing.T) {
-	var pool sync.Pool
-	p := &payload{buf: []byte("body"), pool: &pool}
-	p.refs.Store(1)
-	r := &record{body: p.buf, payload: p}
-	first := newHeldBody(r.body, p)
-	retried := newHeldBody(r.body, p)
-	for _, step := range []struct {
-		name string
-		do   func()
-		refs int32
-	}{
-		{"record released", r.releaseBody, 2},
-		{"first body closed", func() { _ = first.Close() }, 1},
-		{"first body closed again", func() { _ = first.Close() }, 1},
-		{"retried body closed", func() { _ = retried.Close() }, 0},
-	} {
-		step.do()
-		if got := p.refs.Load(); got != step.refs {
-			t.Fatalf("after %s: %d references, want %d", step.name, got, step.refs)
-		}
-	}
-	if r.body != nil || r.payload != nil {
-		t.Errorf("released record still holds its body")
-	}
-	// A body of a record not read from the pool holds nothing.
-	b := newHeldBody([]byte("converted"), nil)
-	if err := b.Close(); err != nil {
-		t.Errorf("Close of a body without payload: %v", err)
 	}
 }

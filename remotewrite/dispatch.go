@@ -96,9 +96,6 @@ func (q *Queue) dispatch(ctx context.Context, untilEmpty bool) {
 // done.
 func (q *Queue) sendFlight(ctx context.Context, f *flight) {
 	ok := q.sendRecord(ctx, f.rec)
-	// Sent, dropped or to be read again from the log: the body is not
-	// needed any more (the flight keeps its record for the accounting).
-	f.rec.releaseBody()
 
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -110,7 +110,7 @@ func (q *Queue) sendMetadata(ctx context.Context) {
 			q.m.metadataDropped.Add(float64(n))
 			continue
 		}
-		if err := q.sendWithBackoff(ctx, snappy.Encode(nil, pb), nil, formatV1, encodeStats{}); err != nil {
+		if err := q.sendWithBackoff(ctx, snappy.Encode(nil, pb), formatV1, encodeStats{}); err != nil {
 			if ctx.Err() == nil {
 				q.m.metadataDropped.Add(float64(n))
 				if ok, suppressed := q.dropLog.allow(q.o.Now()); ok {

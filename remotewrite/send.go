@@ -19,7 +19,7 @@ const maxRetryAfter = 5 * time.Minute
 // or ctx ends (false).
 func (q *Queue) sendRecord(ctx context.Context, r *record) bool {
 	n := int(r.samples)
-	body, held, format := r.body, r.payload, r.format
+	body, format := r.body, r.format
 	for {
 		if format == formatV2 && q.v1.Load() {
 			b, err := convertV2ToV1(body)
@@ -27,9 +27,9 @@ func (q *Queue) sendRecord(ctx context.Context, r *record) bool {
 				q.drop(reasonEncode, n, err)
 				return true
 			}
-			body, held, format = b, nil, formatV1
+			body, format = b, formatV1
 		}
-		err := q.sendWithBackoff(ctx, body, held, format, encodeStats{samples: n, histograms: int(r.histograms), highestT: r.highestT})
+		err := q.sendWithBackoff(ctx, body, format, encodeStats{samples: n, histograms: int(r.histograms), highestT: r.highestT})
 		var pw *partialWriteError
 		switch {
 		case err == nil:
@@ -139,15 +139,14 @@ func (r *retryState) succeeded() {
 	r.backoff, r.until = 0, time.Time{}
 }
 
-// sendWithBackoff sends body, held in p if p is not nil (see attempt), until
-// it is acknowledged (nil), fails for good
+// sendWithBackoff sends body until it is acknowledged (nil), fails for good
 // (that error), or ctx ends (ctx.Err()). Recoverable failures wait MinBackoff,
 // doubling up to MaxBackoff, or what Retry-After asks for (see
 // maxRetryAfter); the backoff sequence goes on doubling regardless. It
 // starts from the queue's retry state: while the endpoint is failing, the
 // first attempt waits what the last failure asked for, even across a stop
 // of Run (see retryState).
-func (q *Queue) sendWithBackoff(ctx context.Context, body []byte, p *payload, format byte, st encodeStats) error {
+func (q *Queue) sendWithBackoff(ctx context.Context, body []byte, format byte, st encodeStats) error {
 	n := st.samples
 	backoff, wait := q.retry.next(time.Now())
 	backoff = max(backoff, q.o.MinBackoff)
@@ -157,7 +156,7 @@ func (q *Queue) sendWithBackoff(ctx context.Context, body []byte, p *payload, fo
 		}
 	}
 	for try := 0; ; try++ {
-		err := q.attempt(ctx, body, p, format, st, try)
+		err := q.attempt(ctx, body, format, st, try)
 		if err == nil {
 			q.retry.succeeded()
 			return nil
