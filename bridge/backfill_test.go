@@ -54,19 +54,12 @@ func TestBackfillAfterRestart(t *testing.T) {
 	a := group(old, []pipeline.Series{series("done", 1, "job", "a")}, "job", "a")
 	start := func(now time.Time, groups ...pipeline.Group) (*Bridge, *recorder) {
 		rec := &recorder{}
-		br, err := New(Options{
+		br := newBackfillBridge(t, &now, Options{
 			// b is expected: before its push it is not "missing" either.
-			Synth:             synth.Options{Expected: []labels.Labels{labels.FromStrings("job", "b")}},
-			Gateways:          []Gateway{{Name: "pgw", Source: &fakeSource{script: []func() (*pipeline.Snapshot, error){snap(groups...)}}}},
-			Interval:          15 * time.Second,
-			Senders:           []Sender{rec},
-			StatePath:         path,
-			BackfillMaxWindow: time.Hour,
-			Now:               func() time.Time { return now },
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+			Synth:     synth.Options{Expected: []labels.Labels{labels.FromStrings("job", "b")}},
+			Senders:   []Sender{rec},
+			StatePath: path,
+		}, snap(groups...))
 		return br, rec
 	}
 	first, _ := start(t0, a)
@@ -94,18 +87,7 @@ func TestBackfillCountsWritten(t *testing.T) {
 	refused := t0.Add(30 * time.Second).UnixMilli()
 	now := t0
 	start := func(senders ...Sender) *Bridge {
-		br, err := New(Options{
-			Gateways:          []Gateway{{Name: "pgw", Source: &fakeSource{script: []func() (*pipeline.Snapshot, error){snap(a), snap(a)}}}},
-			Interval:          15 * time.Second,
-			Senders:           senders,
-			StatePath:         path,
-			BackfillMaxWindow: time.Hour,
-			Now:               func() time.Time { return now },
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return br
+		return newBackfillBridge(t, &now, Options{Senders: senders, StatePath: path}, snap(a), snap(a))
 	}
 	start(&recorder{}).Cycle(context.Background())
 
@@ -183,18 +165,7 @@ func TestBackfillLateCycle(t *testing.T) {
 	a := group(float64(t0.Add(-time.Hour).Unix()), []pipeline.Series{series("done", 1, "job", "a")}, "job", "a")
 	now := t0
 	rec := &recorder{}
-	br, err := New(Options{
-		Gateways: []Gateway{{Name: "pgw", Source: &fakeSource{script: []func() (*pipeline.Snapshot, error){
-			snap(a), snap(a), unreachable, snap(a),
-		}}}},
-		Interval:          15 * time.Second,
-		Senders:           []Sender{rec},
-		BackfillMaxWindow: time.Hour,
-		Now:               func() time.Time { return now },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	br := newBackfillBridge(t, &now, Options{Senders: []Sender{rec}}, snap(a), snap(a), unreachable, snap(a))
 	var stamps []string
 	for _, at := range []time.Duration{0, 50 * time.Second, 65 * time.Second, 200 * time.Second} {
 		now = t0.Add(at)
@@ -233,18 +204,7 @@ func TestRefusedCycleKeepsMarkers(t *testing.T) {
 	now := t0
 	refuse := false
 	rec := &recorder{fail: func(pipeline.Samples) bool { return refuse }}
-	br, err := New(Options{
-		Gateways: []Gateway{{Name: "pgw", Source: &fakeSource{script: []func() (*pipeline.Snapshot, error){
-			snap(a, b, c), snap(a), snap(a, c),
-		}}}},
-		Interval:          15 * time.Second,
-		Senders:           []Sender{rec},
-		BackfillMaxWindow: time.Hour,
-		Now:               func() time.Time { return now },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	br := newBackfillBridge(t, &now, Options{Senders: []Sender{rec}}, snap(a, b, c), snap(a), snap(a, c))
 	br.Cycle(context.Background()) // a, b, c
 	now, refuse = t0.Add(15*time.Second), true
 	br.Cycle(context.Background()) // b and c gone, refused
@@ -285,16 +245,7 @@ func TestHeldCyclesBounded(t *testing.T) {
 	for i := range script {
 		script[i] = snap(a)
 	}
-	br, err := New(Options{
-		Gateways:          []Gateway{{Name: "pgw", Source: &fakeSource{script: script}}},
-		Interval:          15 * time.Second,
-		Senders:           []Sender{rec},
-		BackfillMaxWindow: time.Hour,
-		Now:               func() time.Time { return now },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	br := newBackfillBridge(t, &now, Options{Senders: []Sender{rec}}, script...)
 	br.Cycle(context.Background())
 	refuse = true
 	for i := 1; i <= refused; i++ {
@@ -321,4 +272,20 @@ func TestHeldCyclesBounded(t *testing.T) {
 	if got := testutil.ToFloat64(br.m.heldCycles); got != 0 {
 		t.Errorf("held cycles = %v, want 0", got)
 	}
+}
+
+// newBackfillBridge returns a bridge over one gateway that answers script
+// in turn, at a 15 s interval with an hour's backfill window, whose clock
+// reads *now; the other fields of o (senders, state path, synth options)
+// are kept.
+func newBackfillBridge(t *testing.T, now *time.Time, o Options, script ...func() (*pipeline.Snapshot, error)) *Bridge {
+	t.Helper()
+	o.Gateways = []Gateway{{Name: "pgw", Source: &fakeSource{script: script}}}
+	o.Interval, o.BackfillMaxWindow = 15*time.Second, time.Hour
+	o.Now = func() time.Time { return *now }
+	br, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return br
 }
