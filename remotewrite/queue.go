@@ -91,6 +91,11 @@ type Queue struct {
 
 	// Rates for the shard calculation.
 	samplesIn, samplesOut, busyNanos atomic.Int64
+	// measureSoon is set at the start and by a failed request: the next
+	// acknowledged request has the shards reconsidered at once, through
+	// reshard, rather than at the next update.
+	measureSoon atomic.Bool
+	reshard     chan struct{}
 
 	// retry is the backoff of a failing endpoint, kept across Run and
 	// Flush (see send.go).
@@ -142,6 +147,8 @@ func NewQueue(o Options) (*Queue, error) {
 		dropped:   map[string]int{},
 	}
 	q.cond = sync.NewCond(&q.mu)
+	q.reshard = make(chan struct{}, 1)
+	q.measureSoon.Store(true)
 	rescue.q = q
 	q.shards.Store(int32(o.MinShards))
 	q.m.shards.Set(float64(o.MinShards))

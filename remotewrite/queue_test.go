@@ -1318,7 +1318,9 @@ func TestDesiredShards(t *testing.T) {
 		{name: "no busy time: unchanged", cur: 3, in: 1000, out: 1000, lo: 1, hi: 10, want: 3},
 		// 10ms a sample, 1000 in: 10s of work in 10s, plus 20% headroom.
 		{name: "one shard is not enough", cur: 1, in: 1000, out: 1000, busy: 10 * time.Second, lo: 1, hi: 10, want: 2},
-		{name: "backlog counts", cur: 1, in: 1000, out: 1000, busy: 10 * time.Second, pending: 4000, lo: 1, hi: 10, want: 6},
+		// 1 shard for what arrives, 400 pending to send within 2s: 2 more.
+		{name: "backlog counts", cur: 1, in: 1000, out: 1000, busy: 10 * time.Second, pending: 400, lo: 1, hi: 10, want: 4},
+		{name: "backlog of an outage", cur: 1, in: 0, out: 10000, busy: 10 * time.Millisecond, pending: 4_000_000, lo: 1, hi: 50, want: 3},
 		{name: "capped at max", cur: 2, in: 100000, out: 1000, busy: 10 * time.Second, lo: 1, hi: 10, want: 10},
 		{name: "idle shrinks to min", cur: 8, in: 10, out: 1000, busy: time.Second, lo: 2, hi: 10, want: 2},
 		{name: "change under 30% ignored", cur: 10, in: 9000, out: 1000, busy: 10 * time.Second, lo: 1, hi: 20, want: 10},
@@ -1660,4 +1662,29 @@ func BenchmarkAppend(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(series)), "ns/sample")
 		})
 	}
+}
+
+// After an outage, the backlog goes out on more shards as soon as a request
+// is acknowledged again, not at the next update of the shards (10s later):
+// one shard would take 8s here.
+func TestBacklogReshardedOnRecovery(t *testing.T) {
+	rc := newReceiver(t, status(http.StatusServiceUnavailable), status(http.StatusServiceUnavailable))
+	rc.setFallback(slow(20 * time.Millisecond))
+	o := testOptions(t, rc)
+	o.MinShards, o.MaxShards = 1, 10
+	q := mustQueue(t, o)
+	series := seriesSet(1000)
+	const cycles = 40 // 400 requests of 100 samples
+	for c := range cycles {
+		if err := q.Append(cycle(series, int64(c+1)*1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, q)
+	waitFor(t, "more than one shard", func() bool { return q.Status().Shards > 1 })
+	waitFor(t, "the backlog drained", func() bool { return q.Pending() == 0 })
+	if got := rc.maxInFlight(); got < 2 {
+		t.Errorf("at most %d request in flight while draining, want several", got)
+	}
+	checkDelivered(t, rc.deliveredTimestamps(), len(series), span(1000, (cycles+1)*1000, 1000), false)
 }

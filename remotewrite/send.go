@@ -159,6 +159,7 @@ func (q *Queue) sendWithBackoff(ctx context.Context, body []byte, format byte, s
 		err := q.attempt(ctx, body, format, st, try)
 		if err == nil {
 			q.retry.succeeded()
+			q.acknowledgedAfterFailure()
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -176,6 +177,7 @@ func (q *Queue) sendWithBackoff(ctx context.Context, body []byte, format byte, s
 		}
 		backoff = min(backoff*2, q.o.MaxBackoff)
 		q.retry.failed(time.Now(), wait, backoff)
+		q.measureSoon.Store(true)
 		if ok, suppressed := q.retryLog.allow(q.o.Now()); ok {
 			q.logger.Warn("remote write send failed, retrying",
 				"err", err, "samples", n, "attempt", try+1, "wait", wait, "suppressed_logs", suppressed)
