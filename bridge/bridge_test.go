@@ -61,7 +61,7 @@ func (r *recorder) Append(s pipeline.Samples) error {
 func lines(samples []pipeline.Sample) string {
 	out := make([]string, 0, len(samples))
 	for _, s := range samples {
-		ser := pipeline.Series{Labels: s.Labels, Value: s.V, Histogram: s.H, FloatHistogram: s.FH}
+		ser := pipeline.Series{Labels: s.Labels, Value: s.V, Extra: (*pipeline.Extra)(nil).WithHistogram(s.H, s.FH)}
 		out = append(out, ser.String()+" @"+time.UnixMilli(s.T).UTC().Format("15:04:05"))
 	}
 	slices.Sort(out)

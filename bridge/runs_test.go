@@ -122,9 +122,9 @@ func TestRunsFileRoundTrip(t *testing.T) {
 		series("d_sum", 4.5, "job", "etl"), series("d_count", 3, "job", "etl"),
 	}, "job", "etl")
 	g.Series = append(g.Series, pipeline.Series{Labels: labels.FromStrings("__name__", "n", "job", "etl"),
-		Histogram: &histogram.Histogram{Count: 3, Sum: 2.5, Schema: 1, ZeroThreshold: 0.001, ZeroCount: 1,
+		Extra: &pipeline.Extra{Histogram: &histogram.Histogram{Count: 3, Sum: 2.5, Schema: 1, ZeroThreshold: 0.001, ZeroCount: 1,
 			PositiveSpans: []histogram.Span{{Offset: -1, Length: 2}}, PositiveBuckets: []int64{1, 0},
-			NegativeSpans: []histogram.Span{{Offset: 3, Length: 1}}, NegativeBuckets: []int64{0}}})
+			NegativeSpans: []histogram.Span{{Offset: 3, Length: 1}}, NegativeBuckets: []int64{0}}}})
 	for i := range g.Series {
 		g.Series[i].Metadata = hist
 	}

@@ -76,7 +76,7 @@ func (c *cycleSamples) AppendTo(dst []pipeline.Sample, from, to int) []pipeline.
 		k := min(to-c.pos, len(p)-c.off)
 		for i := range p[c.off : c.off+k] {
 			s := &p[c.off+i]
-			dst = append(dst, pipeline.Sample{Labels: s.Labels, T: c.t, V: s.Value, H: s.Histogram, FH: s.FloatHistogram, Meta: s.Metadata, Extra: s.Extra, Hash: s.Hash})
+			dst = append(dst, pipeline.Sample{Labels: s.Labels, T: c.t, V: s.Value, H: s.Histogram(), FH: s.FloatHistogram(), Meta: s.Metadata, Extra: s.Extra, Hash: s.Hash})
 		}
 		c.off += k
 		c.pos += k

@@ -26,29 +26,29 @@ import (
 )
 
 // Series is one series as the Pushgateway exposes it, without a timestamp.
-// Exactly one of Value, Histogram and FloatHistogram carries the value: a
-// non-nil Histogram or FloatHistogram makes it a native histogram.
+// Value carries the value, unless a histogram in Extra does (see Histogram
+// and FloatHistogram): then it is a native histogram. It is kept to 48
+// bytes, as a bridge holds one per series it forwards.
 type Series struct {
 	// Labels are sorted, include __name__ and never hold an empty value.
-	Labels         labels.Labels
-	Value          float64
-	Histogram      *histogram.Histogram
-	FloatHistogram *histogram.FloatHistogram
+	Labels labels.Labels
+	Value  float64
 	// Metadata is the TYPE, HELP and UNIT of the series' metric family,
 	// shared by every series of the family; nil if the exposition gave none.
 	Metadata *metadata.Metadata
-	// Extra holds the series' exemplars and start timestamp; nil if it
-	// has neither, as most series have.
+	// Extra holds the series' exemplars, start timestamp and native
+	// histogram value; nil if it has none, as most series have.
 	Extra *Extra
 	// Hash is Labels.Hash(), or 0 if not computed yet: the scrape cache
 	// computes it once per series, not once per cycle and consumer.
 	Hash uint64
 }
 
-// Extra is what a series may carry besides its value, as a protobuf
-// exposition gives it. It is behind a pointer so that the many series
-// without any cost one word, not the size of these fields: the series of
-// one metric message that have no exemplars share one Extra.
+// Extra is what a series may carry besides its labels and float value, as
+// a protobuf exposition gives it. It is behind a pointer so that the many
+// series without any cost one word, not the size of these fields: the
+// series of one metric message that have neither exemplars nor a histogram
+// share one Extra.
 type Extra struct {
 	// Exemplars are the exemplars the exposition gave with the value (a
 	// counter's, a classic histogram bucket's, or a native histogram's).
@@ -59,9 +59,44 @@ type Extra struct {
 	// exposition's created_timestamp of a counter, summary or histogram),
 	// in milliseconds since the epoch; 0 if unknown.
 	StartTimestamp int64
+	// Histogram or FloatHistogram, if not nil, is the value of a native
+	// histogram series; at most one of them is set.
+	Histogram      *histogram.Histogram
+	FloatHistogram *histogram.FloatHistogram
 }
 
-// ExemplarsOrNil returns the exemplars of x, nil if x is nil.
+// Histogram returns the series' integer native histogram, nil if it has none.
+func (s *Series) Histogram() *histogram.Histogram {
+	if s.Extra == nil {
+		return nil
+	}
+	return s.Extra.Histogram
+}
+
+// FloatHistogram returns the series' float native histogram, nil if it has
+// none.
+func (s *Series) FloatHistogram() *histogram.FloatHistogram {
+	if s.Extra == nil {
+		return nil
+	}
+	return s.Extra.FloatHistogram
+}
+
+// WithHistogram returns x with a native histogram value: a copy, as an
+// Extra may be shared between series (nil for none: a new one). With both
+// h and fh nil it returns x.
+func (x *Extra) WithHistogram(h *histogram.Histogram, fh *histogram.FloatHistogram) *Extra {
+	if h == nil && fh == nil {
+		return x
+	}
+	var c Extra
+	if x != nil {
+		c = *x
+	}
+	c.Histogram, c.FloatHistogram = h, fh
+	return &c
+}
+
 func (x *Extra) ExemplarsOrNil() []exemplar.Exemplar {
 	if x == nil {
 		return nil
@@ -128,10 +163,10 @@ type Snapshot struct {
 func (s Series) String() string {
 	var v string
 	switch {
-	case s.Histogram != nil:
-		v = s.Histogram.String()
-	case s.FloatHistogram != nil:
-		v = s.FloatHistogram.String()
+	case s.Histogram() != nil:
+		v = s.Histogram().String()
+	case s.FloatHistogram() != nil:
+		v = s.FloatHistogram().String()
 	case value.IsStaleNaN(s.Value):
 		v = "stale"
 	default:

@@ -16,6 +16,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/exemplar"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/textparse"
@@ -990,19 +991,23 @@ func (c *scrapeCache) expandWith(name string, typ uint64, help, unit string, m [
 		if err != nil {
 			return fmt.Errorf("parse exposition: %w", err)
 		}
-		var s pipeline.Series
+		var (
+			s  pipeline.Series
+			h  *histogram.Histogram
+			fh *histogram.FloatHistogram
+		)
 		switch entry {
 		case textparse.EntrySeries:
 			_, _, s.Value = p.Series()
 		case textparse.EntryHistogram:
-			_, _, s.Histogram, s.FloatHistogram = p.Histogram()
+			_, _, h, fh = p.Histogram()
 		default:
 			continue
 		}
 		if withLabels {
 			p.Labels(&ls)
 			s.Labels = dropEmpty(&c.lb, ls)
-			s.Extra = c.extras.read(p)
+			s.Extra = c.extras.read(p).WithHistogram(h, fh)
 		}
 		add(s)
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/textparse"
@@ -93,6 +94,8 @@ func parseLimited(body []byte, contentType string, limits Limits) ([]pipeline.Gr
 		var (
 			s   pipeline.Series
 			raw []byte
+			h   *histogram.Histogram
+			fh  *histogram.FloatHistogram
 		)
 		switch entry {
 		case textparse.EntryType:
@@ -110,7 +113,7 @@ func parseLimited(body []byte, contentType string, limits Limits) ([]pipeline.Gr
 		case textparse.EntrySeries:
 			raw, _, s.Value = p.Series()
 		case textparse.EntryHistogram:
-			raw, _, s.Histogram, s.FloatHistogram = p.Histogram()
+			raw, _, h, fh = p.Histogram()
 		default:
 			continue
 		}
@@ -128,6 +131,7 @@ func parseLimited(body []byte, contentType string, limits Limits) ([]pipeline.Gr
 			// timestamps (the text one the bridge asks for has neither).
 			s.Extra = extras.read(p)
 		}
+		s.Extra = s.Extra.WithHistogram(h, fh)
 		switch s.Labels.Get(model.MetricNameLabel) {
 		case PushTimeMetric:
 			group(s.Labels).PushTime = s.Value

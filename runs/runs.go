@@ -392,10 +392,10 @@ func (a *adder) family(pf *Family, name string, members []*pipeline.Series, g *p
 	for i, s := range members {
 		values[i] = Counted{Labels: s.Labels, Value: s.Value}
 		switch {
-		case s.FloatHistogram != nil:
-			values[i].H = s.FloatHistogram
-		case s.Histogram != nil:
-			values[i].H = s.Histogram.ToFloat(nil)
+		case s.FloatHistogram() != nil:
+			values[i].H = s.FloatHistogram()
+		case s.Histogram() != nil:
+			values[i].H = s.Histogram().ToFloat(nil)
 		}
 	}
 	newRun := pf == nil || (acc.Runs == PerPush && f.Run != pf.Run)
@@ -501,10 +501,10 @@ func (a *adder) add(s *pipeline.Series, family string, acc *Accumulate, delta Co
 // name_sum or name_count of a classic histogram. Gauges, gauge histograms
 // and summaries are no members: their values do not add up across runs.
 func member(name string, s *pipeline.Series) bool {
-	if s.Histogram != nil || s.FloatHistogram != nil {
+	if h, fh := s.Histogram(), s.FloatHistogram(); h != nil || fh != nil {
 		return s.Labels.Get(model.MetricNameLabel) == name && (s.Metadata == nil || s.Metadata.Type != model.MetricTypeGaugeHistogram) &&
-			(s.Histogram == nil || s.Histogram.CounterResetHint != histogram.GaugeType) &&
-			(s.FloatHistogram == nil || s.FloatHistogram.CounterResetHint != histogram.GaugeType)
+			(h == nil || h.CounterResetHint != histogram.GaugeType) &&
+			(fh == nil || fh.CounterResetHint != histogram.GaugeType)
 	}
 	var typ model.MetricType
 	if s.Metadata != nil {
@@ -562,7 +562,7 @@ func (s *State) AppendPushes(dst []pipeline.Series, ls labels.Labels) []pipeline
 // AppendSums appends the accumulated series, sorted by labels.
 func (s *State) AppendSums(dst []pipeline.Series) []pipeline.Series {
 	for _, m := range s.Sums() {
-		dst = append(dst, pipeline.Series{Labels: m.Labels, Value: m.Value, FloatHistogram: m.H, Metadata: m.meta, Extra: m.extra})
+		dst = append(dst, pipeline.Series{Labels: m.Labels, Value: m.Value, Metadata: m.meta, Extra: m.extra.WithHistogram(nil, m.H)})
 	}
 	return dst
 }

@@ -236,9 +236,8 @@ func nh(count float64, created int64) pipeline.Series {
 	return pipeline.Series{
 		Labels:   labels.FromStrings("__name__", "d", "instance", "x", "job", "etl"),
 		Metadata: histogramMeta,
-		FloatHistogram: &histogram.FloatHistogram{Count: count, Sum: count, Schema: 0,
-			PositiveSpans: []histogram.Span{{Offset: 0, Length: 1}}, PositiveBuckets: []float64{count}},
-		Extra: &pipeline.Extra{StartTimestamp: created},
+		Extra: &pipeline.Extra{StartTimestamp: created, FloatHistogram: &histogram.FloatHistogram{Count: count, Sum: count, Schema: 0,
+			PositiveSpans: []histogram.Span{{Offset: 0, Length: 1}}, PositiveBuckets: []float64{count}}},
 	}
 }
 
@@ -254,16 +253,16 @@ func TestAdvanceNativeHistogram(t *testing.T) {
 		g := pipeline.Group{Labels: labels.FromStrings("instance", "x", "job", "etl"), PushTime: p.time, Series: []pipeline.Series{nh(p.count, p.created)}}
 		s, _, _ = s.Advance([]Observation{{Group: &g, Accumulate: acc}}, []*Accumulate{acc})
 		if i == 1 {
-			if got := s.AppendSums(nil)[0].FloatHistogram.Count; got != 2 {
+			if got := s.AppendSums(nil)[0].FloatHistogram().Count; got != 2 {
 				t.Fatalf("after the same push twice: count %v, want 2", got)
 			}
 		}
 	}
 	sums := s.AppendSums(nil)
-	if len(sums) != 1 || sums[0].FloatHistogram == nil {
+	if len(sums) != 1 || sums[0].FloatHistogram() == nil {
 		t.Fatalf("sums %v, want one native histogram", sums)
 	}
-	h := sums[0].FloatHistogram
+	h := sums[0].FloatHistogram()
 	if h.Count != 8 || h.Sum != 8 || h.PositiveBuckets[0] != 8 || sums[0].Labels.Get("__name__") != "job:d:sum_runs" || sums[0].Metadata.Type != model.MetricTypeHistogram {
 		t.Errorf("sum %v (%v), want count, sum and bucket 8 under job:d:sum_runs, type histogram", sums[0], sums[0].Metadata)
 	}
