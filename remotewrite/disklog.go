@@ -802,6 +802,14 @@ func (l *diskLog) commitTo(pos logPos) {
 	}
 }
 
+// deleted tells whether the record ending at p was in a segment deleted
+// since it was read.
+func (l *diskLog) deleted(p logPos) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.segs) == 0 || p.seg < l.segs[0].n
+}
+
 // rewind makes the next read start again at the committed position: records
 // read but not acknowledged are read again.
 func (l *diskLog) rewind() {

@@ -2,6 +2,7 @@ package remotewrite
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -16,9 +17,20 @@ func (q *Queue) dispatch(ctx context.Context, untilEmpty bool) {
 		// time, whichever way the loop ended.
 		wg.Wait()
 		q.mu.Lock()
+		// A request whose segment went for room (queue_full) while it was
+		// in flight is not on disk to be read again: it is lost now.
+		lost := 0
+		for _, f := range q.order.flights {
+			if !f.done && q.log.deleted(f.end) {
+				lost += int(f.rec.samples)
+			}
+		}
 		q.order.reset()
 		q.log.rewind()
 		q.mu.Unlock()
+		if lost > 0 {
+			q.drop(reasonQueueFull, lost, errors.New("interrupted in flight after its segment was deleted to make room"))
+		}
 		q.savePosition()
 	}()
 	stop := context.AfterFunc(ctx, func() {

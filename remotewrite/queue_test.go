@@ -589,6 +589,47 @@ func TestCapacity(t *testing.T) {
 		})
 	})
 
+	t.Run("request in flight stopped after its segment went is counted", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			rc := newReceiver(t)
+			rc.setFallback(status(http.StatusInternalServerError))
+			o := testOptions(t, rc)
+			o.MaxDiskBytes, o.MaxSamplesPerSend = 16<<10, 10
+			q := mustQueue(t, o)
+			stop := run(t, q)
+
+			q.Append(floats(10, 1, 0)) // goes in flight and keeps failing
+			waitFor(t, "first attempt", func() bool { return rc.requests() > 0 })
+			const total = 10 + 30*100
+			for c := range 30 {
+				q.Append(floats(100, 1, int64(10+c*100)))
+			}
+			dropped := func() int {
+				return int(testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reasonQueueFull)))
+			}
+			if dropped() == 0 {
+				t.Fatal("nothing dropped: the test does not fill the disk queue")
+			}
+			// Stopped while the request is still failing: its segment is
+			// gone, so it cannot be read again.
+			stop()
+			if got := dropped() + q.Pending(); got != total {
+				t.Errorf("%d dropped and %d pending after the stop, want %d in all", dropped(), q.Pending(), total)
+			}
+			if got := q.Status().Dropped[reasonQueueFull]; got != dropped() {
+				t.Errorf("status counts %d samples dropped for queue_full, want %d as the metric", got, dropped())
+			}
+			rc.setFallback(status(http.StatusOK))
+			if err := q.Flush(context.Background()); err != nil {
+				t.Fatalf("Flush: %v", err)
+			}
+			got := rc.deliveredTimestamps()[`{__name__="m", i="a"}`]
+			if len(got)+dropped() != total {
+				t.Errorf("%d delivered and %d dropped, want %d in all", len(got), dropped(), total)
+			}
+		})
+	})
+
 }
 
 // TestAppendBacklog appends cycles back to back, read in place as the

@@ -168,6 +168,9 @@ func (q *Queue) appendRecord(batch []pipeline.Sample, format byte, shard, shards
 	})
 	if dropped > 0 {
 		q.m.samplesDropped.WithLabelValues(reasonQueueFull).Add(float64(dropped))
+		q.mu.Lock()
+		q.dropped[reasonQueueFull] += dropped
+		q.mu.Unlock()
 		if ok, suppressed := q.fullLog.allow(q.o.Now()); ok {
 			q.logger.Warn("remote write disk queue full, dropped the oldest samples",
 				"dropped", dropped, "max_bytes", q.o.MaxDiskBytes, "suppressed_logs", suppressed)
