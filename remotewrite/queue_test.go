@@ -554,25 +554,7 @@ func TestCapacity(t *testing.T) {
 
 	t.Run("request in flight survives its segment", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			rc := newReceiver(t)
-			rc.setFallback(status(http.StatusInternalServerError))
-			o := testOptions(t, rc)
-			o.MaxDiskBytes, o.MaxSamplesPerSend = 16<<10, 10
-			q := mustQueue(t, o)
-			run(t, q)
-
-			q.Append(floats(10, 1, 0)) // goes in flight and keeps failing
-			waitFor(t, "first attempt", func() bool { return rc.requests() > 0 })
-			const total = 10 + 30*100
-			for c := range 30 {
-				q.Append(floats(100, 1, int64(10+c*100)))
-			}
-			dropped := func() int {
-				return int(testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reasonQueueFull)))
-			}
-			if dropped() == 0 {
-				t.Fatal("nothing dropped: the test does not fill the disk queue")
-			}
+			q, rc, _, dropped := fillPastInFlight(t)
 			rc.setFallback(status(http.StatusOK))
 			waitFor(t, "all sent or dropped", func() bool { return q.Pending() == 0 })
 
@@ -580,8 +562,8 @@ func TestCapacity(t *testing.T) {
 			if !slices.IsSorted(got) || len(got) < 10 || !slices.Equal(got[:10], span(0, 10, 1)) {
 				t.Errorf("delivered %v, want 0..9 (the request in flight) first, all in order", got)
 			}
-			if len(got)+dropped() != total {
-				t.Errorf("%d delivered and %d dropped, want %d in all", len(got), dropped(), total)
+			if len(got)+dropped() != inFlightTotal {
+				t.Errorf("%d delivered and %d dropped, want %d in all", len(got), dropped(), inFlightTotal)
 			}
 			if sent := testutil.ToFloat64(q.m.samplesSent); int(sent) != len(got) {
 				t.Errorf("samples_sent_total = %v, want %d", sent, len(got))
@@ -591,30 +573,12 @@ func TestCapacity(t *testing.T) {
 
 	t.Run("request in flight stopped after its segment went is counted", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			rc := newReceiver(t)
-			rc.setFallback(status(http.StatusInternalServerError))
-			o := testOptions(t, rc)
-			o.MaxDiskBytes, o.MaxSamplesPerSend = 16<<10, 10
-			q := mustQueue(t, o)
-			stop := run(t, q)
-
-			q.Append(floats(10, 1, 0)) // goes in flight and keeps failing
-			waitFor(t, "first attempt", func() bool { return rc.requests() > 0 })
-			const total = 10 + 30*100
-			for c := range 30 {
-				q.Append(floats(100, 1, int64(10+c*100)))
-			}
-			dropped := func() int {
-				return int(testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reasonQueueFull)))
-			}
-			if dropped() == 0 {
-				t.Fatal("nothing dropped: the test does not fill the disk queue")
-			}
+			q, rc, stop, dropped := fillPastInFlight(t)
 			// Stopped while the request is still failing: its segment is
 			// gone, so it cannot be read again.
 			stop()
-			if got := dropped() + q.Pending(); got != total {
-				t.Errorf("%d dropped and %d pending after the stop, want %d in all", dropped(), q.Pending(), total)
+			if got := dropped() + q.Pending(); got != inFlightTotal {
+				t.Errorf("%d dropped and %d pending after the stop, want %d in all", dropped(), q.Pending(), inFlightTotal)
 			}
 			if got := q.Status().Dropped[reasonQueueFull]; got != dropped() {
 				t.Errorf("status counts %d samples dropped for queue_full, want %d as the metric", got, dropped())
@@ -624,12 +588,41 @@ func TestCapacity(t *testing.T) {
 				t.Fatalf("Flush: %v", err)
 			}
 			got := rc.deliveredTimestamps()[`{__name__="m", i="a"}`]
-			if len(got)+dropped() != total {
-				t.Errorf("%d delivered and %d dropped, want %d in all", len(got), dropped(), total)
+			if len(got)+dropped() != inFlightTotal {
+				t.Errorf("%d delivered and %d dropped, want %d in all", len(got), dropped(), inFlightTotal)
 			}
 		})
 	})
+}
 
+// inFlightTotal is what fillPastInFlight appends.
+const inFlightTotal = 10 + 30*100
+
+// fillPastInFlight starts a queue on a 16 KiB disk bound whose receiver
+// fails, puts a request of 10 samples in flight, then appends until the
+// segment holding it was deleted for room. It returns the queue, its
+// receiver, the stop of its Run and the queue_full drops so far.
+func fillPastInFlight(t *testing.T) (q *Queue, rc *receiver, stop func(), dropped func() int) {
+	t.Helper()
+	rc = newReceiver(t)
+	rc.setFallback(status(http.StatusInternalServerError))
+	o := testOptions(t, rc)
+	o.MaxDiskBytes, o.MaxSamplesPerSend = 16<<10, 10
+	q = mustQueue(t, o)
+	stop = run(t, q)
+
+	q.Append(floats(10, 1, 0)) // goes in flight and keeps failing
+	waitFor(t, "first attempt", func() bool { return rc.requests() > 0 })
+	for c := range 30 {
+		q.Append(floats(100, 1, int64(10+c*100)))
+	}
+	dropped = func() int {
+		return int(testutil.ToFloat64(q.m.samplesDropped.WithLabelValues(reasonQueueFull)))
+	}
+	if dropped() == 0 {
+		t.Fatal("nothing dropped: the test does not fill the disk queue")
+	}
+	return q, rc, stop, dropped
 }
 
 // TestAppendBacklog appends cycles back to back, read in place as the
