@@ -745,6 +745,16 @@ func TestRemoteWrite2FallsBack(t *testing.T) {
 			start:   startVictoriaMetrics,
 			visible: vmVisible + arrive,
 		},
+		{
+			// Thanos receive before 0.42 reads a 2.0 body as a 1.0 one
+			// holding nothing and answers 200 without written headers.
+			name: "thanos-receive",
+			start: func(t testing.TB) *receiver {
+				th := startThanos(t)
+				return &receiver{URL: th.URL, WriteURL: th.WriteURL}
+			},
+			visible: thanosArrive,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
