@@ -101,6 +101,10 @@ type Options struct {
 	// fills the ticks missed since the last cycle sent (see backfill.go);
 	// 0 fills nothing. Needs StatePath.
 	BackfillMaxWindow time.Duration
+	// OnReady, if set, is called once, in the cycle's goroutine, when the
+	// first complete cycle was handed to the senders (when Ready turns
+	// true).
+	OnReady func()
 }
 
 // Bridge runs cycles. Create it with New.

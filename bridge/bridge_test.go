@@ -114,12 +114,15 @@ func TestCycles(t *testing.T) {
 	now := t0
 	rec := &recorder{}
 	reg := prometheus.NewPedanticRegistry()
+	cycle := 0
+	var readyAt []int // the cycles in which OnReady was called
 	br, err := New(Options{
 		Gateways:   []Gateway{{Name: "pgw", Source: src}},
 		Interval:   15 * time.Second,
 		Senders:    []Sender{rec},
 		Registerer: reg,
 		Now:        func() time.Time { return now },
+		OnReady:    func() { readyAt = append(readyAt, cycle) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -129,6 +132,7 @@ func TestCycles(t *testing.T) {
 	}
 	var got strings.Builder
 	for i := range wantComplete {
+		cycle = i
 		complete := br.Cycle(context.Background()).Complete
 		if complete != wantComplete[i] {
 			t.Errorf("cycle %d complete = %v, want %v", i, complete, wantComplete[i])
@@ -139,6 +143,9 @@ func TestCycles(t *testing.T) {
 	golden.Check(t, filepath.Join("testdata", "cycles.golden"), []byte(got.String()))
 	if !br.Ready() {
 		t.Error("not ready after complete cycles")
+	}
+	if !slices.Equal(readyAt, []int{0}) {
+		t.Errorf("OnReady called in cycles %v, want once, in the first (complete) one", readyAt)
 	}
 	// rows, then group b's bytes, up and age.
 	if got := testutil.ToFloat64(br.m.staleMarkers); got != 4 {

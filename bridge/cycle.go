@@ -50,7 +50,9 @@ func (b *Bridge) Cycle(ctx context.Context) *Status {
 		b.m.groups.Set(float64(len(c.in.Groups)))
 		b.m.series.Set(float64(count(c.parts)))
 		b.m.lastComplete.Set(float64(c.now.UnixNano()) / 1e9)
-		b.ready.Store(true)
+		if !b.ready.Swap(true) && b.o.OnReady != nil {
+			b.o.OnReady()
+		}
 	}
 	return st
 }

@@ -193,12 +193,22 @@ func validate(f *flags) (*settings, error) {
 // components lower it too.
 const defaultGOGC = 30
 
-// setGCPercent applies --runtime.gogc unless the GOGC environment variable
-// is set, which the Go runtime has applied already.
-func setGCPercent(gogc int, logger *slog.Logger) {
+// firstCycleGOGC is the collector's target until the first complete cycle:
+// the first scrape parses every series into the scrape cache and copies it
+// into its group, and the first cycle's garbage would otherwise set the
+// process's peak memory for good (the pages it touched stay resident).
+const firstCycleGOGC = 10
+
+// setGCPercent applies --runtime.gogc, or firstCycleGOGC if lower while
+// first is set, unless the GOGC environment variable is set, which the Go
+// runtime has applied already.
+func setGCPercent(gogc int, first bool, logger *slog.Logger) {
 	if env := os.Getenv("GOGC"); env != "" {
 		logger.Debug("GOGC set in the environment, --runtime.gogc ignored", "GOGC", env)
 		return
+	}
+	if first {
+		gogc = min(gogc, firstCycleGOGC)
 	}
 	debug.SetGCPercent(gogc)
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"log/slog"
+	"runtime/debug"
 	"testing"
 
 	"github.com/pushgateway-bridge/pushgateway-bridge/synth"
@@ -39,5 +41,26 @@ func TestSynthSeriesFlag(t *testing.T) {
 				t.Errorf("kinds %s, want %s", s.synthKinds, tc.want)
 			}
 		})
+	}
+}
+
+func TestSetGCPercent(t *testing.T) {
+	t.Setenv("GOGC", "") // unset for setGCPercent, as Go reads it at start only
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	logger := slog.New(slog.DiscardHandler)
+	for _, tc := range []struct {
+		gogc  int
+		first bool
+		want  int
+	}{
+		{gogc: 30, first: true, want: firstCycleGOGC},
+		{gogc: 30, first: false, want: 30},
+		{gogc: 5, first: true, want: 5}, // lower already
+		{gogc: 200, first: false, want: 200},
+	} {
+		setGCPercent(tc.gogc, tc.first, logger)
+		if got := debug.SetGCPercent(100); got != tc.want {
+			t.Errorf("setGCPercent(%d, first %v): GOGC %d, want %d", tc.gogc, tc.first, got, tc.want)
+		}
 	}
 }

@@ -86,7 +86,7 @@ func realMain() int {
 		return 2
 	}
 	logger := promslog.New(&f.log)
-	setGCPercent(f.gogc, logger)
+	setGCPercent(f.gogc, !f.dryRun, logger)
 	if f.dryRun {
 		return dryRun(s, os.Stdout, logger)
 	}
@@ -144,6 +144,7 @@ func serve(s *settings, logger *slog.Logger) error {
 		StatePath:             filepath.Join(s.storagePath, "state"),
 		Logger:                logger.With("component", "bridge"),
 		Registerer:            reg,
+		OnReady:               func() { setGCPercent(s.gogc, false, logger) },
 	})
 	if err != nil {
 		return err
