@@ -80,7 +80,7 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("synth.series", "Kind of per-group synthesized series to add for every group, besides up and age: status, max_age or pushes; repeatable, or a comma-separated list. group_rules' synthesize adds kinds per rule.").PlaceHolder("KIND").StringsVar(&f.synthSeries)
 	app.Flag("config.file", "Path of the YAML configuration file. Reloaded on SIGHUP (and POST /-/reload with --web.enable-lifecycle): group_rules and expected_groups take effect at the next cycle; other changes need a restart.").StringVar(&f.configFile)
 	app.Flag("dry-run", "Scrape once, print what one cycle would send to each endpoint (after relabeling and external labels) as exposition text, and exit; nothing is sent.").BoolVar(&f.dryRun)
-	app.Flag("runtime.gogc", "Go garbage collector target percentage (GOGC); the GOGC environment variable, if set, wins. Lower keeps less memory for more CPU.").Default(strconv.Itoa(defaultGOGC)).IntVar(&f.gogc)
+	app.Flag("runtime.gogc", "Go garbage collector target percentage (GOGC), after the first complete cycle (10 until then); the GOGC environment variable, if set, wins. Lower keeps less memory for more CPU.").Default(strconv.Itoa(defaultGOGC)).IntVar(&f.gogc)
 	app.Flag("web.enable-lifecycle", "Enable reloading the configuration via HTTP POST /-/reload.").BoolVar(&f.enableLifecycle)
 	f.web = webflag.AddFlags(app, ":9098")
 	promslogflag.AddFlags(app, &f.log)
