@@ -732,6 +732,7 @@ func TestRemoteWrite2FallsBack(t *testing.T) {
 		name    string
 		start   func(t testing.TB) *receiver
 		visible time.Duration
+		extra   string // labels the receiver adds, as `,name="value"`
 	}{
 		{
 			// Answers 415 to 2.0.
@@ -754,6 +755,7 @@ func TestRemoteWrite2FallsBack(t *testing.T) {
 				return &receiver{URL: th.URL, WriteURL: th.WriteURL}
 			},
 			visible: thanosArrive,
+			extra:   `,tenant_id="default-tenant"`,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -773,7 +775,7 @@ remote_write:
 			startAt := time.Now()
 			b := startBridge(t, deliveryArgs(g.URL, cfg, interval)...)
 
-			took := eventually(t, tc.visible, func() error { return expectVector(r.URL, `e2e_fb`, `e2e_fb{job="fb"} 1`) })
+			took := eventually(t, tc.visible, func() error { return expectVector(r.URL, `e2e_fb`, `e2e_fb{job="fb"`+tc.extra+`} 1`) })
 			t.Logf("arrived %v after the bridge started", took.Round(time.Millisecond))
 			time.Sleep(2 * interval)
 			waitDrained(t, b, "fb", drainTimeout)
