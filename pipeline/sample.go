@@ -20,8 +20,9 @@ type Sample struct {
 	// between series; nil if unknown.
 	Meta *metadata.Metadata
 	// Extra holds the exemplars that go with the sample and its series'
-	// start timestamp (see Series.Extra); nil for none, and always for a
-	// staleness marker. Shared with the Series: read only.
+	// start timestamp (see Series.Extra; a native histogram's value is in
+	// it too, but H or FH is the one to read); nil for none, and always
+	// for a staleness marker. Shared with the Series: read only.
 	Extra *Extra
 	// Hash is Labels.Hash() if the caller knows it, else 0: the queue then
 	// computes it once for sharding and encoding.
