@@ -796,6 +796,13 @@ func (l *diskLog) commitTo(pos logPos) {
 		if l.rseg == s.n {
 			l.closeReaderLocked()
 		}
+		if l.readPos.seg == s.n {
+			// The reader is at the end of s (its last record, read, is
+			// acknowledged) and has not moved on yet: it goes on at the
+			// next segment, not at a position in a deleted file.
+			l.segmentReadLocked(s)
+			l.readPos = logPos{seg: l.segs[1].n}
+		}
 		_ = os.Remove(l.segPath(s.n))
 		l.total -= s.size
 		l.segs = l.segs[1:]

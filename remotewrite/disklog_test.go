@@ -510,3 +510,35 @@ func TestDiskLogRotation(t *testing.T) {
 		t.Errorf("read %v after reopening, want nothing", got)
 	}
 }
+
+// TestDiskLogCommitPastReader acknowledges the last record of a segment
+// before the reader moved on to the next one: the segment goes, and the
+// reader carries on with the next segment instead of waiting for good at
+// a position in a deleted file (a queue that stopped sending).
+func TestDiskLogCommitPastReader(t *testing.T) {
+	dir := t.TempDir()
+	l := openTestLog(t, dir, 1<<20, 3*recordSize(9))
+	for i := range 9 {
+		appendRecords(t, l, i)
+	}
+	if len(l.segs) < 3 {
+		t.Fatalf("%d segments for 9 records, want 3 or more", len(l.segs))
+	}
+	// Read up to the last record of the first segment, and acknowledge it.
+	var got []int
+	var end logPos
+	for end.seg == 0 || end.off < l.segs[0].size {
+		ids, ends := readN(t, l, 1)
+		got, end = append(got, ids...), ends[0]
+	}
+	first := l.segs[0].n
+	l.commitTo(end)
+	if l.segs[0].n == first {
+		t.Fatalf("segment %d kept after its last record was acknowledged", first)
+	}
+	rest, _ := readN(t, l, -1)
+	if got = append(got, rest...); !slices.Equal(got, []int{0, 1, 2, 3, 4, 5, 6, 7, 8}) {
+		t.Errorf("read %v, want 0 to 8", got)
+	}
+	checkUnread(t, l, 0)
+}
